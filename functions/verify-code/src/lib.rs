@@ -1,0 +1,21 @@
+//! `POST /v1/verifications/{verification_id}/confirm`: trade a code for a single-use token.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use shared::domain::verification::confirm_code;
+use shared::{http, App, Result, Timestamp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfirmBody {
+    code: String,
+}
+
+pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body>> {
+    let body: ConfirmBody = http::json_body(&request)?;
+    let id = http::path_parameter(&request, "verification_id").unwrap_or_default();
+    let issued = confirm_code(app, &id, &body.code, Timestamp::now(), &mut rand::rngs::OsRng).await?;
+    Ok(http::json_response(StatusCode::OK, &issued))
+}

@@ -1,0 +1,34 @@
+//! What a function builds once per cold start and shares across its requests.
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use crate::config::{Config, ConfigError};
+use crate::notify::{AwsNotifier, Notifier};
+use crate::store::{DynamoStore, Store};
+
+pub struct App {
+    pub config: Config,
+    pub store: Box<dyn Store>,
+    pub notifier: Box<dyn Notifier>,
+}
+
+impl App {
+    /// Reads the configuration and builds the AWS clients. `AWS_ENDPOINT_URL` (moto,
+    /// locally) is honoured by the SDK itself, so nothing here differs between stacks.
+    pub async fn from_env() -> Result<Self, ConfigError> {
+        let config = Config::from_env()?;
+        let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+        Ok(Self::with_aws(config, &sdk))
+    }
+
+    pub fn with_aws(config: Config, sdk: &SdkConfig) -> Self {
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone());
+        let notifier = AwsNotifier::new(
+            aws_sdk_sesv2::Client::new(sdk),
+            aws_sdk_sns::Client::new(sdk),
+            config.sender_email.clone(),
+            config.sms_sender_id.clone(),
+        );
+        App { config, store: Box::new(store), notifier: Box::new(notifier) }
+    }
+}

@@ -1,0 +1,112 @@
+//! Configuration, read once per cold start from the function's environment.
+
+use std::time::Duration;
+
+use crate::secret::ServiceSecret;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub table_name: String,
+    /// The verified SES identity codes are sent from.
+    pub sender_email: String,
+    /// Named in every message, so a person knows who is texting them.
+    pub service_name: String,
+    /// Alphanumeric SMS sender id, where carriers allow one.
+    pub sms_sender_id: Option<String>,
+    pub secret: ServiceSecret,
+    pub code_ttl: Duration,
+    pub code_max_attempts: u32,
+    pub token_ttl: Duration,
+    pub resend_cooldown: Duration,
+    pub codes_per_destination_per_hour: u32,
+    pub codes_per_ip_per_hour: u32,
+    /// Wrong codes a destination may collect in an hour, across all its codes,
+    /// so asking for a fresh code never buys a fresh set of guesses.
+    pub failed_codes_per_destination_per_hour: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(String);
+
+impl Config {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads every setting through `lookup`, so tests can configure without touching the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &str| {
+            lookup(name).filter(|v| !v.trim().is_empty()).ok_or_else(|| ConfigError(format!("{name} is required")))
+        };
+        let number = |name: &str, default: u64| -> Result<u64, ConfigError> {
+            match lookup(name) {
+                None => Ok(default),
+                Some(text) => {
+                    text.trim().parse().map_err(|_| ConfigError(format!("{name} must be a whole number, got {text:?}")))
+                }
+            }
+        };
+        let seconds = |name: &str, default: u64| number(name, default).map(Duration::from_secs);
+        let count = |name: &str, default: u64| -> Result<u32, ConfigError> {
+            u32::try_from(number(name, default)?).map_err(|_| ConfigError(format!("{name} is too large")))
+        };
+
+        let secret = ServiceSecret::new(required("SERVICE_SECRET")?.into_bytes())
+            .ok_or_else(|| ConfigError(format!("SERVICE_SECRET must be at least {} bytes", ServiceSecret::MIN_LEN)))?;
+
+        Ok(Config {
+            table_name: required("TABLE_NAME")?,
+            sender_email: required("SENDER_EMAIL")?,
+            service_name: lookup("SERVICE_NAME").unwrap_or_else(|| "Mi Account".to_owned()),
+            sms_sender_id: lookup("SMS_SENDER_ID").filter(|v| !v.trim().is_empty()),
+            secret,
+            code_ttl: seconds("CODE_TTL_SECONDS", 600)?,
+            code_max_attempts: count("CODE_MAX_ATTEMPTS", 5)?,
+            token_ttl: seconds("TOKEN_TTL_SECONDS", 900)?,
+            resend_cooldown: seconds("RESEND_COOLDOWN_SECONDS", 60)?,
+            codes_per_destination_per_hour: count("CODES_PER_DESTINATION_PER_HOUR", 5)?,
+            codes_per_ip_per_hour: count("CODES_PER_IP_PER_HOUR", 30)?,
+            failed_codes_per_destination_per_hour: count("FAILED_CODES_PER_DESTINATION_PER_HOUR", 10)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    const MINIMAL: [(&str, &str); 3] = [
+        ("TABLE_NAME", "t"),
+        ("SENDER_EMAIL", "no-reply@example.com"),
+        ("SERVICE_SECRET", "0123456789abcdef0123456789abcdef"),
+    ];
+
+    #[test]
+    fn defaults_follow_the_product_rules() {
+        let c = config(&MINIMAL).unwrap();
+        assert_eq!(c.code_ttl, Duration::from_secs(600));
+        assert_eq!(c.code_max_attempts, 5);
+        assert_eq!(c.token_ttl, Duration::from_secs(900));
+        assert_eq!(c.resend_cooldown, Duration::from_secs(60));
+        assert_eq!(c.codes_per_destination_per_hour, 5);
+    }
+
+    #[test]
+    fn overrides_and_errors_are_read() {
+        let mut pairs = MINIMAL.to_vec();
+        pairs.push(("CODE_TTL_SECONDS", "120"));
+        assert_eq!(config(&pairs).unwrap().code_ttl, Duration::from_secs(120));
+        pairs.push(("CODE_MAX_ATTEMPTS", "five"));
+        assert!(config(&pairs).unwrap_err().to_string().contains("CODE_MAX_ATTEMPTS"));
+        assert!(config(&MINIMAL[..2]).unwrap_err().to_string().contains("SERVICE_SECRET"));
+        let short = [MINIMAL[0], MINIMAL[1], ("SERVICE_SECRET", "short")];
+        assert!(config(&short).is_err());
+    }
+}

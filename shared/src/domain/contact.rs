@@ -1,0 +1,59 @@
+//! A place a code can be sent to: a phone (by SMS) or an email address.
+
+use serde::{Deserialize, Serialize};
+
+use super::{EmailAddress, PhoneNumber};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Sms,
+    Email,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Contact {
+    Phone(PhoneNumber),
+    Email(EmailAddress),
+}
+
+impl Contact {
+    pub fn channel(&self) -> Channel {
+        match self {
+            Contact::Phone(_) => Channel::Sms,
+            Contact::Email(_) => Channel::Email,
+        }
+    }
+
+    /// The form stored and used as the identity of the contact: E.164 or the lower-cased email.
+    pub fn canonical(&self) -> String {
+        match self {
+            Contact::Phone(phone) => phone.e164().to_owned(),
+            Contact::Email(email) => email.canonical(),
+        }
+    }
+
+    /// The form stored with a verification, from which the contact is rebuilt.
+    pub fn stored(&self) -> &str {
+        match self {
+            Contact::Phone(phone) => phone.e164(),
+            Contact::Email(email) => email.as_str(),
+        }
+    }
+
+    pub fn from_stored(channel: Channel, text: &str) -> Result<Self> {
+        match channel {
+            Channel::Sms => PhoneNumber::from_e164(text).map(Contact::Phone),
+            Channel::Email => EmailAddress::parse(text).map(Contact::Email),
+        }
+        .map_err(|e| Error::internal("stored contact", e))
+    }
+
+    pub fn masked(&self) -> String {
+        match self {
+            Contact::Phone(phone) => phone.masked(),
+            Contact::Email(email) => email.masked(),
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Phone numbers, validated by libphonenumber's metadata and kept in E.164.
+
+use phonenumber::Mode;
+
+use crate::error::{Error, Result};
+
+/// A valid phone number in E.164 form (`+919812345678`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PhoneNumber {
+    e164: String,
+    country_code: u16,
+}
+
+/// Longest input worth handing to the parser; E.164 has at most 15 digits,
+/// this leaves room for spaces, dashes and brackets.
+const MAX_INPUT_LEN: usize = 40;
+
+impl PhoneNumber {
+    /// Accepts a calling code (`"+91"`, `"91"`) plus a national number in any usual
+    /// format (`"98123 45678"`, `"098123-45678"`), or a full international number
+    /// (`"+91 98123 45678"`) with no calling code.
+    pub fn parse(country_code: Option<&str>, number: &str) -> Result<Self> {
+        let number = number.trim();
+        if number.is_empty() {
+            return Err(Error::InvalidPhone("the phone number is empty".into()));
+        }
+        if number.len() > MAX_INPUT_LEN || !number.chars().all(|c| c.is_ascii_digit() || " +-.()".contains(c)) {
+            return Err(Error::InvalidPhone(
+                "the phone number may contain only digits, spaces, +, -, . and brackets".into(),
+            ));
+        }
+        let text = match country_code.map(str::trim) {
+            Some(code) => {
+                let digits = code.strip_prefix('+').unwrap_or(code);
+                if digits.is_empty() || digits.len() > 3 || !digits.chars().all(|c| c.is_ascii_digit()) {
+                    return Err(Error::InvalidPhone("country_code must look like \"+91\"".into()));
+                }
+                if number.starts_with('+') {
+                    return Err(Error::InvalidPhone(
+                        "give either country_code and a national number, or a full +number".into(),
+                    ));
+                }
+                format!("+{digits} {number}")
+            }
+            None if number.starts_with('+') => number.to_owned(),
+            None => return Err(Error::InvalidPhone("add the country code, e.g. \"+91\"".into())),
+        };
+        let parsed =
+            phonenumber::parse(None, &text).map_err(|_| Error::InvalidPhone("this is not a phone number".into()))?;
+        if !phonenumber::is_valid(&parsed) {
+            return Err(Error::InvalidPhone("this number does not exist in its country's numbering plan".into()));
+        }
+        Ok(PhoneNumber { e164: parsed.format().mode(Mode::E164).to_string(), country_code: parsed.code().value() })
+    }
+
+    /// A number read back from the store, where only valid E.164 numbers are written.
+    pub fn from_e164(e164: &str) -> Result<Self> {
+        if !e164.starts_with('+') {
+            return Err(Error::InvalidPhone("expected an E.164 number".into()));
+        }
+        Self::parse(None, e164)
+    }
+
+    pub fn e164(&self) -> &str {
+        &self.e164
+    }
+
+    pub fn country_code(&self) -> u16 {
+        self.country_code
+    }
+
+    /// The national significant number, the digits after the calling code.
+    pub fn national_digits(&self) -> &str {
+        &self.e164[1 + self.country_code.to_string().len()..]
+    }
+
+    /// `+91 ******5678`: enough for the owner to recognise, too little to dial.
+    pub fn masked(&self) -> String {
+        let national = self.national_digits();
+        let shown = national.len().min(4);
+        let hidden = national.len() - shown;
+        format!("+{} {}{}", self.country_code, "*".repeat(hidden), &national[hidden..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(code: Option<&str>, number: &str) -> String {
+        PhoneNumber::parse(code, number).unwrap().e164().to_owned()
+    }
+
+    #[test]
+    fn national_formats_normalise_to_e164() {
+        assert_eq!(ok(Some("+91"), "98123 45678"), "+919812345678");
+        assert_eq!(ok(Some("91"), "98123-45678"), "+919812345678");
+        assert_eq!(ok(Some("+86"), "138 0013 8000"), "+8613800138000");
+        // The UK trunk prefix 0 is dropped, as a person dialling from abroad would.
+        assert_eq!(ok(Some("+44"), "07400 123456"), "+447400123456");
+        assert_eq!(ok(Some("+1"), "(201) 555-0123"), "+12015550123");
+    }
+
+    #[test]
+    fn full_international_numbers_are_accepted() {
+        assert_eq!(ok(None, "+91 98123 45678"), "+919812345678");
+        assert_eq!(ok(None, "+8613800138000"), "+8613800138000");
+    }
+
+    #[test]
+    fn bad_numbers_are_refused_with_a_reason() {
+        for (code, number) in [
+            (None, ""),
+            (None, "9812345678"),            // no country code
+            (Some("+91"), "12"),             // too short
+            (Some("+91"), "98123456789012"), // too long
+            (Some("+91"), "9812x45678"),     // letters
+            (Some("+999"), "9812345678"),    // no such country
+            (Some("abc"), "9812345678"),
+            (Some("+91"), "+919812345678"),     // both forms at once
+            (None, "+91 ９８１２３４５６７８"), // full-width digits
+            (None, "+1 555\u{202e}0123"),       // bidi override
+        ] {
+            let err = PhoneNumber::parse(code, number).unwrap_err();
+            assert_eq!(err.code(), "invalid_phone", "{code:?} {number:?}");
+        }
+    }
+
+    #[test]
+    fn masking_keeps_country_and_last_four_digits() {
+        let phone = PhoneNumber::parse(Some("+91"), "98123 45678").unwrap();
+        assert_eq!(phone.masked(), "+91 ******5678");
+        assert_eq!(phone.national_digits(), "9812345678");
+        assert_eq!(phone.country_code(), 91);
+    }
+
+    #[test]
+    fn stored_form_round_trips() {
+        let phone = PhoneNumber::parse(Some("+86"), "13800138000").unwrap();
+        assert_eq!(PhoneNumber::from_e164(phone.e164()).unwrap(), phone);
+        assert!(PhoneNumber::from_e164("8613800138000").is_err());
+    }
+}

@@ -1,0 +1,52 @@
+//! The one error type of the service. `http::error_response` maps it to a status and JSON body.
+
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    #[error("{0}")]
+    InvalidPhone(String),
+    #[error("{0}")]
+    InvalidEmail(String),
+    #[error("the code is not correct")]
+    InvalidCode { attempts_left: u32 },
+    #[error("this verification has expired or was already used; request a new code")]
+    VerificationExpired,
+    #[error("too many requests; try again later")]
+    RateLimited { retry_after: Duration },
+    #[error("another request is changing the same data; try again")]
+    Conflict,
+    #[error("the message could not be delivered; try again later")]
+    DeliveryFailed,
+    /// Anything that is the service's fault. The detail is logged, never shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable, machine-readable code a client branches on.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::InvalidRequest(_) => "invalid_request",
+            Error::PayloadTooLarge(_) => "payload_too_large",
+            Error::InvalidPhone(_) => "invalid_phone",
+            Error::InvalidEmail(_) => "invalid_email",
+            Error::InvalidCode { .. } => "invalid_code",
+            Error::VerificationExpired => "verification_expired",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::Conflict => "conflict",
+            Error::DeliveryFailed => "delivery_failed",
+            Error::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
+        Error::Internal(format!("{context}: {err}"))
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,144 @@
+//! The only module that knows `lambda_http`: reading requests, writing responses,
+//! and the `run` loop every function's `main` calls.
+
+use std::future::Future;
+use std::time::Instant;
+
+use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
+use lambda_http::http::StatusCode;
+use lambda_http::request::RequestContext;
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::app::App;
+use crate::domain::Language;
+use crate::error::{Error, Result};
+
+/// Larger bodies are refused before parsing; no request of this API needs more.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// Parses the JSON body into `T`, whose serde attributes say what is allowed.
+pub fn json_body<T: DeserializeOwned>(request: &Request) -> Result<T> {
+    let bytes: &[u8] = request.body().as_ref();
+    if bytes.len() > MAX_BODY_BYTES {
+        return Err(Error::PayloadTooLarge(format!("the body must be at most {MAX_BODY_BYTES} bytes")));
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::InvalidRequest("a JSON body is required".into()));
+    }
+    serde_json::from_slice(bytes).map_err(|e| Error::InvalidRequest(format!("invalid JSON body: {e}")))
+}
+
+/// A path parameter of the route (`{verification_id}`).
+pub fn path_parameter(request: &Request, name: &str) -> Option<String> {
+    request.path_parameters_ref().and_then(|p| p.first(name)).map(str::to_owned)
+}
+
+/// The caller's IP address as API Gateway saw it (never a client-supplied header).
+pub fn client_ip(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+        _ => None,
+    }
+}
+
+pub fn language(request: &Request) -> Language {
+    let header = request.headers().get("accept-language").and_then(|v| v.to_str().ok());
+    Language::from_accept_language(header)
+}
+
+pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body> {
+    let text = serde_json::to_string(body).expect("response types serialise");
+    Response::builder()
+        .status(status)
+        .header(CONTENT_TYPE, "application/json")
+        // Answers carry codes' ids and tokens: no cache may keep them.
+        .header(CACHE_CONTROL, "no-store")
+        .body(Body::Text(text))
+        .expect("static headers are valid")
+}
+
+fn status_of(error: &Error) -> StatusCode {
+    match error {
+        Error::InvalidRequest(_) | Error::InvalidPhone(_) | Error::InvalidEmail(_) | Error::InvalidCode { .. } => {
+            StatusCode::BAD_REQUEST
+        }
+        Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+        Error::VerificationExpired => StatusCode::GONE,
+        Error::Conflict => StatusCode::CONFLICT,
+        Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        Error::DeliveryFailed => StatusCode::SERVICE_UNAVAILABLE,
+        Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// `{"error": {"code", "message", ...details}}`, the shape of every failure.
+pub fn error_response(error: &Error) -> Response<Body> {
+    let mut detail = serde_json::json!({ "code": error.code(), "message": error.to_string() });
+    match error {
+        Error::InvalidCode { attempts_left } => detail["attempts_left"] = (*attempts_left).into(),
+        Error::RateLimited { retry_after } => detail["retry_after"] = retry_after.as_secs().into(),
+        _ => {}
+    }
+    let mut response = json_response(status_of(error), &serde_json::json!({ "error": detail }));
+    if let Error::RateLimited { retry_after } = error {
+        response.headers_mut().insert(RETRY_AFTER, retry_after.as_secs().into());
+    }
+    response
+}
+
+/// Runs one request through `handler` and turns its error into the JSON answer,
+/// logging one line per request with no body, contact or code in it.
+pub async fn respond<F, Fut>(app: &'static App, request: Request, handler: F) -> Response<Body>
+where
+    F: Fn(&'static App, Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>>>,
+{
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request.raw_http_path().to_owned();
+    let response = match handler(app, request).await {
+        Ok(response) => response,
+        Err(error) => {
+            if let Error::Internal(detail) = &error {
+                tracing::error!(%detail, "internal error");
+            }
+            error_response(&error)
+        }
+    };
+    tracing::info!(
+        method,
+        route = route_template(&route),
+        status = response.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    response
+}
+
+/// Ids in paths are replaced, so logs group by route and carry no ids.
+fn route_template(path: &str) -> String {
+    path.split('/').map(|segment| if segment.len() > 16 { "{id}" } else { segment }).collect::<Vec<_>>().join("/")
+}
+
+/// The `main` of every function: JSON logs, the app built once, then the Lambda loop.
+pub async fn run<F, Fut>(handler: F) -> std::result::Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<Response<Body>>> + Send,
+{
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_current_span(false)
+        .with_ansi(false)
+        .without_time()
+        .with_target(false)
+        .init();
+    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
+        Ok::<_, std::convert::Infallible>(respond(app, request, handler).await)
+    }))
+    .await
+}

@@ -1,0 +1,46 @@
+//! The texts people receive, in English and Simplified Chinese.
+
+use std::time::Duration;
+
+use crate::domain::{Language, VerificationCode};
+
+/// A message for either channel: SMS sends `text`, email uses `subject` and `text`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub subject: String,
+    pub text: String,
+}
+
+impl Message {
+    pub fn verification_code(service: &str, code: &VerificationCode, lifetime: Duration, language: Language) -> Self {
+        let minutes = lifetime.as_secs().div_ceil(60);
+        let code = code.as_str();
+        match language {
+            Language::English => Message {
+                subject: format!("Your {service} verification code"),
+                text: format!(
+                    "{code} is your {service} verification code. It expires in {minutes} minutes. \
+                     Never share it with anyone; {service} staff will never ask for it."
+                ),
+            },
+            Language::SimplifiedChinese => Message {
+                subject: format!("{service}验证码"),
+                text: format!("【{service}】验证码：{code}，{minutes}分钟内有效。请勿将验证码告诉任何人，{service}工作人员不会向您索取。"),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_messages_name_the_service_the_code_and_the_lifetime() {
+        let code = VerificationCode::parse("042917").unwrap();
+        let en = Message::verification_code("Mi Account", &code, Duration::from_secs(600), Language::English);
+        assert!(en.text.contains("042917") && en.text.contains("Mi Account") && en.text.contains("10 minutes"));
+        let zh = Message::verification_code("Mi Account", &code, Duration::from_secs(600), Language::SimplifiedChinese);
+        assert!(zh.text.contains("042917") && zh.text.contains("10分钟"));
+    }
+}

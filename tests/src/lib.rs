@@ -1,0 +1,326 @@
+//! Test harness: a fresh table in moto per test, the real handlers called with
+//! API Gateway HTTP API events, and sent messages read back from moto as a person
+//! reads their phone or inbox.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use lambda_http::{Body, Request, Response};
+use rand::Rng;
+use serde_json::{json, Value};
+use shared::config::Config;
+use shared::App;
+
+pub const SENDER: &str = "no-reply@accounts.example.com";
+
+pub fn moto_endpoint() -> String {
+    std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned())
+}
+
+pub async fn sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(moto_endpoint())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// One test's world: its own table, the real `App` over it.
+pub struct Stack {
+    pub app: &'static App,
+    pub table: String,
+    pub dynamo: aws_sdk_dynamodb::Client,
+}
+
+impl Stack {
+    pub async fn new() -> Self {
+        Self::with_settings(&[]).await
+    }
+
+    /// `settings` override the function environment, as `template.yaml` would set it.
+    pub async fn with_settings(settings: &[(&str, &str)]) -> Self {
+        let sdk = sdk_config().await;
+        let table = format!("accounts-test-{}", random_hex(8));
+        let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        create_table_from_template(&dynamo, &table).await;
+        aws_sdk_sesv2::Client::new(&sdk).create_email_identity().email_identity(SENDER).send().await.ok(); // already verified by an earlier test
+        let mut env: HashMap<String, String> = HashMap::from([
+            ("TABLE_NAME".into(), table.clone()),
+            ("SENDER_EMAIL".into(), SENDER.into()),
+            ("SERVICE_NAME".into(), "Mi Account".into()),
+            ("SERVICE_SECRET".into(), "integration-test-secret-0123456789abcdef".into()),
+        ]);
+        env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test configuration");
+        let app: &'static App = Box::leak(Box::new(App::with_aws(config, &sdk)));
+        Stack { app, table, dynamo }
+    }
+
+    /// Every item in this test's table, to show that a refused request wrote nothing.
+    pub async fn item_count(&self) -> usize {
+        let out = self.dynamo.scan().table_name(&self.table).send().await.expect("scan");
+        out.items().len()
+    }
+
+    pub async fn call<F, Fut>(&self, handler: F, request: TestRequest) -> TestResponse
+    where
+        F: Fn(&'static App, Request) -> Fut,
+        Fut: Future<Output = shared::Result<Response<Body>>>,
+    {
+        let response = shared::http::respond(self.app, request.into_lambda(), handler).await;
+        TestResponse::from(response)
+    }
+}
+
+/// Reads the table definition from `template.yaml`, the one source of truth, and creates it.
+async fn create_table_from_template(dynamo: &aws_sdk_dynamodb::Client, name: &str) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml");
+    let template: serde_yaml::Value =
+        serde_yaml::from_str(&std::fs::read_to_string(path).expect("template.yaml")).expect("template parses");
+    let table = template["Resources"]
+        .as_mapping()
+        .expect("Resources")
+        .values()
+        .find(|r| r["Type"].as_str() == Some("AWS::DynamoDB::Table"))
+        .expect("a DynamoDB table in template.yaml");
+    let props = &table["Properties"];
+    let text = |v: &serde_yaml::Value| v.as_str().expect("string in table definition").to_owned();
+    let keys = |schema: &serde_yaml::Value| {
+        schema
+            .as_sequence()
+            .expect("KeySchema")
+            .iter()
+            .map(|k| {
+                KeySchemaElement::builder()
+                    .attribute_name(text(&k["AttributeName"]))
+                    .key_type(KeyType::from(text(&k["KeyType"]).as_str()))
+                    .build()
+                    .unwrap()
+            })
+            .collect::<Vec<_>>()
+    };
+    let mut create = dynamo
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(keys(&props["KeySchema"])));
+    for attribute in props["AttributeDefinitions"].as_sequence().expect("AttributeDefinitions") {
+        create = create.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(text(&attribute["AttributeName"]))
+                .attribute_type(ScalarAttributeType::from(text(&attribute["AttributeType"]).as_str()))
+                .build()
+                .unwrap(),
+        );
+    }
+    for index in props["GlobalSecondaryIndexes"].as_sequence().into_iter().flatten() {
+        create = create.global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(text(&index["IndexName"]))
+                .set_key_schema(Some(keys(&index["KeySchema"])))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::from(text(&index["Projection"]["ProjectionType"]).as_str()))
+                        .build(),
+                )
+                .build()
+                .unwrap(),
+        );
+    }
+    create.send().await.expect("create table in moto");
+    if let Some(ttl) = props["TimeToLiveSpecification"]["AttributeName"].as_str() {
+        dynamo
+            .update_time_to_live()
+            .table_name(name)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder().attribute_name(ttl).enabled(true).build().unwrap(),
+            )
+            .send()
+            .await
+            .expect("enable TTL");
+    }
+}
+
+pub fn random_hex(bytes: usize) -> String {
+    let mut rng = rand::thread_rng();
+    (0..bytes).map(|_| format!("{:02x}", rng.gen::<u8>())).collect()
+}
+
+/// A fresh, valid Indian mobile number as a person would type it: (country code, national number).
+pub fn random_phone() -> (String, String) {
+    let mut rng = rand::thread_rng();
+    loop {
+        let national = format!("9{:09}", rng.gen_range(0..1_000_000_000u64));
+        if shared::domain::PhoneNumber::parse(Some("+91"), &national).is_ok() {
+            return ("+91".into(), national);
+        }
+    }
+}
+
+pub fn random_email() -> String {
+    format!("user.{}@example.com", random_hex(6))
+}
+
+/// A client address from the documentation range, unique per test so IP limits do not collide.
+pub fn random_ip() -> String {
+    let mut rng = rand::thread_rng();
+    format!("198.51.{}.{}", rng.gen_range(0..=255), rng.gen_range(1..=254))
+}
+
+pub struct TestRequest {
+    method: &'static str,
+    path: String,
+    path_parameters: HashMap<String, String>,
+    headers: HashMap<String, String>,
+    body: Option<String>,
+    source_ip: String,
+}
+
+impl TestRequest {
+    pub fn post(path: &str, body: Value) -> Self {
+        Self::post_raw(path, &body.to_string())
+    }
+
+    pub fn post_raw(path: &str, body: &str) -> Self {
+        TestRequest {
+            method: "POST",
+            path: path.to_owned(),
+            path_parameters: HashMap::new(),
+            headers: HashMap::from([("content-type".into(), "application/json".into())]),
+            body: Some(body.to_owned()),
+            source_ip: random_ip(),
+        }
+    }
+
+    pub fn path_parameter(mut self, name: &str, value: &str) -> Self {
+        self.path_parameters.insert(name.into(), value.into());
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.insert(name.to_ascii_lowercase(), value.into());
+        self
+    }
+
+    pub fn from_ip(mut self, ip: &str) -> Self {
+        self.source_ip = ip.to_owned();
+        self
+    }
+
+    /// The event API Gateway's HTTP API (payload 2.0) hands to the function.
+    fn into_lambda(self) -> Request {
+        let event = json!({
+            "version": "2.0",
+            "routeKey": "$default",
+            "rawPath": self.path,
+            "rawQueryString": "",
+            "headers": self.headers,
+            "pathParameters": self.path_parameters,
+            "requestContext": {
+                "accountId": "123456789012",
+                "apiId": "local",
+                "domainName": "localhost",
+                "domainPrefix": "localhost",
+                "http": {
+                    "method": self.method,
+                    "path": self.path,
+                    "protocol": "HTTP/1.1",
+                    "sourceIp": self.source_ip,
+                    "userAgent": "integration-tests"
+                },
+                "requestId": random_hex(8),
+                "routeKey": "$default",
+                "stage": "$default",
+                "time": "25/Nov/2026:00:00:00 +0000",
+                "timeEpoch": 0
+            },
+            "body": self.body,
+            "isBase64Encoded": false
+        });
+        lambda_http::request::from_str(&event.to_string()).expect("a valid API Gateway v2 event")
+    }
+}
+
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub json: Value,
+}
+
+impl TestResponse {
+    /// The stable error code of a failure answer.
+    pub fn error_code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or("")
+    }
+}
+
+impl From<Response<Body>> for TestResponse {
+    fn from(response: Response<Body>) -> Self {
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        let body: &[u8] = response.body().as_ref();
+        let json = if body.is_empty() { Value::Null } else { serde_json::from_slice(body).expect("JSON body") };
+        TestResponse { status, headers, json }
+    }
+}
+
+/// What moto recorded as sent: the person's view of their phone and inbox.
+pub mod outbox {
+    use serde_json::Value;
+
+    fn data() -> Value {
+        let url = format!("{}/moto-api/data.json", super::moto_endpoint());
+        ureq::get(&url).call().expect("moto data.json").into_json().expect("moto data is JSON")
+    }
+
+    /// Every SMS sent to `e164`, oldest first.
+    pub fn sms_to(e164: &str) -> Vec<String> {
+        let data = data();
+        let mut found = Vec::new();
+        for record in data["sns"]["SMS"].as_array().into_iter().flatten() {
+            if record["phone_number"].as_str() == Some(e164) {
+                found.push(record["message"].as_str().unwrap_or("").to_owned());
+            }
+        }
+        found
+    }
+
+    /// Every email sent to `address` as (subject, body), oldest first.
+    pub fn emails_to(address: &str) -> Vec<(String, String)> {
+        let data = data();
+        let mut found = Vec::new();
+        for record in data["ses"]["Message"].as_array().into_iter().flatten() {
+            let to = &record["destinations"]["ToAddresses"];
+            if to.as_array().is_some_and(|a| a.iter().any(|t| t.as_str() == Some(address))) {
+                found.push((
+                    record["subject"].as_str().unwrap_or("").to_owned(),
+                    record["body"].as_str().unwrap_or("").to_owned(),
+                ));
+            }
+        }
+        found
+    }
+
+    /// The 6-digit code in a message, as a person would spot it.
+    pub fn code_in(message: &str) -> Option<String> {
+        let bytes = message.as_bytes();
+        (0..bytes.len().saturating_sub(5)).find_map(|i| {
+            let window = &bytes[i..i + 6];
+            let bounded =
+                (i == 0 || !bytes[i - 1].is_ascii_digit()) && bytes.get(i + 6).is_none_or(|b| !b.is_ascii_digit());
+            (bounded && window.iter().all(u8::is_ascii_digit)).then(|| String::from_utf8(window.to_vec()).unwrap())
+        })
+    }
+}
