@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::domain::password::{PasswordHasherConfig, PasswordPolicy};
 use crate::secret::ServiceSecret;
 
 #[derive(Debug, Clone)]
@@ -23,6 +24,12 @@ pub struct Config {
     /// Wrong codes a destination may collect in an hour, across all its codes,
     /// so asking for a fresh code never buys a fresh set of guesses.
     pub failed_codes_per_destination_per_hour: u32,
+    /// The Terms of Service and Privacy Policy version a new account accepts.
+    pub terms_version: String,
+    pub password_policy: PasswordPolicy,
+    pub password_hasher: PasswordHasherConfig,
+    /// How long a retried request with the same `Idempotency-Key` gets the first answer.
+    pub idempotency_ttl: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +62,24 @@ impl Config {
         let secret = ServiceSecret::new(required("SERVICE_SECRET")?.into_bytes())
             .ok_or_else(|| ConfigError(format!("SERVICE_SECRET must be at least {} bytes", ServiceSecret::MIN_LEN)))?;
 
+        let flag = |name: &str, default: bool| -> Result<bool, ConfigError> {
+            match lookup(name).as_deref().map(str::trim) {
+                None => Ok(default),
+                Some("true") => Ok(true),
+                Some("false") => Ok(false),
+                Some(other) => Err(ConfigError(format!("{name} must be true or false, got {other:?}"))),
+            }
+        };
+        let defaults = PasswordHasherConfig::default();
+        let password_hasher = PasswordHasherConfig {
+            memory_kib: count("ARGON2_MEMORY_KIB", defaults.memory_kib.into())?,
+            iterations: count("ARGON2_ITERATIONS", defaults.iterations.into())?,
+            parallelism: count("ARGON2_PARALLELISM", defaults.parallelism.into())?,
+        };
+        if password_hasher.memory_kib < defaults.memory_kib || password_hasher.iterations < defaults.iterations {
+            return Err(ConfigError("ARGON2_* may not be weaker than OWASP's m=19456 KiB, t=2".into()));
+        }
+
         Ok(Config {
             table_name: required("TABLE_NAME")?,
             sender_email: required("SENDER_EMAIL")?,
@@ -68,6 +93,13 @@ impl Config {
             codes_per_destination_per_hour: count("CODES_PER_DESTINATION_PER_HOUR", 5)?,
             codes_per_ip_per_hour: count("CODES_PER_IP_PER_HOUR", 30)?,
             failed_codes_per_destination_per_hour: count("FAILED_CODES_PER_DESTINATION_PER_HOUR", 10)?,
+            terms_version: lookup("TERMS_VERSION").unwrap_or_else(|| "2026-11".to_owned()),
+            password_policy: PasswordPolicy {
+                require_composition: flag("PASSWORD_REQUIRE_COMPOSITION", true)?,
+                ..PasswordPolicy::default()
+            },
+            password_hasher,
+            idempotency_ttl: seconds("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)?,
         })
     }
 }
@@ -108,5 +140,9 @@ mod tests {
         assert!(config(&MINIMAL[..2]).unwrap_err().to_string().contains("SERVICE_SECRET"));
         let short = [MINIMAL[0], MINIMAL[1], ("SERVICE_SECRET", "short")];
         assert!(config(&short).is_err());
+        let weak = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("ARGON2_MEMORY_KIB", "4096")];
+        assert!(config(&weak).unwrap_err().to_string().contains("OWASP"));
+        let no_composition = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("PASSWORD_REQUIRE_COMPOSITION", "false")];
+        assert!(!config(&no_composition).unwrap().password_policy.require_composition);
     }
 }

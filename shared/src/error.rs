@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use crate::domain::password::Violation;
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
@@ -16,6 +18,14 @@ pub enum Error {
     InvalidCode { attempts_left: u32 },
     #[error("this verification has expired or was already used; request a new code")]
     VerificationExpired,
+    #[error("the Terms of Service and Privacy Policy must be accepted")]
+    TermsNotAccepted,
+    #[error("the password does not meet the password rules")]
+    WeakPassword { violations: Vec<Violation> },
+    #[error("this phone number or email address cannot be used to create an account; sign in instead")]
+    AlreadyRegistered,
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
     #[error("too many requests; try again later")]
     RateLimited { retry_after: Duration },
     #[error("another request is changing the same data; try again")]
@@ -37,6 +47,10 @@ impl Error {
             Error::InvalidEmail(_) => "invalid_email",
             Error::InvalidCode { .. } => "invalid_code",
             Error::VerificationExpired => "verification_expired",
+            Error::TermsNotAccepted => "terms_not_accepted",
+            Error::WeakPassword { .. } => "weak_password",
+            Error::AlreadyRegistered => "already_registered",
+            Error::IdempotencyKeyReused => "idempotency_key_reused",
             Error::RateLimited { .. } => "rate_limited",
             Error::Conflict => "conflict",
             Error::DeliveryFailed => "delivery_failed",

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::app::App;
+use crate::domain::idempotency::Idempotency;
 use crate::domain::Language;
 use crate::error::{Error, Result};
 
@@ -43,6 +44,13 @@ pub fn client_ip(request: &Request) -> Option<String> {
     }
 }
 
+/// The `Idempotency-Key` header, bound to this route and body.
+pub fn idempotency(app: &App, request: &Request) -> Result<Option<Idempotency>> {
+    let Some(value) = request.headers().get("idempotency-key") else { return Ok(None) };
+    let key = value.to_str().map_err(|_| Error::InvalidRequest("Idempotency-Key must be ASCII".into()))?;
+    Idempotency::new(app, key, request.raw_http_path(), request.body().as_ref()).map(Some)
+}
+
 pub fn language(request: &Request) -> Language {
     let header = request.headers().get("accept-language").and_then(|v| v.to_str().ok());
     Language::from_accept_language(header)
@@ -61,9 +69,13 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
 
 fn status_of(error: &Error) -> StatusCode {
     match error {
-        Error::InvalidRequest(_) | Error::InvalidPhone(_) | Error::InvalidEmail(_) | Error::InvalidCode { .. } => {
-            StatusCode::BAD_REQUEST
-        }
+        Error::InvalidRequest(_)
+        | Error::InvalidPhone(_)
+        | Error::InvalidEmail(_)
+        | Error::InvalidCode { .. }
+        | Error::TermsNotAccepted => StatusCode::BAD_REQUEST,
+        Error::WeakPassword { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+        Error::AlreadyRegistered | Error::IdempotencyKeyReused => StatusCode::CONFLICT,
         Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
         Error::VerificationExpired => StatusCode::GONE,
         Error::Conflict => StatusCode::CONFLICT,
@@ -79,6 +91,7 @@ pub fn error_response(error: &Error) -> Response<Body> {
     match error {
         Error::InvalidCode { attempts_left } => detail["attempts_left"] = (*attempts_left).into(),
         Error::RateLimited { retry_after } => detail["retry_after"] = retry_after.as_secs().into(),
+        Error::WeakPassword { violations } => detail["violations"] = serde_json::json!(violations),
         _ => {}
     }
     let mut response = json_response(status_of(error), &serde_json::json!({ "error": detail }));

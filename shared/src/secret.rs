@@ -14,6 +14,8 @@ pub enum HashPurpose {
     VerificationToken,
     /// Pseudonymous keys for rate limits, so counters hold no phone numbers or emails.
     LimitKey,
+    IdempotencyKey,
+    IdempotencyRequest,
 }
 
 impl HashPurpose {
@@ -22,6 +24,8 @@ impl HashPurpose {
             HashPurpose::VerificationCode => b"verification-code",
             HashPurpose::VerificationToken => b"verification-token",
             HashPurpose::LimitKey => b"limit-key",
+            HashPurpose::IdempotencyKey => b"idempotency-key",
+            HashPurpose::IdempotencyRequest => b"idempotency-request",
         }
     }
 }

@@ -15,6 +15,7 @@ use lambda_http::{Body, Request, Response};
 use rand::Rng;
 use serde_json::{json, Value};
 use shared::config::Config;
+use shared::domain::{Contact, EmailAddress, PhoneNumber};
 use shared::App;
 
 pub const SENDER: &str = "no-reply@accounts.example.com";
@@ -77,6 +78,49 @@ impl Stack {
         let response = shared::http::respond(self.app, request.into_lambda(), handler).await;
         TestResponse::from(response)
     }
+}
+
+/// The steps of the sign-up screen, as a frontend calls them.
+impl Stack {
+    pub async fn request_code(&self, body: Value) -> TestResponse {
+        self.call(request_code::handle, TestRequest::post("/v1/verifications", body)).await
+    }
+
+    pub async fn confirm(&self, verification_id: &str, code: &str) -> TestResponse {
+        let path = format!("/v1/verifications/{verification_id}/confirm");
+        let request =
+            TestRequest::post(&path, json!({ "code": code })).path_parameter("verification_id", verification_id);
+        self.call(verify_code::handle, request).await
+    }
+
+    /// Requests a code for `contact` (`{"phone": ...}` or `{"email": ...}` fields),
+    /// reads it from moto and confirms it: the token proving control of the contact.
+    pub async fn verified_token(&self, contact: &Contact, purpose: &str) -> String {
+        let body = match contact {
+            Contact::Phone(phone) => json!({"channel": "sms", "phone": phone.e164(), "purpose": purpose}),
+            Contact::Email(email) => json!({"channel": "email", "email": email.as_str(), "purpose": purpose}),
+        };
+        let sent = self.request_code(body).await;
+        assert_eq!(sent.status, 202, "{:?}", sent.json);
+        let code = outbox::last_code_to(contact).expect("a code was sent");
+        let confirmed = self.confirm(sent.json["verification_id"].as_str().unwrap(), &code).await;
+        assert_eq!(confirmed.status, 200, "{:?}", confirmed.json);
+        confirmed.json["verification_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn create_account(&self, token: &str, password: &str) -> TestResponse {
+        let body = json!({"verification_token": token, "password": password, "accept_terms": true});
+        self.call(create_account::handle, TestRequest::post("/v1/accounts", body)).await
+    }
+}
+
+pub fn new_phone() -> Contact {
+    let (cc, national) = random_phone();
+    Contact::Phone(PhoneNumber::parse(Some(&cc), &national).unwrap())
+}
+
+pub fn new_email() -> Contact {
+    Contact::Email(EmailAddress::parse(&random_email()).unwrap())
 }
 
 /// Reads the table definition from `template.yaml`, the one source of truth, and creates it.
@@ -311,6 +355,21 @@ pub mod outbox {
             }
         }
         found
+    }
+
+    /// Everything sent to a contact, oldest first.
+    pub fn messages_to(contact: &super::Contact) -> Vec<String> {
+        match contact {
+            super::Contact::Phone(phone) => sms_to(phone.e164()),
+            super::Contact::Email(email) => {
+                emails_to(email.as_str()).into_iter().map(|(s, b)| format!("{s}\n{b}")).collect()
+            }
+        }
+    }
+
+    /// The code in the newest message to a contact.
+    pub fn last_code_to(contact: &super::Contact) -> Option<String> {
+        messages_to(contact).last().and_then(|m| code_in(m))
     }
 
     /// The 6-digit code in a message, as a person would spot it.

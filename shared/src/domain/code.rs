@@ -99,7 +99,8 @@ impl VerificationToken {
     }
 }
 
-fn random_text(rng: &mut (impl RngCore + CryptoRng), bytes: usize) -> String {
+/// `bytes` random bytes as base64url text: ids and secrets handed to clients.
+pub fn random_text(rng: &mut (impl RngCore + CryptoRng), bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rng.fill_bytes(&mut buf);
     URL_SAFE_NO_PAD.encode(buf)

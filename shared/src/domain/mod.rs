@@ -1,14 +1,17 @@
 //! Domain types and rules. Nothing here knows about HTTP, Lambda or AWS.
 
+pub mod account;
 mod code;
 mod contact;
 mod email;
+pub mod idempotency;
 mod language;
 pub mod limits;
+pub mod password;
 mod phone;
 pub mod verification;
 
-pub use code::{VerificationCode, VerificationId, VerificationToken};
+pub use code::{random_text, VerificationCode, VerificationId, VerificationToken};
 pub use contact::{Channel, Contact};
 pub use email::EmailAddress;
 pub use language::Language;

@@ -45,6 +45,9 @@ pub struct Verification {
     pub expires_at: Timestamp,
     /// The contact's rate-limit key: where failures are counted and the newest code is recorded.
     pub contact_key: LimitKey,
+    /// Set once the code is confirmed.
+    pub token_hash: Option<KeyedHash>,
+    pub token_expires_at: Option<Timestamp>,
 }
 
 pub struct CodeRequest {
@@ -86,6 +89,11 @@ pub async fn request_code(
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<CodeSent> {
     let config = &app.config;
+    // Read for every request of this purpose, so both answers take the same work.
+    let registered = match request.purpose {
+        Purpose::SignUp => app.store.account_for_contact(&request.contact).await?.is_some(),
+        Purpose::AddContact => false,
+    };
     let id = VerificationId::generate(rng);
     let code = VerificationCode::generate(rng);
     let contact_key = contact_key(app, &request.contact);
@@ -118,10 +126,17 @@ pub async fn request_code(
         created_at: now,
         expires_at: now.plus(config.code_ttl),
         contact_key,
+        token_hash: None,
+        token_expires_at: None,
     };
     app.store.create_verification(&verification, &limits, now).await?;
 
-    let message = Message::verification_code(&config.service_name, &code, config.code_ttl, request.language);
+    // The verification is stored either way, so confirming it answers alike; its code is just never sent.
+    let message = if registered {
+        Message::account_exists(&config.service_name, request.language)
+    } else {
+        Message::verification_code(&config.service_name, &code, config.code_ttl, request.language)
+    };
     app.notifier.send(&verification.contact, &message).await?;
 
     Ok(CodeSent {

@@ -31,6 +31,26 @@ impl Message {
     }
 }
 
+impl Message {
+    /// Sent instead of a code when someone asks to sign up with a contact that
+    /// already has an account: the owner learns of it, the asker learns nothing.
+    pub fn account_exists(service: &str, language: Language) -> Self {
+        match language {
+            Language::English => Message {
+                subject: format!("You already have a {service}"),
+                text: format!(
+                    "Someone asked to create a {service} with this contact, which already belongs to an account. \
+                     Sign in with it instead, or use \"Forgot password\". If this wasn't you, ignore this message."
+                ),
+            },
+            Language::SimplifiedChinese => Message {
+                subject: format!("您已有{service}"),
+                text: format!("【{service}】有人尝试用此联系方式注册，但它已绑定账号。请直接登录，或使用“忘记密码”。如非本人操作，请忽略。"),
+            },
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

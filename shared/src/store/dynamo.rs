@@ -5,6 +5,9 @@
 //! | verification  | `VER#<id>`       | `VER`           |
 //! | cooldown      | `LIMIT#<key>`    | `COOLDOWN`      |
 //! | window count  | `LIMIT#<key>`    | `W#<start>`     |
+//! | contact owner | `ID#<contact>`   | `ID`            |
+//! | account       | `ACC#<id>`       | `ACC`           |
+//! | idempotency   | `IDEM#<hash>`    | `IDEM`          |
 //!
 //! Every item carries `ttl` (epoch seconds). TTL deletes lazily, so every read
 //! still checks expiry itself.
@@ -22,6 +25,8 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::Store;
+use crate::domain::account::{Account, TokenClaim};
+use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::limits::{Limit, LimitKey, Window};
 use crate::domain::verification::{Purpose, Verification, VerificationState};
 use crate::domain::{Channel, Contact, VerificationId};
@@ -70,6 +75,33 @@ fn window_key(key_: &LimitKey, window: Window) -> Item {
     key(format!("LIMIT#{}", key_.as_str()), &format!("W#{}", window.start.0))
 }
 
+fn contact_key(contact: &Contact) -> Item {
+    key(format!("ID#{}", contact.canonical()), "ID")
+}
+
+fn account_key(id: &str) -> Item {
+    key(format!("ACC#{id}"), "ACC")
+}
+
+fn idempotency_key(key_hash: &str) -> Item {
+    key(format!("IDEM#{key_hash}"), "IDEM")
+}
+
+fn channel_name(channel: Channel) -> &'static str {
+    match channel {
+        Channel::Sms => "sms",
+        Channel::Email => "email",
+    }
+}
+
+fn channel_from(name: &str) -> Result<Channel> {
+    match name {
+        "sms" => Ok(Channel::Sms),
+        "email" => Ok(Channel::Email),
+        other => Err(Error::Internal(format!("stored channel {other}"))),
+    }
+}
+
 fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v),
@@ -110,12 +142,8 @@ fn purpose_name(purpose: Purpose) -> &'static str {
 
 fn verification_item(v: &Verification) -> Item {
     let mut item = verification_key(&v.id);
-    let channel = match v.contact.channel() {
-        Channel::Sms => "sms",
-        Channel::Email => "email",
-    };
     item.extend([
-        ("channel".to_owned(), s(channel)),
+        ("channel".to_owned(), s(channel_name(v.contact.channel()))),
         ("contact".to_owned(), s(v.contact.stored())),
         ("purpose".to_owned(), s(purpose_name(v.purpose))),
         ("code_hash".to_owned(), s(v.code_hash.to_hex())),
@@ -132,11 +160,7 @@ fn verification_item(v: &Verification) -> Item {
 fn verification_from_item(item: &Item) -> Result<Verification> {
     let id = VerificationId::parse(get_s(item, "pk")?.trim_start_matches("VER#"))
         .ok_or_else(|| Error::Internal("stored verification id".into()))?;
-    let channel = match get_s(item, "channel")? {
-        "sms" => Channel::Sms,
-        "email" => Channel::Email,
-        other => return Err(Error::Internal(format!("stored channel {other}"))),
-    };
+    let channel = channel_from(get_s(item, "channel")?)?;
     let purpose = match get_s(item, "purpose")? {
         "sign_up" => Purpose::SignUp,
         "add_contact" => Purpose::AddContact,
@@ -159,7 +183,66 @@ fn verification_from_item(item: &Item) -> Result<Verification> {
         created_at: Timestamp(get_n(item, "created_at")?),
         expires_at: Timestamp(get_n(item, "expires_at")?),
         contact_key: LimitKey::from_stored(get_s(item, "contact_key")?.to_owned()),
+        token_hash: item
+            .get("token_hash")
+            .map(|_| get_s(item, "token_hash"))
+            .transpose()?
+            .and_then(KeyedHash::from_hex),
+        token_expires_at: item
+            .get("token_expires_at")
+            .map(|_| get_n(item, "token_expires_at"))
+            .transpose()?
+            .map(Timestamp),
     })
+}
+
+fn account_item(account: &Account) -> Item {
+    let mut item = account_key(&account.id);
+    item.extend([
+        ("password_hash".to_owned(), s(&account.password_hash)),
+        ("primary_channel".to_owned(), s(channel_name(account.primary.channel()))),
+        ("primary_contact".to_owned(), s(account.primary.stored())),
+        ("created_at".to_owned(), n(account.created_at.0)),
+        ("terms_version".to_owned(), s(&account.terms_version)),
+        ("terms_accepted_at".to_owned(), n(account.terms_accepted_at.0)),
+    ]);
+    item
+}
+
+fn contact_owner_item(contact: &Contact, account_id: &str, role: &str, now: Timestamp) -> Item {
+    let mut item = contact_key(contact);
+    item.extend([
+        ("account_id".to_owned(), s(account_id)),
+        ("role".to_owned(), s(role)),
+        ("created_at".to_owned(), n(now.0)),
+    ]);
+    item
+}
+
+/// The condition under which a verified token may be used, and the update that uses it.
+fn consume_token(table: &str, claim: &TokenClaim) -> Result<Update> {
+    Update::builder()
+        .table_name(table)
+        .set_key(Some(verification_key(&claim.verification.id)))
+        .update_expression("SET #state = :consumed")
+        .condition_expression("#state = :verified AND token_hash = :hash AND token_expires_at > :now")
+        .expression_attribute_names("#state", "state")
+        .expression_attribute_values(":consumed", s("consumed"))
+        .expression_attribute_values(":verified", s("verified"))
+        .expression_attribute_values(":hash", s(claim.token_hash.to_hex()))
+        .expression_attribute_values(":now", n(claim.now.0))
+        .build()
+        .map_err(build_error)
+}
+
+fn put(table: &str, item: Item, condition: &str) -> Result<TransactWriteItem> {
+    let put = Put::builder()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression(condition)
+        .build()
+        .map_err(build_error)?;
+    Ok(TransactWriteItem::builder().put(put).build())
 }
 
 /// A cancelled transaction where no condition refused: DynamoDB saw a concurrent
@@ -231,13 +314,7 @@ impl Store for DynamoStore {
             .iter()
             .map(|limit| self.limit_write(limit, now, verification.expires_at))
             .collect::<Result<Vec<_>>>()?;
-        let put = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(verification_item(verification)))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(build_error)?;
-        items.push(TransactWriteItem::builder().put(put).build());
+        items.push(put(&self.table, verification_item(verification), "attribute_not_exists(pk)")?);
 
         let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
         let err = match result {
@@ -362,4 +439,98 @@ impl Store for DynamoStore {
             .map_err(|e| dynamo_error("UpdateItem", e))?;
         Ok(())
     }
+
+    async fn verification(&self, id: &VerificationId) -> Result<Option<Verification>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(verification_key(id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        output.item().map(verification_from_item).transpose()
+    }
+
+    async fn account_for_contact(&self, contact: &Contact) -> Result<Option<String>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(contact_key(contact)))
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        output.item().map(|item| get_s(item, "account_id").map(str::to_owned)).transpose()
+    }
+
+    async fn create_account(
+        &self,
+        account: &Account,
+        claim: &TokenClaim,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<()> {
+        let mut items = vec![
+            TransactWriteItem::builder().update(consume_token(&self.table, claim)?).build(),
+            put(
+                &self.table,
+                contact_owner_item(&account.primary, &account.id, "primary", account.created_at),
+                "attribute_not_exists(pk)",
+            )?,
+            put(&self.table, account_item(account), "attribute_not_exists(pk)")?,
+        ];
+        if let Some(record) = idempotency {
+            items.push(put(&self.table, idempotency_item(record), "attribute_not_exists(pk)")?);
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let err = match result {
+            Ok(_) => return Ok(()),
+            Err(SdkError::ServiceError(e)) => e.into_err(),
+            Err(e) => return Err(dynamo_error("TransactWriteItems", e)),
+        };
+        let TransactWriteItemsError::TransactionCanceledException(cancelled) = &err else {
+            return Err(dynamo_error("TransactWriteItems", err));
+        };
+        let reasons = cancelled.cancellation_reasons();
+        let refused = |i: usize| reasons.get(i).and_then(|r| r.code()) == Some("ConditionalCheckFailed");
+        if refused(0) || refused(3) {
+            Err(Error::VerificationExpired)
+        } else if refused(1) {
+            Err(Error::AlreadyRegistered)
+        } else {
+            Err(cancelled_without_refusal(reasons, &err))
+        }
+    }
+
+    async fn idempotency_record(&self, key_hash: &str) -> Result<Option<IdempotencyRecord>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(idempotency_key(key_hash)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        let Some(item) = output.item() else { return Ok(None) };
+        Ok(Some(IdempotencyRecord {
+            key_hash: key_hash.to_owned(),
+            request_hash: KeyedHash::from_hex(get_s(item, "request_hash")?)
+                .ok_or_else(|| Error::Internal("stored request hash".into()))?,
+            response: get_s(item, "response")?.to_owned(),
+            expires_at: Timestamp(get_n(item, "expires_at")?),
+        }))
+    }
+}
+
+fn idempotency_item(record: &IdempotencyRecord) -> Item {
+    let mut item = idempotency_key(&record.key_hash);
+    item.extend([
+        ("request_hash".to_owned(), s(record.request_hash.to_hex())),
+        ("response".to_owned(), s(&record.response)),
+        ("expires_at".to_owned(), n(record.expires_at.0)),
+        ("ttl".to_owned(), n(record.expires_at.0 + TTL_GRACE_SECS)),
+    ]);
+    item
 }

@@ -7,8 +7,11 @@ pub use dynamo::DynamoStore;
 
 use async_trait::async_trait;
 
+use crate::domain::account::{Account, TokenClaim};
+use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::limits::{Limit, LimitKey, Window};
 use crate::domain::verification::Verification;
+use crate::domain::Contact;
 use crate::domain::VerificationId;
 use crate::error::Result;
 use crate::secret::KeyedHash;
@@ -40,4 +43,23 @@ pub trait Store: Send + Sync {
 
     /// Adds one to a counter of `window` that a `Limit::Ceiling` reads.
     async fn count_failure(&self, key: &LimitKey, window: Window) -> Result<()>;
+
+    /// A verification as stored, whatever its state; `None` when unknown.
+    async fn verification(&self, id: &VerificationId) -> Result<Option<Verification>>;
+
+    /// The id of the account that holds `contact` (as primary or recovery contact).
+    async fn account_for_contact(&self, contact: &Contact) -> Result<Option<String>>;
+
+    /// Creates `account` and claims its primary contact while consuming the token,
+    /// all or nothing. `Error::VerificationExpired` when the token is no longer
+    /// usable (or `idempotency` was recorded meanwhile), `Error::AlreadyRegistered`
+    /// when the contact already belongs to an account.
+    async fn create_account(
+        &self,
+        account: &Account,
+        claim: &TokenClaim,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<()>;
+
+    async fn idempotency_record(&self, key_hash: &str) -> Result<Option<IdempotencyRecord>>;
 }

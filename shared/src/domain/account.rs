@@ -1,0 +1,115 @@
+//! Creating an account from a confirmed sign-up code.
+
+use rand::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+
+use super::idempotency::Idempotency;
+use super::password::Password;
+use super::verification::{Purpose, Verification, VerificationState};
+use super::{random_text, Contact, VerificationToken};
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::secret::KeyedHash;
+use crate::time::Timestamp;
+
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub id: String,
+    pub password_hash: String,
+    /// The phone or email the account was created with; its login.
+    pub primary: Contact,
+    pub created_at: Timestamp,
+    pub terms_version: String,
+    pub terms_accepted_at: Timestamp,
+}
+
+/// A verified token being used up: the store consumes it only if it is still
+/// verified, holds this hash and has not expired.
+#[derive(Debug, Clone)]
+pub struct TokenClaim {
+    pub verification: Verification,
+    pub token_hash: KeyedHash,
+    pub now: Timestamp,
+}
+
+pub struct NewAccount {
+    pub verification_token: String,
+    pub password: Password,
+    pub accept_terms: bool,
+    pub terms_version: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccountCreated {
+    pub account_id: String,
+    /// The verified phone (E.164) or email the person signs in with.
+    pub login: String,
+}
+
+/// Checks a verification token for `purpose` and returns the claim that consumes it.
+pub async fn claim_token(app: &App, token: &str, purpose: Purpose, now: Timestamp) -> Result<TokenClaim> {
+    let token = VerificationToken::parse(token.trim())
+        .ok_or_else(|| Error::InvalidRequest("verification_token is malformed".into()))?;
+    let token_hash = token.hash(&app.config.secret);
+    let verification = app.store.verification(&token.id).await?.ok_or(Error::VerificationExpired)?;
+    let usable = verification.state == VerificationState::Verified
+        && verification.purpose == purpose
+        && verification.token_hash.as_ref().is_some_and(|stored| stored.matches(&token_hash))
+        && verification.token_expires_at.is_some_and(|expires| expires > now);
+    if !usable {
+        return Err(Error::VerificationExpired);
+    }
+    Ok(TokenClaim { verification, token_hash, now })
+}
+
+/// Creates the account, consuming the token, in one transaction that also
+/// claims the contact, so one phone or email never has two accounts.
+pub async fn create_account(
+    app: &App,
+    request: NewAccount,
+    idempotency: Option<Idempotency>,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<AccountCreated> {
+    let config = &app.config;
+    if let Some(idempotency) = &idempotency {
+        if let Some(first) = idempotency.replay(app, now).await? {
+            return Ok(first);
+        }
+    }
+    if !request.accept_terms {
+        return Err(Error::TermsNotAccepted);
+    }
+    let terms_version = request.terms_version.unwrap_or_else(|| config.terms_version.clone());
+    if terms_version != config.terms_version {
+        return Err(Error::InvalidRequest(format!(
+            "terms_version {terms_version:?} is not the current version {:?}; show and accept the current terms",
+            config.terms_version
+        )));
+    }
+    let claim = claim_token(app, &request.verification_token, Purpose::SignUp, now).await?;
+    let contact = claim.verification.contact.clone();
+    config.password_policy.check(&request.password, &contact)?;
+
+    let account = Account {
+        id: random_text(rng, 16),
+        password_hash: config.password_hasher.hash(&request.password)?,
+        primary: contact,
+        created_at: now,
+        terms_version,
+        terms_accepted_at: now,
+    };
+    let created = AccountCreated { account_id: account.id.clone(), login: account.primary.canonical() };
+    let record = idempotency.as_ref().map(|i| i.record(&created, now, app));
+    match app.store.create_account(&account, &claim, record.as_ref()).await {
+        Ok(()) => Ok(created),
+        // A concurrent retry with the same key got there first: answer as it did.
+        Err(Error::VerificationExpired) if idempotency.is_some() => {
+            match idempotency.as_ref().expect("checked").replay(app, now).await? {
+                Some(first) => Ok(first),
+                None => Err(Error::VerificationExpired),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
