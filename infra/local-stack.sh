@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Runs the service locally: moto stands in for DynamoDB/SES/SNS, and `cargo lambda watch`
+# serves the functions on http://127.0.0.1:${LOCAL_API_PORT:-9000}, hot-reloading on edits.
+#
+#   infra/local-stack.sh [cargo lambda watch flags, e.g. -v]     then e.g.
+#   curl -X POST localhost:9000/v1/verifications -H 'content-type: application/json' \
+#        -d '{"channel":"email","purpose":"sign_up","email":"ana@example.org"}'
+#
+# Overrides: LOCAL_TABLE_NAME (accounts-local), LOCAL_API_PORT (9000), MOTO_PORT (4566),
+# SENDER_EMAIL, SERVICE_NAME, SERVICE_SECRET, RUST_LOG.
+#
+# HTTP routes come from [workspace.metadata.lambda.watch.router] in Cargo.toml. moto keeps
+# running after you stop watch (state survives restarts); `infra/moto.sh stop` ends it.
+# Codes "sent" are visible in moto: curl -s localhost:4566/moto-api/data.json
+#   (ses.Message[] for e-mail, sns.SMS[] for SMS).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "${ROOT}"
+
+infra/ensure-tools.sh test lambda
+# shellcheck source=infra/env.sh
+source infra/env.sh
+infra/moto.sh start
+
+# What the functions need beyond the defaults, which match template.yaml's Globals
+# (limits, lifetimes, argon2 cost): any of them can be overridden from the shell.
+export TABLE_NAME="${LOCAL_TABLE_NAME:-accounts-local}"
+export SENDER_EMAIL="${SENDER_EMAIL:-no-reply@example.com}"
+export SERVICE_NAME="${SERVICE_NAME:-Mi Account}"
+export SERVICE_SECRET="${SERVICE_SECRET:-local-dev-secret-not-for-production-0123456789}"
+export RUST_LOG="${RUST_LOG:-info}"
+
+python infra/table-definition.py --create "${TABLE_NAME}"
+
+# moto only sends from verified identities, and (like SES) keeps them per region: this one
+# exists in ${AWS_REGION} only. moto marks it verified at once; real SES waits for a click.
+python - "${SENDER_EMAIL}" <<'PY'
+import sys, boto3
+ses = boto3.client("sesv2")
+try:
+    ses.create_email_identity(EmailIdentity=sys.argv[1])
+except ses.exceptions.AlreadyExistsException:
+    pass
+print(f"local-stack: SES identity {sys.argv[1]} ready in {ses.meta.region_name}")
+PY
+
+# The function processes inherit this environment (cargo lambda watch spawns `cargo run`
+# with it). Bind to loopback only; the default address is "::" (all interfaces).
+exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${LOCAL_API_PORT:-9000}" "$@"
