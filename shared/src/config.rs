@@ -28,6 +28,16 @@ pub struct Config {
     pub terms_version: String,
     pub password_policy: PasswordPolicy,
     pub password_hasher: PasswordHasherConfig,
+    pub session_ttl: Duration,
+    /// How long a remembered device skips the second factor.
+    pub remembered_device_ttl: Duration,
+    pub mfa_challenge_ttl: Duration,
+    pub mfa_max_attempts: u32,
+    /// Failed sign-ins per login, and per client IP, in 15 minutes.
+    pub sign_in_failures_per_login: u32,
+    pub sign_in_failures_per_ip: u32,
+    /// The issuer an authenticator app shows.
+    pub totp_issuer: String,
     /// How long a retried request with the same `Idempotency-Key` gets the first answer.
     pub idempotency_ttl: Duration,
 }
@@ -80,10 +90,11 @@ impl Config {
             return Err(ConfigError("ARGON2_* may not be weaker than OWASP's m=19456 KiB, t=2".into()));
         }
 
+        let service_name = lookup("SERVICE_NAME").unwrap_or_else(|| "Mi Account".to_owned());
         Ok(Config {
             table_name: required("TABLE_NAME")?,
             sender_email: required("SENDER_EMAIL")?,
-            service_name: lookup("SERVICE_NAME").unwrap_or_else(|| "Mi Account".to_owned()),
+            service_name: service_name.clone(),
             sms_sender_id: lookup("SMS_SENDER_ID").filter(|v| !v.trim().is_empty()),
             secret,
             code_ttl: seconds("CODE_TTL_SECONDS", 600)?,
@@ -100,6 +111,13 @@ impl Config {
             },
             password_hasher,
             idempotency_ttl: seconds("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)?,
+            session_ttl: seconds("SESSION_TTL_SECONDS", 30 * 24 * 3600)?,
+            remembered_device_ttl: seconds("REMEMBERED_DEVICE_TTL_SECONDS", 30 * 24 * 3600)?,
+            mfa_challenge_ttl: seconds("MFA_CHALLENGE_TTL_SECONDS", 300)?,
+            mfa_max_attempts: count("MFA_MAX_ATTEMPTS", 5)?,
+            sign_in_failures_per_login: count("SIGN_IN_FAILURES_PER_LOGIN", 10)?,
+            sign_in_failures_per_ip: count("SIGN_IN_FAILURES_PER_IP", 100)?,
+            totp_issuer: lookup("TOTP_ISSUER").unwrap_or_else(|| service_name.clone()),
         })
     }
 }

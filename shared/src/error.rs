@@ -26,12 +26,26 @@ pub enum Error {
     AlreadyRegistered,
     #[error("this Idempotency-Key was used with a different request")]
     IdempotencyKeyReused,
+    #[error("the phone number or email address and password do not match")]
+    InvalidCredentials,
+    #[error("sign in to continue")]
+    Unauthorized,
+    #[error("this sign-in step has expired or was already used; sign in again")]
+    ChallengeExpired,
+    #[error("this phone number or email address is already linked to an account")]
+    ContactInUse,
+    #[error("add and verify a phone number first")]
+    NoVerifiedPhone,
+    #[error("this two-factor method is already on")]
+    TwoFactorAlreadyEnabled,
     #[error("too many requests; try again later")]
     RateLimited { retry_after: Duration },
     #[error("another request is changing the same data; try again")]
     Conflict,
     #[error("the message could not be delivered; try again later")]
     DeliveryFailed,
+    #[error("no such route")]
+    NotFound,
     /// Anything that is the service's fault. The detail is logged, never shown.
     #[error("internal error")]
     Internal(String),
@@ -51,9 +65,16 @@ impl Error {
             Error::WeakPassword { .. } => "weak_password",
             Error::AlreadyRegistered => "already_registered",
             Error::IdempotencyKeyReused => "idempotency_key_reused",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::Unauthorized => "unauthorized",
+            Error::ChallengeExpired => "challenge_expired",
+            Error::ContactInUse => "contact_in_use",
+            Error::NoVerifiedPhone => "no_verified_phone",
+            Error::TwoFactorAlreadyEnabled => "two_factor_already_enabled",
             Error::RateLimited { .. } => "rate_limited",
             Error::Conflict => "conflict",
             Error::DeliveryFailed => "delivery_failed",
+            Error::NotFound => "not_found",
             Error::Internal(_) => "internal_error",
         }
     }

@@ -13,8 +13,10 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::domain::idempotency::Idempotency;
+use crate::domain::session::{authenticate, Authenticated, ClientInfo};
 use crate::domain::Language;
 use crate::error::{Error, Result};
+use crate::time::Timestamp;
 
 /// Larger bodies are refused before parsing; no request of this API needs more.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -51,6 +53,54 @@ pub fn idempotency(app: &App, request: &Request) -> Result<Option<Idempotency>> 
     Idempotency::new(app, key, request.raw_http_path(), request.body().as_ref()).map(Some)
 }
 
+/// The client as the devices page shows it; the user agent is cut to a sane length.
+pub fn client_info(request: &Request) -> ClientInfo {
+    let user_agent = request
+        .headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(|agent| agent.chars().take(256).collect());
+    ClientInfo { ip: client_ip(request), user_agent }
+}
+
+/// The signed-in account behind `Authorization: Bearer <session token>`; 401 otherwise.
+pub async fn signed_in(app: &App, request: &Request) -> Result<Authenticated> {
+    let bearer = request
+        .headers()
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")));
+    authenticate(app, bearer, Timestamp::now()).await
+}
+
+/// Whether the request is `method` on `pattern`, where `{name}` matches one path segment.
+/// Functions that serve several routes dispatch with it, the same way locally and on AWS.
+pub fn is_route(request: &Request, method: &str, pattern: &str) -> bool {
+    let path = request.uri().path().trim_end_matches('/');
+    let (mut segments, mut expected) = (path.split('/'), pattern.split('/'));
+    request.method().as_str() == method
+        && loop {
+            match (segments.next(), expected.next()) {
+                (None, None) => break true,
+                (Some(segment), Some(part)) if part.starts_with('{') || part == segment => {}
+                _ => break false,
+            }
+        }
+}
+
+/// The answer to a route this function does not serve.
+pub fn not_found() -> Result<Response<Body>> {
+    Err(Error::NotFound)
+}
+
+pub fn no_content() -> Response<Body> {
+    Response::builder()
+        .status(StatusCode::NO_CONTENT)
+        .header(CACHE_CONTROL, "no-store")
+        .body(Body::Empty)
+        .expect("static headers are valid")
+}
+
 pub fn language(request: &Request) -> Language {
     let header = request.headers().get("accept-language").and_then(|v| v.to_str().ok());
     Language::from_accept_language(header)
@@ -73,7 +123,11 @@ fn status_of(error: &Error) -> StatusCode {
         | Error::InvalidPhone(_)
         | Error::InvalidEmail(_)
         | Error::InvalidCode { .. }
-        | Error::TermsNotAccepted => StatusCode::BAD_REQUEST,
+        | Error::TermsNotAccepted
+        | Error::NoVerifiedPhone => StatusCode::BAD_REQUEST,
+        Error::InvalidCredentials | Error::Unauthorized => StatusCode::UNAUTHORIZED,
+        Error::ChallengeExpired => StatusCode::GONE,
+        Error::ContactInUse | Error::TwoFactorAlreadyEnabled => StatusCode::CONFLICT,
         Error::WeakPassword { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::AlreadyRegistered | Error::IdempotencyKeyReused => StatusCode::CONFLICT,
         Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
@@ -81,6 +135,7 @@ fn status_of(error: &Error) -> StatusCode {
         Error::Conflict => StatusCode::CONFLICT,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
         Error::DeliveryFailed => StatusCode::SERVICE_UNAVAILABLE,
+        Error::NotFound => StatusCode::NOT_FOUND,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

@@ -16,6 +16,12 @@ pub enum HashPurpose {
     LimitKey,
     IdempotencyKey,
     IdempotencyRequest,
+    TotpEncryption,
+    SessionToken,
+    DeviceToken,
+    RecoveryCode,
+    /// Codes sent for a second factor (SMS at sign-in, or to turn SMS 2FA on).
+    SecondFactorCode,
 }
 
 impl HashPurpose {
@@ -26,6 +32,11 @@ impl HashPurpose {
             HashPurpose::LimitKey => b"limit-key",
             HashPurpose::IdempotencyKey => b"idempotency-key",
             HashPurpose::IdempotencyRequest => b"idempotency-request",
+            HashPurpose::TotpEncryption => b"totp-encryption",
+            HashPurpose::SessionToken => b"session-token",
+            HashPurpose::DeviceToken => b"device-token",
+            HashPurpose::RecoveryCode => b"recovery-code",
+            HashPurpose::SecondFactorCode => b"second-factor-code",
         }
     }
 }

@@ -114,6 +114,32 @@ impl Stack {
     }
 }
 
+/// The steps after sign-up: signing in and the account page.
+impl Stack {
+    /// Signs up `contact` with `password`; the new account's id.
+    pub async fn sign_up(&self, contact: &Contact, password: &str) -> String {
+        let token = self.verified_token(contact, "sign_up").await;
+        let created = self.create_account(&token, password).await;
+        assert_eq!(created.status, 201, "{:?}", created.json);
+        created.json["account_id"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn sign_in(&self, body: Value) -> TestResponse {
+        self.call(sign_in::handle, TestRequest::post("/v1/sessions", body)).await
+    }
+
+    /// Signs in with a password only; the session token.
+    pub async fn session(&self, login: &str, password: &str) -> String {
+        let answer = self.sign_in(json!({"login": login, "password": password})).await;
+        assert_eq!(answer.status, 201, "{:?}", answer.json);
+        answer.json["session_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn account_page(&self, session: &str) -> TestResponse {
+        self.call(manage_account::handle, TestRequest::get("/v1/account").bearer(session)).await
+    }
+}
+
 pub fn new_phone() -> Contact {
     let (cc, national) = random_phone();
     Contact::Phone(PhoneNumber::parse(Some(&cc), &national).unwrap())
@@ -241,6 +267,18 @@ impl TestRequest {
             body: Some(body.to_owned()),
             source_ip: random_ip(),
         }
+    }
+
+    pub fn get(path: &str) -> Self {
+        TestRequest { method: "GET", body: None, ..Self::post_raw(path, "") }
+    }
+
+    pub fn delete(path: &str) -> Self {
+        TestRequest { method: "DELETE", body: None, ..Self::post_raw(path, "") }
+    }
+
+    pub fn bearer(self, token: &str) -> Self {
+        self.header("authorization", &format!("Bearer {token}"))
     }
 
     pub fn path_parameter(mut self, name: &str, value: &str) -> Self {

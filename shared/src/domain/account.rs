@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::idempotency::Idempotency;
 use super::password::Password;
 use super::verification::{Purpose, Verification, VerificationState};
-use super::{random_text, Contact, VerificationToken};
+use super::{random_text, Contact, EmailAddress, PhoneNumber, VerificationToken};
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::secret::KeyedHash;
@@ -18,9 +18,79 @@ pub struct Account {
     pub password_hash: String,
     /// The phone or email the account was created with; its login.
     pub primary: Contact,
+    pub recovery_phone: Option<PhoneNumber>,
+    pub recovery_email: Option<EmailAddress>,
     pub created_at: Timestamp,
     pub terms_version: String,
     pub terms_accepted_at: Timestamp,
+    /// Sessions of an older epoch are signed out; raising it signs out everywhere at once.
+    pub session_epoch: u64,
+    /// Likewise for remembered devices.
+    pub device_epoch: u64,
+    pub two_factor: TwoFactor,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecondFactor {
+    Totp,
+    Sms,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TwoFactor {
+    /// The methods turned on; 2FA is on when this is not empty.
+    pub methods: Vec<SecondFactor>,
+    /// The TOTP secret, sealed (see `totp::TotpSecret::seal`).
+    pub totp_secret: Option<String>,
+    /// The newest TOTP time step accepted, so no code is accepted twice.
+    pub totp_last_step: i64,
+    /// Keyed hashes of the unused recovery codes.
+    pub recovery_codes: Vec<String>,
+    /// A method being set up, waiting for its first code.
+    pub pending: Option<PendingSecondFactor>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PendingSecondFactor {
+    /// Tells one setup from the next, so a confirmation applies to the setup it answers.
+    pub nonce: String,
+    pub method: SecondFactor,
+    pub sealed_totp_secret: Option<String>,
+    pub code_hash: Option<KeyedHash>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub attempts: u32,
+}
+
+impl Account {
+    pub fn new(id: String, password_hash: String, primary: Contact, terms_version: String, now: Timestamp) -> Self {
+        Account {
+            id,
+            password_hash,
+            primary,
+            recovery_phone: None,
+            recovery_email: None,
+            created_at: now,
+            terms_version,
+            terms_accepted_at: now,
+            session_epoch: 0,
+            device_epoch: 0,
+            two_factor: TwoFactor::default(),
+        }
+    }
+
+    pub fn two_factor_enabled(&self) -> bool {
+        !self.two_factor.methods.is_empty()
+    }
+
+    /// The verified phone that SMS codes for a second factor go to.
+    pub fn phone(&self) -> Option<&PhoneNumber> {
+        match &self.primary {
+            Contact::Phone(phone) => Some(phone),
+            Contact::Email(_) => self.recovery_phone.as_ref(),
+        }
+    }
 }
 
 /// A verified token being used up: the store consumes it only if it is still
@@ -91,14 +161,8 @@ pub async fn create_account(
     let contact = claim.verification.contact.clone();
     config.password_policy.check(&request.password, &contact)?;
 
-    let account = Account {
-        id: random_text(rng, 16),
-        password_hash: config.password_hasher.hash(&request.password)?,
-        primary: contact,
-        created_at: now,
-        terms_version,
-        terms_accepted_at: now,
-    };
+    let password_hash = config.password_hasher.hash(&request.password)?;
+    let account = Account::new(random_text(rng, 16), password_hash, contact, terms_version, now);
     let created = AccountCreated { account_id: account.id.clone(), login: account.primary.canonical() };
     let record = idempotency.as_ref().map(|i| i.record(&created, now, app));
     match app.store.create_account(&account, &claim, record.as_ref()).await {

@@ -3,12 +3,17 @@
 pub mod account;
 mod code;
 mod contact;
+pub mod contacts;
 mod email;
 pub mod idempotency;
 mod language;
 pub mod limits;
 pub mod password;
 mod phone;
+pub mod session;
+pub mod sign_in;
+pub mod totp;
+pub mod two_factor;
 pub mod verification;
 
 pub use code::{random_text, VerificationCode, VerificationId, VerificationToken};

@@ -32,6 +32,24 @@ impl Message {
 }
 
 impl Message {
+    pub fn recovery_contact_added(service: &str, masked_contact: &str, language: Language) -> Self {
+        match language {
+            Language::English => Message {
+                subject: format!("A recovery contact was added to your {service}"),
+                text: format!(
+                    "{masked_contact} was added as a recovery contact of your {service}. \
+                     If this wasn't you, change your password now."
+                ),
+            },
+            Language::SimplifiedChinese => Message {
+                subject: format!("{service}已添加安全联系方式"),
+                text: format!(
+                    "【{service}】您的账号已添加安全联系方式 {masked_contact}。如非本人操作，请立即修改密码。"
+                ),
+            },
+        }
+    }
+
     /// Sent instead of a code when someone asks to sign up with a contact that
     /// already has an account: the owner learns of it, the asker learns nothing.
     pub fn account_exists(service: &str, language: Language) -> Self {

@@ -8,28 +8,35 @@
 //! | contact owner | `ID#<contact>`   | `ID`            |
 //! | account       | `ACC#<id>`       | `ACC`           |
 //! | idempotency   | `IDEM#<hash>`    | `IDEM`          |
+//! | session       | `ACC#<id>`       | `SES#<id>`      |
+//! | remembered device | `ACC#<id>`   | `DEV#<id>`      |
+//! | MFA challenge | `MFA#<id>`       | `MFA`           |
 //!
 //! Every item carries `ttl` (epoch seconds). TTL deletes lazily, so every read
 //! still checks expiry itself.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, ConditionCheck, Put, ReturnValue, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, CancellationReason, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnValue,
+    ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 
 use super::Store;
-use crate::domain::account::{Account, TokenClaim};
+use crate::domain::account::{Account, PendingSecondFactor, SecondFactor, TokenClaim, TwoFactor};
 use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::limits::{Limit, LimitKey, Window};
+use crate::domain::session::{ClientInfo, DeviceRecord, SessionRecord};
+use crate::domain::sign_in::{MfaChallenge, MfaMethod, SecondFactorUse};
+use crate::domain::two_factor::SecondFactorActivation;
 use crate::domain::verification::{Purpose, Verification, VerificationState};
-use crate::domain::{Channel, Contact, VerificationId};
+use crate::domain::{Channel, Contact, EmailAddress, PhoneNumber, VerificationId};
 use crate::error::{Error, Result};
 use crate::secret::KeyedHash;
 use crate::time::Timestamp;
@@ -99,6 +106,53 @@ fn channel_from(name: &str) -> Result<Channel> {
         "sms" => Ok(Channel::Sms),
         "email" => Ok(Channel::Email),
         other => Err(Error::Internal(format!("stored channel {other}"))),
+    }
+}
+
+fn session_key(account_id: &str, session_id: &str) -> Item {
+    key(format!("ACC#{account_id}"), &format!("SES#{session_id}"))
+}
+
+fn device_key(account_id: &str, device_id: &str) -> Item {
+    key(format!("ACC#{account_id}"), &format!("DEV#{device_id}"))
+}
+
+fn challenge_key(id: &str) -> Item {
+    key(format!("MFA#{id}"), "MFA")
+}
+
+fn opt_s(item: &Item, name: &str) -> Option<String> {
+    item.get(name).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn opt_n<T: std::str::FromStr>(item: &Item, name: &str) -> Option<T> {
+    item.get(name).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok())
+}
+
+fn string_set(item: &Item, name: &str) -> Vec<String> {
+    item.get(name).and_then(|v| v.as_ss().ok()).cloned().unwrap_or_default()
+}
+
+fn factor_name(factor: SecondFactor) -> &'static str {
+    match factor {
+        SecondFactor::Totp => "totp",
+        SecondFactor::Sms => "sms",
+    }
+}
+
+fn factor_from(name: &str) -> Result<SecondFactor> {
+    match name {
+        "totp" => Ok(SecondFactor::Totp),
+        "sms" => Ok(SecondFactor::Sms),
+        other => Err(Error::Internal(format!("stored second factor {other}"))),
+    }
+}
+
+fn mfa_method_name(method: MfaMethod) -> &'static str {
+    match method {
+        MfaMethod::Totp => "totp",
+        MfaMethod::Sms => "sms",
+        MfaMethod::RecoveryCode => "recovery_code",
     }
 }
 
@@ -207,6 +261,159 @@ fn account_item(account: &Account) -> Item {
         ("terms_accepted_at".to_owned(), n(account.terms_accepted_at.0)),
     ]);
     item
+}
+
+fn account_from_item(item: &Item) -> Result<Account> {
+    let id = get_s(item, "pk")?.trim_start_matches("ACC#").to_owned();
+    let primary =
+        Contact::from_stored(channel_from(get_s(item, "primary_channel")?)?, get_s(item, "primary_contact")?)?;
+    let recovery_phone = opt_s(item, "recovery_phone").map(|p| PhoneNumber::from_e164(&p)).transpose()?;
+    let recovery_email = opt_s(item, "recovery_email").map(|e| EmailAddress::parse(&e)).transpose()?;
+    let pending = match opt_s(item, "pending_nonce") {
+        None => None,
+        Some(nonce) => Some(PendingSecondFactor {
+            nonce,
+            method: factor_from(get_s(item, "pending_method")?)?,
+            sealed_totp_secret: opt_s(item, "pending_totp_secret"),
+            code_hash: opt_s(item, "pending_code_hash").and_then(|h| KeyedHash::from_hex(&h)),
+            created_at: Timestamp(get_n(item, "pending_created_at")?),
+            expires_at: Timestamp(get_n(item, "pending_expires_at")?),
+            attempts: opt_n(item, "pending_attempts").unwrap_or(0),
+        }),
+    };
+    Ok(Account {
+        id,
+        password_hash: get_s(item, "password_hash")?.to_owned(),
+        primary,
+        recovery_phone,
+        recovery_email,
+        created_at: Timestamp(get_n(item, "created_at")?),
+        terms_version: get_s(item, "terms_version")?.to_owned(),
+        terms_accepted_at: Timestamp(get_n(item, "terms_accepted_at")?),
+        session_epoch: opt_n(item, "session_epoch").unwrap_or(0),
+        device_epoch: opt_n(item, "device_epoch").unwrap_or(0),
+        two_factor: TwoFactor {
+            methods: string_set(item, "mfa_methods").iter().map(|m| factor_from(m)).collect::<Result<_>>()?,
+            totp_secret: opt_s(item, "totp_secret"),
+            totp_last_step: opt_n(item, "totp_last_step").unwrap_or(-1),
+            recovery_codes: string_set(item, "recovery_codes"),
+            pending,
+        },
+    })
+}
+
+fn session_item(session: &SessionRecord) -> Item {
+    let mut item = session_key(&session.account_id, &session.id);
+    item.extend([
+        ("secret_hash".to_owned(), s(session.secret_hash.to_hex())),
+        ("epoch".to_owned(), n(session.epoch)),
+        ("created_at".to_owned(), n(session.created_at.0)),
+        ("expires_at".to_owned(), n(session.expires_at.0)),
+        ("ttl".to_owned(), n(session.expires_at.0 + TTL_GRACE_SECS)),
+    ]);
+    client_attributes(&mut item, &session.client);
+    item
+}
+
+fn client_attributes(item: &mut Item, client: &ClientInfo) {
+    if let Some(ip) = &client.ip {
+        item.insert("client_ip".to_owned(), s(ip));
+    }
+    if let Some(agent) = &client.user_agent {
+        item.insert("user_agent".to_owned(), s(agent));
+    }
+}
+
+fn client_from(item: &Item) -> ClientInfo {
+    ClientInfo { ip: opt_s(item, "client_ip"), user_agent: opt_s(item, "user_agent") }
+}
+
+fn session_from_item(item: &Item) -> Result<SessionRecord> {
+    Ok(SessionRecord {
+        account_id: get_s(item, "pk")?.trim_start_matches("ACC#").to_owned(),
+        id: get_s(item, "sk")?.trim_start_matches("SES#").to_owned(),
+        secret_hash: KeyedHash::from_hex(get_s(item, "secret_hash")?)
+            .ok_or_else(|| Error::Internal("session hash".into()))?,
+        epoch: get_n(item, "epoch")?,
+        created_at: Timestamp(get_n(item, "created_at")?),
+        expires_at: Timestamp(get_n(item, "expires_at")?),
+        client: client_from(item),
+    })
+}
+
+fn device_item(device: &DeviceRecord) -> Item {
+    let mut item = device_key(&device.account_id, &device.id);
+    item.extend([
+        ("secret_hash".to_owned(), s(device.secret_hash.to_hex())),
+        ("epoch".to_owned(), n(device.epoch)),
+        ("created_at".to_owned(), n(device.created_at.0)),
+        ("expires_at".to_owned(), n(device.expires_at.0)),
+        ("ttl".to_owned(), n(device.expires_at.0 + TTL_GRACE_SECS)),
+    ]);
+    item
+}
+
+fn challenge_item(challenge: &MfaChallenge) -> Item {
+    let mut item = challenge_key(&challenge.id);
+    let methods = challenge.methods.iter().map(|m| s(mfa_method_name(*m))).collect();
+    item.extend([
+        ("account_id".to_owned(), s(&challenge.account_id)),
+        ("methods".to_owned(), AttributeValue::L(methods)),
+        ("attempts".to_owned(), n(challenge.attempts)),
+        ("state".to_owned(), s("open")),
+        ("expires_at".to_owned(), n(challenge.expires_at.0)),
+        ("ttl".to_owned(), n(challenge.expires_at.0 + TTL_GRACE_SECS)),
+    ]);
+    client_attributes(&mut item, &challenge.client);
+    item
+}
+
+fn challenge_from_item(item: &Item) -> Result<MfaChallenge> {
+    let methods = match item.get("methods") {
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .map(|m| match m.as_s().map(String::as_str) {
+                Ok("totp") => Ok(MfaMethod::Totp),
+                Ok("sms") => Ok(MfaMethod::Sms),
+                Ok("recovery_code") => Ok(MfaMethod::RecoveryCode),
+                _ => Err(Error::Internal("stored challenge method".into())),
+            })
+            .collect::<Result<_>>()?,
+        _ => return Err(Error::Internal("stored challenge methods".into())),
+    };
+    Ok(MfaChallenge {
+        id: get_s(item, "pk")?.trim_start_matches("MFA#").to_owned(),
+        account_id: get_s(item, "account_id")?.to_owned(),
+        methods,
+        attempts: get_n(item, "attempts")?,
+        expires_at: Timestamp(get_n(item, "expires_at")?),
+        sms_code_hash: opt_s(item, "sms_code_hash").and_then(|h| KeyedHash::from_hex(&h)),
+        client: client_from(item),
+    })
+}
+
+/// The cancellation reasons of a failed transaction, or the error itself when it failed otherwise.
+fn cancellation(
+    result: std::result::Result<
+        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsOutput,
+        SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
+) -> Result<Option<(Vec<CancellationReason>, TransactWriteItemsError)>> {
+    let err = match result {
+        Ok(_) => return Ok(None),
+        Err(SdkError::ServiceError(e)) => e.into_err(),
+        Err(e) => return Err(dynamo_error("TransactWriteItems", e)),
+    };
+    match &err {
+        TransactWriteItemsError::TransactionCanceledException(cancelled) => {
+            Ok(Some((cancelled.cancellation_reasons().to_vec(), err)))
+        }
+        _ => Err(dynamo_error("TransactWriteItems", err)),
+    }
+}
+
+fn refused(reasons: &[CancellationReason], index: usize) -> bool {
+    reasons.get(index).and_then(|r| r.code()) == Some("ConditionalCheckFailed")
 }
 
 fn contact_owner_item(contact: &Contact, account_id: &str, role: &str, now: Timestamp) -> Item {
@@ -521,6 +728,406 @@ impl Store for DynamoStore {
             response: get_s(item, "response")?.to_owned(),
             expires_at: Timestamp(get_n(item, "expires_at")?),
         }))
+    }
+
+    async fn sign_in_lookup(
+        &self,
+        login: &Contact,
+        failure_keys: &[LimitKey],
+        window: Window,
+    ) -> Result<(Option<String>, Vec<u32>)> {
+        let owner_key = contact_key(login);
+        let mut keys = vec![owner_key.clone()];
+        keys.extend(failure_keys.iter().map(|k| window_key(k, window)));
+        let items = self.batch_get(keys).await?;
+        let find =
+            |wanted: &Item| items.iter().find(|i| i.get("pk") == wanted.get("pk") && i.get("sk") == wanted.get("sk"));
+        let owner = find(&owner_key).map(|i| get_s(i, "account_id").map(str::to_owned)).transpose()?;
+        let counts = failure_keys
+            .iter()
+            .map(|k| find(&window_key(k, window)).and_then(|i| opt_n(i, "count")).unwrap_or(0))
+            .collect();
+        Ok((owner, counts))
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<Account>> {
+        self.get(account_key(id)).await?.as_ref().map(account_from_item).transpose()
+    }
+
+    async fn account_with_session(
+        &self,
+        account_id: &str,
+        session_id: &str,
+    ) -> Result<(Option<Account>, Option<SessionRecord>)> {
+        let items = self.batch_get(vec![account_key(account_id), session_key(account_id, session_id)]).await?;
+        let sk = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let account = items.iter().find(|i| sk(i) == "ACC").map(account_from_item).transpose()?;
+        let session = items.iter().find(|i| sk(i).starts_with("SES#")).map(session_from_item).transpose()?;
+        Ok((account, session))
+    }
+
+    async fn put_session(&self, session: &SessionRecord) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(session_item(session)))
+            .send()
+            .await
+            .map_err(|e| dynamo_error("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, account_id: &str, session_id: &str) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(session_key(account_id, session_id)))
+            .send()
+            .await
+            .map_err(|e| dynamo_error("DeleteItem", e))?;
+        Ok(())
+    }
+
+    async fn device(&self, account_id: &str, device_id: &str) -> Result<Option<DeviceRecord>> {
+        let Some(item) = self.get(device_key(account_id, device_id)).await? else { return Ok(None) };
+        Ok(Some(DeviceRecord {
+            account_id: account_id.to_owned(),
+            id: device_id.to_owned(),
+            secret_hash: KeyedHash::from_hex(get_s(&item, "secret_hash")?)
+                .ok_or_else(|| Error::Internal("device hash".into()))?,
+            epoch: get_n(&item, "epoch")?,
+            created_at: Timestamp(get_n(&item, "created_at")?),
+            expires_at: Timestamp(get_n(&item, "expires_at")?),
+        }))
+    }
+
+    async fn put_challenge(&self, challenge: &MfaChallenge) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(challenge_item(challenge)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| dynamo_error("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn challenge(&self, id: &str) -> Result<Option<MfaChallenge>> {
+        let item = self.get(challenge_key(id)).await?;
+        match item {
+            Some(item) if get_s(&item, "state")? == "open" => challenge_from_item(&item).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    async fn count_challenge_attempt(
+        &self,
+        id: &str,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Result<Option<MfaChallenge>> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(challenge_key(id)))
+            .update_expression("ADD attempts :one")
+            .condition_expression("#state = :open AND attempts < :max AND expires_at > :now")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":open", s("open"))
+            .expression_attribute_values(":max", n(max_attempts))
+            .expression_attribute_values(":now", n(now.0))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output.attributes().map(challenge_from_item).transpose(),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(dynamo_error("UpdateItem", e)),
+        }
+    }
+
+    async fn set_challenge_sms(
+        &self,
+        id: &str,
+        code_hash: &KeyedHash,
+        now: Timestamp,
+        resend_after: Duration,
+    ) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(challenge_key(id)))
+            .update_expression("SET sms_code_hash = :hash, sms_sent_at = :now")
+            .condition_expression(
+                "#state = :open AND expires_at > :now AND (attribute_not_exists(sms_sent_at) OR sms_sent_at <= :cutoff)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":hash", s(code_hash.to_hex()))
+            .expression_attribute_values(":now", n(now.0))
+            .expression_attribute_values(":open", s("open"))
+            .expression_attribute_values(":cutoff", n(now.0 - resend_after.as_secs() as i64))
+            .send()
+            .await;
+        conditional(result.map(|_| ()), "UpdateItem")
+    }
+
+    async fn complete_challenge(
+        &self,
+        challenge: &MfaChallenge,
+        session: &SessionRecord,
+        used: &SecondFactorUse,
+        device: Option<&DeviceRecord>,
+    ) -> Result<()> {
+        let close = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(challenge_key(&challenge.id)))
+            .update_expression("SET #state = :done")
+            .condition_expression("#state = :open")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":open", s("open"))
+            .build()
+            .map_err(build_error)?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(close).build(),
+            put(&self.table, session_item(session), "attribute_not_exists(pk)")?,
+        ];
+        let use_factor = Update::builder().table_name(&self.table).set_key(Some(account_key(&challenge.account_id)));
+        let use_factor = match used {
+            SecondFactorUse::TotpStep(step) => Some(
+                use_factor
+                    .update_expression("SET totp_last_step = :step")
+                    .condition_expression("attribute_not_exists(totp_last_step) OR totp_last_step < :step")
+                    .expression_attribute_values(":step", n(step)),
+            ),
+            SecondFactorUse::RecoveryCode(hash) => Some(
+                use_factor
+                    .update_expression("DELETE recovery_codes :set")
+                    .condition_expression("contains(recovery_codes, :hash)")
+                    .expression_attribute_values(":set", AttributeValue::Ss(vec![hash.clone()]))
+                    .expression_attribute_values(":hash", s(hash)),
+            ),
+            SecondFactorUse::Sms => None,
+        };
+        if let Some(update) = use_factor {
+            items.push(TransactWriteItem::builder().update(update.build().map_err(build_error)?).build());
+        }
+        if let Some(device) = device {
+            items.push(put(&self.table, device_item(device), "attribute_not_exists(pk)")?);
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let Some((reasons, err)) = cancellation(result)? else { return Ok(()) };
+        if refused(&reasons, 0) {
+            Err(Error::ChallengeExpired)
+        } else if !matches!(used, SecondFactorUse::Sms) && refused(&reasons, 2) {
+            Err(Error::InvalidCode { attempts_left: 0 })
+        } else {
+            Err(cancelled_without_refusal(&reasons, &err))
+        }
+    }
+
+    async fn start_second_factor(
+        &self,
+        account_id: &str,
+        pending: &PendingSecondFactor,
+        resend_after: Duration,
+    ) -> Result<bool> {
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(account_key(account_id)))
+            .condition_expression(
+                "attribute_exists(pk) AND (attribute_not_exists(pending_created_at) OR pending_created_at <= :cutoff)",
+            )
+            .expression_attribute_values(":nonce", s(&pending.nonce))
+            .expression_attribute_values(":method", s(factor_name(pending.method)))
+            .expression_attribute_values(":created", n(pending.created_at.0))
+            .expression_attribute_values(":expires", n(pending.expires_at.0))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":cutoff", n(pending.created_at.0 - resend_after.as_secs() as i64));
+        let mut set = "SET pending_nonce = :nonce, pending_method = :method, pending_created_at = :created, \
+                       pending_expires_at = :expires, pending_attempts = :zero"
+            .to_owned();
+        let mut remove = Vec::new();
+        match &pending.sealed_totp_secret {
+            Some(secret) => {
+                set.push_str(", pending_totp_secret = :secret");
+                update = update.expression_attribute_values(":secret", s(secret));
+            }
+            None => remove.push("pending_totp_secret"),
+        }
+        match &pending.code_hash {
+            Some(hash) => {
+                set.push_str(", pending_code_hash = :hash");
+                update = update.expression_attribute_values(":hash", s(hash.to_hex()));
+            }
+            None => remove.push("pending_code_hash"),
+        }
+        let expression = format!("{set} REMOVE {}", remove.join(", "));
+        conditional(update.update_expression(expression).send().await.map(|_| ()), "UpdateItem")
+    }
+
+    async fn count_second_factor_attempt(&self, account_id: &str, nonce: &str, max_attempts: u32) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(account_key(account_id)))
+            .update_expression("ADD pending_attempts :one")
+            .condition_expression("pending_nonce = :nonce AND pending_attempts < :max")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":nonce", s(nonce))
+            .expression_attribute_values(":max", n(max_attempts))
+            .send()
+            .await;
+        conditional(result.map(|_| ()), "UpdateItem")
+    }
+
+    async fn activate_second_factor(&self, account_id: &str, activation: &SecondFactorActivation) -> Result<bool> {
+        let mut set = vec!["recovery_codes = :codes"];
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(account_key(account_id)))
+            .condition_expression("pending_nonce = :nonce")
+            .expression_attribute_values(":nonce", s(&activation.nonce))
+            .expression_attribute_values(":codes", AttributeValue::Ss(activation.recovery_code_hashes.clone()))
+            .expression_attribute_values(
+                ":method",
+                AttributeValue::Ss(vec![factor_name(activation.method).to_owned()]),
+            );
+        if let Some(secret) = &activation.sealed_totp_secret {
+            set.push("totp_secret = :secret");
+            update = update.expression_attribute_values(":secret", s(secret));
+        }
+        if let Some(step) = activation.totp_step {
+            set.push("totp_last_step = :step");
+            update = update.expression_attribute_values(":step", n(step));
+        }
+        let expression = format!(
+            "SET {} ADD mfa_methods :method REMOVE pending_nonce, pending_method, pending_created_at, \
+             pending_expires_at, pending_attempts, pending_totp_secret, pending_code_hash",
+            set.join(", ")
+        );
+        conditional(update.update_expression(expression).send().await.map(|_| ()), "UpdateItem")
+    }
+
+    async fn add_recovery_contact(
+        &self,
+        account: &Account,
+        claim: &TokenClaim,
+        contact: &Contact,
+        replaced: Option<&Contact>,
+    ) -> Result<()> {
+        let attribute = match contact.channel() {
+            Channel::Sms => "recovery_phone",
+            Channel::Email => "recovery_email",
+        };
+        let mut link = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(account_key(&account.id)))
+            .update_expression("SET #recovery = :new")
+            .expression_attribute_names("#recovery", attribute)
+            .expression_attribute_values(":new", s(contact.stored()));
+        // Guards against a concurrent change of the same recovery contact.
+        link = match replaced {
+            Some(old) => {
+                link.condition_expression("#recovery = :old").expression_attribute_values(":old", s(old.stored()))
+            }
+            None => link.condition_expression("attribute_exists(pk) AND attribute_not_exists(#recovery)"),
+        };
+        let mut items = vec![
+            TransactWriteItem::builder().update(consume_token(&self.table, claim)?).build(),
+            put(
+                &self.table,
+                contact_owner_item(contact, &account.id, "recovery", claim.now),
+                "attribute_not_exists(pk)",
+            )?,
+            TransactWriteItem::builder().update(link.build().map_err(build_error)?).build(),
+        ];
+        if let Some(old) = replaced {
+            let free = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(contact_key(old)))
+                .condition_expression("account_id = :me")
+                .expression_attribute_values(":me", s(&account.id))
+                .build()
+                .map_err(build_error)?;
+            items.push(TransactWriteItem::builder().delete(free).build());
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let Some((reasons, err)) = cancellation(result)? else { return Ok(()) };
+        if refused(&reasons, 0) {
+            Err(Error::VerificationExpired)
+        } else if refused(&reasons, 1) {
+            Err(Error::ContactInUse)
+        } else if refused(&reasons, 2) || refused(&reasons, 3) {
+            Err(Error::Conflict)
+        } else {
+            Err(cancelled_without_refusal(&reasons, &err))
+        }
+    }
+}
+
+impl DynamoStore {
+    async fn get(&self, key: Item) -> Result<Option<Item>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        Ok(output.item().cloned())
+    }
+
+    /// Several items in one round trip; keys DynamoDB leaves unprocessed are asked again.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>> {
+        let mut wanted =
+            Some(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(build_error)?);
+        let mut found = Vec::new();
+        while let Some(request) = wanted.take() {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| dynamo_error("BatchGetItem", e))?;
+            if let Some(items) = output.responses().and_then(|r| r.get(&self.table)) {
+                found.extend(items.iter().cloned());
+            }
+            wanted =
+                output.unprocessed_keys().and_then(|u| u.get(&self.table)).filter(|k| !k.keys().is_empty()).cloned();
+        }
+        Ok(found)
+    }
+}
+
+/// A conditional write: `false` when its condition refused it.
+fn conditional<E>(
+    result: std::result::Result<(), SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+    operation: &str,
+) -> Result<bool>
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
+{
+    match result {
+        Ok(()) => Ok(true),
+        Err(SdkError::ServiceError(e)) if e.err().code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(dynamo_error(operation, e)),
     }
 }
 

@@ -7,9 +7,14 @@ pub use dynamo::DynamoStore;
 
 use async_trait::async_trait;
 
-use crate::domain::account::{Account, TokenClaim};
+use std::time::Duration;
+
+use crate::domain::account::{Account, PendingSecondFactor, TokenClaim};
 use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::limits::{Limit, LimitKey, Window};
+use crate::domain::session::{DeviceRecord, SessionRecord};
+use crate::domain::sign_in::{MfaChallenge, SecondFactorUse};
+use crate::domain::two_factor::SecondFactorActivation;
 use crate::domain::verification::Verification;
 use crate::domain::Contact;
 use crate::domain::VerificationId;
@@ -62,4 +67,84 @@ pub trait Store: Send + Sync {
     ) -> Result<()>;
 
     async fn idempotency_record(&self, key_hash: &str) -> Result<Option<IdempotencyRecord>>;
+
+    /// The owner of `login` and the failed sign-ins counted for each of `failure_keys`
+    /// in `window`, in one read.
+    async fn sign_in_lookup(
+        &self,
+        login: &Contact,
+        failure_keys: &[LimitKey],
+        window: Window,
+    ) -> Result<(Option<String>, Vec<u32>)>;
+
+    async fn account(&self, id: &str) -> Result<Option<Account>>;
+
+    /// An account and one of its sessions, in one read.
+    async fn account_with_session(
+        &self,
+        account_id: &str,
+        session_id: &str,
+    ) -> Result<(Option<Account>, Option<SessionRecord>)>;
+
+    async fn put_session(&self, session: &SessionRecord) -> Result<()>;
+
+    async fn delete_session(&self, account_id: &str, session_id: &str) -> Result<()>;
+
+    async fn device(&self, account_id: &str, device_id: &str) -> Result<Option<DeviceRecord>>;
+
+    async fn put_challenge(&self, challenge: &MfaChallenge) -> Result<()>;
+
+    async fn challenge(&self, id: &str) -> Result<Option<MfaChallenge>>;
+
+    /// Counts one answer to an open, unexpired challenge under `max_attempts`; `None` otherwise.
+    async fn count_challenge_attempt(
+        &self,
+        id: &str,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Result<Option<MfaChallenge>>;
+
+    /// Records the hash of an SMS code sent for a challenge, unless one was sent less than `resend_after` ago.
+    async fn set_challenge_sms(
+        &self,
+        id: &str,
+        code_hash: &KeyedHash,
+        now: Timestamp,
+        resend_after: Duration,
+    ) -> Result<bool>;
+
+    /// Closes the challenge, starts the session, uses up the second factor and
+    /// remembers the device, all or nothing. `Error::ChallengeExpired` when the challenge
+    /// was already used, `Error::InvalidCode` when the factor was used meanwhile.
+    async fn complete_challenge(
+        &self,
+        challenge: &MfaChallenge,
+        session: &SessionRecord,
+        used: &SecondFactorUse,
+        device: Option<&DeviceRecord>,
+    ) -> Result<()>;
+
+    /// Stores a second factor being set up, unless one was started less than `resend_after` ago.
+    async fn start_second_factor(
+        &self,
+        account_id: &str,
+        pending: &PendingSecondFactor,
+        resend_after: Duration,
+    ) -> Result<bool>;
+
+    /// Counts an attempt at confirming the setup `nonce`; `false` when it is gone or out of attempts.
+    async fn count_second_factor_attempt(&self, account_id: &str, nonce: &str, max_attempts: u32) -> Result<bool>;
+
+    /// Turns the method of setup `activation.nonce` on; `false` when that setup is gone.
+    async fn activate_second_factor(&self, account_id: &str, activation: &SecondFactorActivation) -> Result<bool>;
+
+    /// Consumes the token, claims `contact` for the account as a recovery contact and
+    /// frees `replaced`, all or nothing. `Error::ContactInUse` when any account has `contact`.
+    async fn add_recovery_contact(
+        &self,
+        account: &Account,
+        claim: &TokenClaim,
+        contact: &Contact,
+        replaced: Option<&Contact>,
+    ) -> Result<()>;
 }

@@ -1,0 +1,23 @@
+//! `POST /v1/account/recovery-contacts`: add a verified recovery phone or email.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use shared::domain::contacts::add_recovery_contact;
+use shared::{http, App, Result, Timestamp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddContactBody {
+    verification_token: String,
+}
+
+pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body>> {
+    let signed_in = http::signed_in(app, &request).await?;
+    let body: AddContactBody = http::json_body(&request)?;
+    let language = http::language(&request);
+    let added =
+        add_recovery_contact(app, &signed_in.account, &body.verification_token, language, Timestamp::now()).await?;
+    Ok(http::json_response(StatusCode::CREATED, &added))
+}

@@ -1,0 +1,41 @@
+//! Turning on two-factor authentication:
+//! `POST /v1/account/two-factor` (start) and `POST /v1/account/two-factor/confirm`.
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Request, Response};
+use serde::Deserialize;
+
+use shared::domain::account::SecondFactor;
+use shared::domain::two_factor::{confirm_two_factor, start_two_factor};
+use shared::{http, App, Result, Timestamp};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StartBody {
+    method: SecondFactor,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfirmBody {
+    code: String,
+}
+
+pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body>> {
+    let mut rng = rand::rngs::OsRng;
+    let now = Timestamp::now();
+    if http::is_route(&request, "POST", "/v1/account/two-factor") {
+        let signed_in = http::signed_in(app, &request).await?;
+        let body: StartBody = http::json_body(&request)?;
+        let language = http::language(&request);
+        let started = start_two_factor(app, &signed_in.account, body.method, language, now, &mut rng).await?;
+        return Ok(http::json_response(StatusCode::OK, &started));
+    }
+    if http::is_route(&request, "POST", "/v1/account/two-factor/confirm") {
+        let signed_in = http::signed_in(app, &request).await?;
+        let body: ConfirmBody = http::json_body(&request)?;
+        let enabled = confirm_two_factor(app, &signed_in.account, &body.code, now, &mut rng).await?;
+        return Ok(http::json_response(StatusCode::OK, &enabled));
+    }
+    http::not_found()
+}

@@ -1,0 +1,180 @@
+//! Sessions and remembered devices: opaque bearer tokens whose secrets are stored
+//! only as keyed hashes.
+
+use rand::{CryptoRng, RngCore};
+use serde::Serialize;
+
+use super::account::Account;
+use super::random_text;
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::secret::{HashPurpose, KeyedHash, ServiceSecret};
+use crate::time::Timestamp;
+
+/// `<account id>.<id>.<secret>`: names its item, so checking it is one read with no index.
+#[derive(Clone)]
+pub struct AccountToken {
+    pub account_id: String,
+    pub id: String,
+    secret: String,
+}
+
+impl AccountToken {
+    pub fn generate(account_id: &str, rng: &mut (impl RngCore + CryptoRng)) -> Self {
+        AccountToken { account_id: account_id.to_owned(), id: random_text(rng, 16), secret: random_text(rng, 32) }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        let mut parts = text.trim().split('.');
+        let (account_id, id, secret) = (parts.next()?, parts.next()?, parts.next()?);
+        let well_formed = |s: &str, len: usize| {
+            s.len() == len && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        };
+        (parts.next().is_none() && well_formed(account_id, 22) && well_formed(id, 22) && well_formed(secret, 43))
+            .then(|| AccountToken { account_id: account_id.into(), id: id.into(), secret: secret.into() })
+    }
+
+    pub fn hash(&self, secret: &ServiceSecret, purpose: HashPurpose) -> KeyedHash {
+        secret.keyed_hash(purpose, &[self.account_id.as_bytes(), self.id.as_bytes(), self.secret.as_bytes()])
+    }
+
+    pub fn reveal(&self) -> String {
+        format!("{}.{}.{}", self.account_id, self.id, self.secret)
+    }
+}
+
+/// Where a request came from, as shown on the devices page.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct SessionRecord {
+    pub account_id: String,
+    pub id: String,
+    pub secret_hash: KeyedHash,
+    pub epoch: u64,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub client: ClientInfo,
+}
+
+/// A device a person chose to remember: it skips the second factor until it expires.
+#[derive(Debug, Clone)]
+pub struct DeviceRecord {
+    pub account_id: String,
+    pub id: String,
+    pub secret_hash: KeyedHash,
+    pub epoch: u64,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionIssued {
+    pub session_token: String,
+    pub expires_in: u64,
+}
+
+/// A new session for `account`, and the token that is its only key.
+pub fn new_session(
+    app: &App,
+    account: &Account,
+    client: ClientInfo,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> (SessionRecord, SessionIssued) {
+    let token = AccountToken::generate(&account.id, rng);
+    let ttl = app.config.session_ttl;
+    let record = SessionRecord {
+        account_id: account.id.clone(),
+        id: token.id.clone(),
+        secret_hash: token.hash(&app.config.secret, HashPurpose::SessionToken),
+        epoch: account.session_epoch,
+        created_at: now,
+        expires_at: now.plus(ttl),
+        client,
+    };
+    (record, SessionIssued { session_token: token.reveal(), expires_in: ttl.as_secs() })
+}
+
+pub fn new_device(
+    app: &App,
+    account: &Account,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> (DeviceRecord, String) {
+    let token = AccountToken::generate(&account.id, rng);
+    let record = DeviceRecord {
+        account_id: account.id.clone(),
+        id: token.id.clone(),
+        secret_hash: token.hash(&app.config.secret, HashPurpose::DeviceToken),
+        epoch: account.device_epoch,
+        created_at: now,
+        expires_at: now.plus(app.config.remembered_device_ttl),
+    };
+    (record, token.reveal())
+}
+
+/// Whether `device_token` is a remembered device of `account` that has not expired or been forgotten.
+pub async fn is_remembered_device(app: &App, account: &Account, device_token: &str, now: Timestamp) -> Result<bool> {
+    let Some(token) = AccountToken::parse(device_token).filter(|t| t.account_id == account.id) else {
+        return Ok(false);
+    };
+    let Some(device) = app.store.device(&account.id, &token.id).await? else { return Ok(false) };
+    Ok(device.secret_hash.matches(&token.hash(&app.config.secret, HashPurpose::DeviceToken))
+        && device.expires_at > now
+        && device.epoch == account.device_epoch)
+}
+
+/// The signed-in account behind a bearer token.
+pub struct Authenticated {
+    pub account: Account,
+    pub session: SessionRecord,
+}
+
+/// One read for the account and its session together; every failure is the same 401.
+pub async fn authenticate(app: &App, bearer: Option<&str>, now: Timestamp) -> Result<Authenticated> {
+    let token = bearer.and_then(AccountToken::parse).ok_or(Error::Unauthorized)?;
+    let (account, session) = app.store.account_with_session(&token.account_id, &token.id).await?;
+    let (Some(account), Some(session)) = (account, session) else { return Err(Error::Unauthorized) };
+    let valid = session.secret_hash.matches(&token.hash(&app.config.secret, HashPurpose::SessionToken))
+        && session.expires_at > now
+        && session.epoch == account.session_epoch;
+    if !valid {
+        return Err(Error::Unauthorized);
+    }
+    Ok(Authenticated { account, session })
+}
+
+pub async fn sign_out(app: &App, signed_in: &Authenticated) -> Result<()> {
+    app.store.delete_session(&signed_in.account.id, &signed_in.session.id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn tokens_round_trip_and_malformed_ones_are_refused() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let account_id = random_text(&mut rng, 16);
+        let token = AccountToken::generate(&account_id, &mut rng);
+        let parsed = AccountToken::parse(&token.reveal()).unwrap();
+        let secret = ServiceSecret::new(vec![1u8; 32]).unwrap();
+        assert!(parsed
+            .hash(&secret, HashPurpose::SessionToken)
+            .matches(&token.hash(&secret, HashPurpose::SessionToken)));
+        assert!(!parsed
+            .hash(&secret, HashPurpose::DeviceToken)
+            .matches(&token.hash(&secret, HashPurpose::SessionToken)));
+        let text = token.reveal();
+        for bad in ["", "a.b.c", &format!("{text}.x"), &text[1..], &text.replace('.', "-")] {
+            assert!(AccountToken::parse(bad).is_none(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,272 @@
+//! Signing in: password, then a second factor when 2FA is on and the device is not remembered.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use rand::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+
+use super::account::{Account, SecondFactor};
+use super::limits::{LimitKey, Window};
+use super::password::{Password, PasswordHasherConfig};
+use super::session::{is_remembered_device, new_device, new_session, ClientInfo, SessionIssued};
+use super::totp::TotpSecret;
+use super::{random_text, Contact, Language, VerificationCode};
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::notify::Message;
+use crate::secret::{HashPurpose, KeyedHash};
+use crate::time::Timestamp;
+
+/// Failed sign-ins are counted in windows of this length.
+const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+const SMS_RESEND_AFTER: Duration = Duration::from_secs(60);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaMethod {
+    Totp,
+    Sms,
+    RecoveryCode,
+}
+
+/// A password that was right, waiting for the second factor.
+#[derive(Debug, Clone)]
+pub struct MfaChallenge {
+    pub id: String,
+    pub account_id: String,
+    pub methods: Vec<MfaMethod>,
+    pub attempts: u32,
+    pub expires_at: Timestamp,
+    pub sms_code_hash: Option<KeyedHash>,
+    pub client: ClientInfo,
+}
+
+pub struct SignInRequest {
+    pub login: Contact,
+    pub password: Password,
+    pub device_token: Option<String>,
+    pub client: ClientInfo,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum SignInOutcome {
+    SignedIn(SessionIssued),
+    MfaRequired { mfa_required: bool, challenge_id: String, methods: Vec<MfaMethod> },
+}
+
+/// What an unknown login is checked against, so it costs what a known one costs
+/// and the answer time does not tell whether the account exists.
+fn dummy_hash(hasher: &PasswordHasherConfig) -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| hasher.hash(&Password::new("dummy password for unknown logins")).expect("argon2 parameters"))
+}
+
+pub async fn sign_in(
+    app: &App,
+    request: SignInRequest,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<SignInOutcome> {
+    let config = &app.config;
+    let window = Window::containing(now, FAILURE_WINDOW);
+    let mut throttles =
+        vec![(LimitKey::new(&config.secret, "sign-in", &request.login.canonical()), config.sign_in_failures_per_login)];
+    if let Some(ip) = &request.client.ip {
+        throttles.push((LimitKey::new(&config.secret, "sign-in-ip", ip), config.sign_in_failures_per_ip));
+    }
+    let keys: Vec<LimitKey> = throttles.iter().map(|(key, _)| key.clone()).collect();
+    let (owner, failures) = app.store.sign_in_lookup(&request.login, &keys, window).await?;
+    if throttles.iter().zip(&failures).any(|((_, max), count)| count >= max) {
+        return Err(Error::RateLimited { retry_after: window.end.remaining_from(now).max(Duration::from_secs(1)) });
+    }
+
+    let account = match &owner {
+        Some(id) => app.store.account(id).await?,
+        None => None,
+    };
+    let hasher = &config.password_hasher;
+    let password_ok = match &account {
+        Some(account) => hasher.verify(&request.password, &account.password_hash)?,
+        None => {
+            hasher.verify(&request.password, dummy_hash(hasher))?;
+            false
+        }
+    };
+    let Some(account) = account.filter(|_| password_ok) else {
+        for key in &keys {
+            app.store.count_failure(key, window).await?;
+        }
+        return Err(Error::InvalidCredentials);
+    };
+
+    let remembered = match &request.device_token {
+        Some(token) if account.two_factor_enabled() => is_remembered_device(app, &account, token, now).await?,
+        _ => false,
+    };
+    if account.two_factor_enabled() && !remembered {
+        let challenge = MfaChallenge {
+            id: random_text(rng, 16),
+            account_id: account.id.clone(),
+            methods: challenge_methods(&account),
+            attempts: 0,
+            expires_at: now.plus(config.mfa_challenge_ttl),
+            sms_code_hash: None,
+            client: request.client,
+        };
+        app.store.put_challenge(&challenge).await?;
+        return Ok(SignInOutcome::MfaRequired {
+            mfa_required: true,
+            challenge_id: challenge.id,
+            methods: challenge.methods,
+        });
+    }
+    let (session, issued) = new_session(app, &account, request.client, now, rng);
+    app.store.put_session(&session).await?;
+    Ok(SignInOutcome::SignedIn(issued))
+}
+
+fn challenge_methods(account: &Account) -> Vec<MfaMethod> {
+    let mut methods: Vec<MfaMethod> = account
+        .two_factor
+        .methods
+        .iter()
+        .map(|m| match m {
+            SecondFactor::Totp => MfaMethod::Totp,
+            SecondFactor::Sms => MfaMethod::Sms,
+        })
+        .collect();
+    if !account.two_factor.recovery_codes.is_empty() {
+        methods.push(MfaMethod::RecoveryCode);
+    }
+    methods
+}
+
+#[derive(Debug, Serialize)]
+pub struct SmsCodeSent {
+    pub destination: String,
+    pub resend_after: u64,
+}
+
+/// Sends a sign-in code by SMS to the account's verified phone.
+pub async fn send_sign_in_sms(
+    app: &App,
+    challenge_id: &str,
+    language: Language,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<SmsCodeSent> {
+    let challenge =
+        app.store.challenge(challenge_id).await?.filter(|c| c.expires_at > now).ok_or(Error::ChallengeExpired)?;
+    if !challenge.methods.contains(&MfaMethod::Sms) {
+        return Err(Error::InvalidRequest("this challenge cannot be answered by SMS".into()));
+    }
+    let account = app.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
+    let phone = account.phone().ok_or(Error::NoVerifiedPhone)?.clone();
+    let code = VerificationCode::generate(rng);
+    let hash = app
+        .config
+        .secret
+        .keyed_hash(HashPurpose::SecondFactorCode, &[challenge.id.as_bytes(), code.as_str().as_bytes()]);
+    if !app.store.set_challenge_sms(&challenge.id, &hash, now, SMS_RESEND_AFTER).await? {
+        return Err(Error::RateLimited { retry_after: SMS_RESEND_AFTER });
+    }
+    let lifetime = challenge.expires_at.remaining_from(now);
+    let message = Message::verification_code(&app.config.service_name, &code, lifetime, language);
+    app.notifier.send(&Contact::Phone(phone.clone()), &message).await?;
+    Ok(SmsCodeSent { destination: phone.masked(), resend_after: SMS_RESEND_AFTER.as_secs() })
+}
+
+pub struct MfaAnswer {
+    pub challenge_id: String,
+    pub method: MfaMethod,
+    pub code: String,
+    pub remember_device: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct MfaSignedIn {
+    #[serde(flatten)]
+    pub session: SessionIssued,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_token: Option<String>,
+}
+
+/// What answering a challenge uses up, written in the transaction that signs in.
+#[derive(Debug, Clone)]
+pub enum SecondFactorUse {
+    /// TOTP codes: the step, so no code is accepted twice.
+    TotpStep(i64),
+    /// Recovery codes: the hash of the code, removed from the account.
+    RecoveryCode(String),
+    Sms,
+}
+
+/// Normalises a typed recovery code: case, spaces and dashes do not matter.
+pub fn recovery_code_hash(app: &App, account_id: &str, code: &str) -> String {
+    let normalised: String =
+        code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    app.config.secret.keyed_hash(HashPurpose::RecoveryCode, &[account_id.as_bytes(), normalised.as_bytes()]).to_hex()
+}
+
+/// Checks a second-factor code for `account`; every caller has counted the attempt first.
+pub fn check_second_factor(
+    app: &App,
+    account: &Account,
+    method: MfaMethod,
+    code: &str,
+    sms_code: Option<(&str, &KeyedHash)>,
+    now: Timestamp,
+) -> Result<Option<SecondFactorUse>> {
+    let code = code.trim();
+    Ok(match method {
+        MfaMethod::Totp => {
+            let Some(sealed) = &account.two_factor.totp_secret else { return Ok(None) };
+            let secret = TotpSecret::open(&app.config.secret, &account.id, sealed)?;
+            secret.matching_step(code, now, account.two_factor.totp_last_step).map(SecondFactorUse::TotpStep)
+        }
+        MfaMethod::Sms => sms_code.and_then(|(salt, stored)| {
+            let hash = app.config.secret.keyed_hash(HashPurpose::SecondFactorCode, &[salt.as_bytes(), code.as_bytes()]);
+            hash.matches(stored).then_some(SecondFactorUse::Sms)
+        }),
+        MfaMethod::RecoveryCode => {
+            let hash = recovery_code_hash(app, &account.id, code);
+            let known = account.two_factor.recovery_codes.iter().any(|stored| {
+                KeyedHash::from_hex(stored).zip(KeyedHash::from_hex(&hash)).is_some_and(|(a, b)| a.matches(&b))
+            });
+            known.then_some(SecondFactorUse::RecoveryCode(hash))
+        }
+    })
+}
+
+pub async fn complete_sign_in(
+    app: &App,
+    answer: MfaAnswer,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<MfaSignedIn> {
+    let config = &app.config;
+    let challenge = app
+        .store
+        .count_challenge_attempt(&answer.challenge_id, now, config.mfa_max_attempts)
+        .await?
+        .ok_or(Error::ChallengeExpired)?;
+    if !challenge.methods.contains(&answer.method) {
+        return Err(Error::InvalidRequest("this method is not available for this sign-in".into()));
+    }
+    let account = app.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
+    let sms_code = challenge.sms_code_hash.as_ref().map(|hash| (challenge.id.as_str(), hash));
+    let attempts_left = config.mfa_max_attempts.saturating_sub(challenge.attempts);
+    let used = check_second_factor(app, &account, answer.method, &answer.code, sms_code, now)?
+        .ok_or(Error::InvalidCode { attempts_left })?;
+
+    let (session, issued) = new_session(app, &account, challenge.client.clone(), now, rng);
+    let device = answer.remember_device.then(|| new_device(app, &account, now, rng));
+    app.store
+        .complete_challenge(&challenge, &session, &used, device.as_ref().map(|(record, _)| record))
+        .await
+        // A concurrent sign-in used the same TOTP step or recovery code first.
+        .map_err(|e| if let Error::InvalidCode { .. } = e { Error::InvalidCode { attempts_left } } else { e })?;
+    Ok(MfaSignedIn { session: issued, device_token: device.map(|(_, token)| token) })
+}

@@ -1,0 +1,152 @@
+//! Authenticator-app codes (RFC 6238: SHA-1, 6 digits, 30 s) and the encryption of
+//! their secrets at rest.
+
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use rand::{CryptoRng, RngCore};
+use subtle::ConstantTimeEq;
+use totp_rs::{Algorithm, Secret, TOTP};
+
+use crate::error::{Error, Result};
+use crate::secret::{HashPurpose, ServiceSecret};
+use crate::time::Timestamp;
+
+const STEP_SECS: u64 = 30;
+const SECRET_BYTES: usize = 20;
+
+/// A TOTP shared secret, held in memory only while it is used.
+pub struct TotpSecret(Vec<u8>);
+
+impl TotpSecret {
+    pub fn generate(rng: &mut (impl RngCore + CryptoRng)) -> Self {
+        let mut bytes = vec![0u8; SECRET_BYTES];
+        rng.fill_bytes(&mut bytes);
+        TotpSecret(bytes)
+    }
+
+    fn totp(&self, issuer: &str, account_name: &str) -> TOTP {
+        TOTP::new_unchecked(
+            Algorithm::SHA1,
+            6,
+            1,
+            STEP_SECS,
+            self.0.clone(),
+            Some(issuer.to_owned()),
+            account_name.to_owned(),
+        )
+    }
+
+    /// The base32 text a person types into an authenticator app.
+    pub fn base32(&self) -> String {
+        Secret::Raw(self.0.clone()).to_encoded().to_string()
+    }
+
+    /// `otpauth://totp/...`, what a QR code on the 2FA page encodes.
+    pub fn otpauth_uri(&self, issuer: &str, account_name: &str) -> String {
+        self.totp(issuer, account_name).get_url()
+    }
+
+    /// The time step `code` is valid for, among the current one and one either side
+    /// (clock drift), provided it is later than `last_used_step`, so a code is never
+    /// accepted twice.
+    pub fn matching_step(&self, code: &str, now: Timestamp, last_used_step: i64) -> Option<i64> {
+        let totp = self.totp("", "");
+        let current = now.0.div_euclid(STEP_SECS as i64);
+        (current - 1..=current + 1).filter(|step| *step > last_used_step && *step >= 0).find(|step| {
+            let expected = totp.generate(*step as u64 * STEP_SECS);
+            bool::from(expected.as_bytes().ct_eq(code.as_bytes()))
+        })
+    }
+
+    /// AES-256-GCM under a key derived from the service secret, bound to the account,
+    /// so a secret copied onto another account does not decrypt.
+    pub fn seal(
+        &self,
+        service: &ServiceSecret,
+        account_id: &str,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<String> {
+        let mut nonce = [0u8; 12];
+        rng.fill_bytes(&mut nonce);
+        let sealed = cipher(service)
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &self.0, aad: account_id.as_bytes() })
+            .map_err(|_| Error::Internal("TOTP secret encryption".into()))?;
+        Ok(STANDARD.encode([nonce.as_slice(), &sealed].concat()))
+    }
+
+    pub fn open(service: &ServiceSecret, account_id: &str, sealed: &str) -> Result<Self> {
+        let bytes = STANDARD.decode(sealed).map_err(|_| Error::Internal("stored TOTP secret".into()))?;
+        if bytes.len() < 12 {
+            return Err(Error::Internal("stored TOTP secret".into()));
+        }
+        let (nonce, ciphertext) = bytes.split_at(12);
+        cipher(service)
+            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: account_id.as_bytes() })
+            .map(TotpSecret)
+            .map_err(|_| Error::Internal("TOTP secret does not decrypt".into()))
+    }
+
+    #[cfg(test)]
+    fn code_at(&self, at: Timestamp) -> String {
+        self.totp("", "").generate(at.0 as u64)
+    }
+}
+
+fn cipher(service: &ServiceSecret) -> Aes256Gcm {
+    let key = service.keyed_hash(HashPurpose::TotpEncryption, &[]);
+    Aes256Gcm::new_from_slice(&key.0).expect("a 32-byte key")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn rfc_6238_vector() {
+        // RFC 6238 appendix B, SHA-1, truncated to 6 digits: 94287082 at T = 59.
+        let secret = TotpSecret(b"12345678901234567890".to_vec());
+        assert_eq!(secret.code_at(Timestamp(59)), "287082");
+        assert_eq!(secret.matching_step("287082", Timestamp(59), -1), Some(1));
+    }
+
+    #[test]
+    fn one_step_of_drift_each_way_and_never_twice() {
+        let secret = TotpSecret::generate(&mut StdRng::seed_from_u64(1));
+        let now = Timestamp(1_800_000_000);
+        let step = now.0 / 30;
+        for (at, expected) in [(now.0 - 30, step - 1), (now.0, step), (now.0 + 30, step + 1)] {
+            assert_eq!(secret.matching_step(&secret.code_at(Timestamp(at)), now, 0), Some(expected));
+        }
+        assert_eq!(secret.matching_step(&secret.code_at(Timestamp(now.0 - 60)), now, 0), None);
+        assert_eq!(secret.matching_step(&secret.code_at(Timestamp(now.0 + 60)), now, 0), None);
+        // Used once at `step`: the same code, or an older one, is refused.
+        assert_eq!(secret.matching_step(&secret.code_at(now), now, step), None);
+        assert_eq!(secret.matching_step(&secret.code_at(Timestamp(now.0 - 30)), now, step), None);
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_for_their_account_and_key() {
+        let mut rng = StdRng::seed_from_u64(2);
+        let service = ServiceSecret::new(vec![9u8; 32]).unwrap();
+        let secret = TotpSecret::generate(&mut rng);
+        let sealed = secret.seal(&service, "account-a", &mut rng).unwrap();
+        assert!(!sealed.contains(&secret.base32()));
+        assert_eq!(TotpSecret::open(&service, "account-a", &sealed).unwrap().0, secret.0);
+        assert!(TotpSecret::open(&service, "account-b", &sealed).is_err());
+        let other = ServiceSecret::new(vec![8u8; 32]).unwrap();
+        assert!(TotpSecret::open(&other, "account-a", &sealed).is_err());
+    }
+
+    #[test]
+    fn otpauth_uri_names_issuer_and_account() {
+        let secret = TotpSecret::generate(&mut StdRng::seed_from_u64(3));
+        let uri = secret.otpauth_uri("Mi Account", "+91 ******5678");
+        assert!(uri.starts_with("otpauth://totp/Mi%20Account:"), "{uri}");
+        assert!(uri.contains(&format!("secret={}", secret.base32())), "{uri}");
+        assert_eq!(secret.base32().len(), 32);
+    }
+}
