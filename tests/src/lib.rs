@@ -47,7 +47,11 @@ impl Stack {
 
     /// `settings` override the function environment, as `template.yaml` would set it.
     pub async fn with_settings(settings: &[(&str, &str)]) -> Self {
-        let sdk = sdk_config().await;
+        Self::with_sdk(sdk_config().await, settings).await
+    }
+
+    /// A stack whose AWS clients use `sdk`, e.g. with an HTTP client that counts requests.
+    pub async fn with_sdk(sdk: SdkConfig, settings: &[(&str, &str)]) -> Self {
         let table = format!("accounts-test-{}", random_hex(8));
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         create_table_from_template(&dynamo, &table).await;
