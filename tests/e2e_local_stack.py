@@ -5,8 +5,12 @@ Starts infra/local-stack.sh (moto + `cargo lambda watch` on 127.0.0.1:9000) on a
 table, signs up by email and by phone over HTTP, reads the codes from moto's record of
 sent messages, and checks that a code confirms once and only once. Stdlib only.
 """
+import base64
+import hashlib
+import hmac
 import json
 import os
+import struct
 import secrets
 import signal
 import subprocess
@@ -24,9 +28,12 @@ PASSWORD = "Tr0ub4dor&3-horse"
 results = {"passed": 0, "failed": 0}
 
 
-def call(method, path, body=None, timeout=900):
+def call(method, path, body=None, timeout=900, session=None):
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(API + path, data=data, method=method, headers={"content-type": "application/json"})
+    headers = {"content-type": "application/json"}
+    if session:
+        headers["authorization"] = f"Bearer {session}"
+    request = urllib.request.Request(API + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -54,18 +61,77 @@ def check(name, condition, detail=""):
     print(f"{'ok  ' if condition else 'FAIL'} {name} {'' if condition else detail}", flush=True)
 
 
-def sign_up(request_body, recipient):
-    status, sent = call("POST", "/v1/verifications", request_body)
-    check(f"code requested for {request_body['channel']}", status == 202, sent)
+def solved_captcha():
+    """Fetch a proof-of-work challenge and solve it, as the ALTCHA widget does in a browser."""
+    status, puzzle = call("GET", "/v1/captcha")
+    check("CAPTCHA challenge issued", status == 200, puzzle)
+    number = next(
+        n for n in range(puzzle["maxnumber"] + 1)
+        if hashlib.sha256(f"{puzzle['salt']}{n}".encode()).hexdigest() == puzzle["challenge"]
+    )
+    solution = {k: puzzle[k] for k in ("algorithm", "challenge", "salt", "signature")} | {"number": number}
+    return base64.b64encode(json.dumps(solution).encode()).decode()
+
+
+def verified_token(request_body, recipient):
+    status, refused = call("POST", "/v1/verifications", request_body)
+    check("no code without a CAPTCHA", status == 403 and refused["error"]["code"] == "captcha_failed", refused)
+    status, sent = call("POST", "/v1/verifications", request_body | {"captcha": solved_captcha()})
+    check(f"{request_body['purpose']} code requested by {request_body['channel']}", status == 202, sent)
     code = code_sent_to(recipient)
     path = f"/v1/verifications/{sent['verification_id']}/confirm"
     status, confirmed = call("POST", path, {"code": code})
     check("code confirmed", status == 200 and "verification_token" in confirmed, confirmed)
     status, again = call("POST", path, {"code": code})
     check("a second confirm is refused", status == 410 and again["error"]["code"] == "verification_expired", again)
-    body = {"verification_token": confirmed["verification_token"], "password": PASSWORD, "accept_terms": True}
+    return confirmed["verification_token"]
+
+
+def sign_up(request_body, recipient):
+    token = verified_token(request_body, recipient)
+    body = {"verification_token": token, "password": PASSWORD, "accept_terms": True}
     status, created = call("POST", "/v1/accounts", body)
     check("account created", status == 201 and created.get("login") == recipient, created)
+
+
+def totp(secret_base32, at):
+    """What an authenticator app shows (RFC 6238, SHA-1, 6 digits, 30 s)."""
+    key = base64.b32decode(secret_base32 + "=" * (-len(secret_base32) % 8))
+    digest = hmac.new(key, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return f"{(struct.unpack('>I', digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000:06d}"
+
+
+def account_journey(login):
+    """Sign in, add both recovery contacts, turn on 2FA, then sign in from a new and a remembered device."""
+    status, signed_in = call("POST", "/v1/sessions", {"login": login, "password": PASSWORD})
+    check("signed in with the password", status == 201, signed_in)
+    session = signed_in["session_token"]
+    email = f"recovery.{secrets.token_hex(4)}@example.com"
+    token = verified_token({"channel": "email", "email": email, "purpose": "add_contact"}, email)
+    status, added = call("POST", "/v1/account/recovery-contacts", {"verification_token": token}, session=session)
+    check("recovery email added", status == 201, added)
+    phone = "+9198" + "".join(secrets.choice("0123456789") for _ in range(8))
+    token = verified_token({"channel": "sms", "phone": phone, "purpose": "add_contact"}, phone)
+    status, added = call("POST", "/v1/account/recovery-contacts", {"verification_token": token}, session=session)
+    check("recovery phone added", status == 201, added)
+
+    status, setup = call("POST", "/v1/account/two-factor", {"method": "totp"}, session=session)
+    check("authenticator setup started", status == 200 and "secret" in setup, setup)
+    status, enabled = call("POST", "/v1/account/two-factor/confirm", {"code": totp(setup["secret"], time.time())}, session=session)
+    check("2FA on, with 10 recovery codes", status == 200 and len(enabled.get("recovery_codes", [])) == 10, enabled)
+    status, page = call("GET", "/v1/account", session=session)
+    check("the account page lists 3 contacts and 2FA", status == 200 and len(page["contacts"]) == 3 and page["two_factor"]["enabled"], page)
+
+    status, challenge = call("POST", "/v1/sessions", {"login": login, "password": PASSWORD})
+    check("a new device needs a second factor", status == 200 and challenge.get("mfa_required") is True, challenge)
+    answer = {"challenge_id": challenge["challenge_id"], "method": "totp", "code": totp(setup["secret"], time.time() + 30), "remember_device": True}
+    status, second = call("POST", "/v1/sessions/mfa", answer)
+    check("signed in with the authenticator code", status == 201 and "device_token" in second, second)
+    status, remembered = call("POST", "/v1/sessions", {"login": login, "password": PASSWORD, "device_token": second["device_token"]})
+    check("a remembered device signs in without a second factor", status == 201 and "session_token" in remembered, remembered)
+    status, _ = call("DELETE", "/v1/sessions/current", session=remembered["session_token"])
+    check("signed out", status == 204)
 
 
 def wait_for_api(stack, deadline):
@@ -95,6 +161,7 @@ def main():
         sign_up({"channel": "email", "email": email, "purpose": "sign_up"}, email)
         national = "9" + "".join(secrets.choice("0123456789") for _ in range(9))
         sign_up({"channel": "sms", "country_code": "+91", "phone": national, "purpose": "sign_up"}, "+91" + national)
+        account_journey("+91" + national)
     finally:
         os.killpg(stack.pid, signal.SIGTERM)
         stack.wait(timeout=30)

@@ -17,6 +17,11 @@ impl App {
     /// locally) is honoured by the SDK itself, so nothing here differs between stacks.
     pub async fn from_env() -> Result<Self, ConfigError> {
         let config = Config::from_env()?;
+        if config.captcha == crate::config::CaptchaConfig::Off {
+            tracing::warn!(
+                "CAPTCHA_PROVIDER is off: codes are sent without a CAPTCHA; never do this outside local development"
+            );
+        }
         let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
         Ok(Self::with_aws(config, &sdk))
     }

@@ -38,8 +38,24 @@ pub struct Config {
     pub sign_in_failures_per_ip: u32,
     /// The issuer an authenticator app shows.
     pub totp_issuer: String,
+    pub captcha: CaptchaConfig,
+    /// Calling codes SMS may go to; empty means every country.
+    pub sms_allowed_country_codes: Vec<u16>,
+    /// A ceiling on the SMS bill: codes by SMS per country per hour, for all users together.
+    pub sms_per_country_per_hour: u32,
+    /// Codes by SMS per number range (all but the last four digits) per hour.
+    pub sms_per_range_per_hour: u32,
     /// How long a retried request with the same `Idempotency-Key` gets the first answer.
     pub idempotency_ttl: Duration,
+}
+
+/// Which CAPTCHA guards code requests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CaptchaConfig {
+    /// The built-in proof of work (ALTCHA); `difficulty` is the base `maxnumber`.
+    Altcha { difficulty: u64, lifetime: Duration },
+    /// Local development only: `template.yaml` does not allow it in a deployed stage.
+    Off,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +106,24 @@ impl Config {
             return Err(ConfigError("ARGON2_* may not be weaker than OWASP's m=19456 KiB, t=2".into()));
         }
 
+        let captcha = match lookup("CAPTCHA_PROVIDER").as_deref().map(str::trim) {
+            None | Some("altcha") => CaptchaConfig::Altcha {
+                difficulty: number("CAPTCHA_DIFFICULTY", 100_000)?,
+                lifetime: seconds("CAPTCHA_TTL_SECONDS", 300)?,
+            },
+            Some("off") => CaptchaConfig::Off,
+            Some(other) => return Err(ConfigError(format!("CAPTCHA_PROVIDER must be altcha or off, got {other:?}"))),
+        };
+        let sms_allowed_country_codes = lookup("SMS_ALLOWED_COUNTRY_CODES")
+            .unwrap_or_default()
+            .split(',')
+            .map(|c| c.trim().trim_start_matches('+'))
+            .filter(|c| !c.is_empty())
+            .map(|c| {
+                c.parse::<u16>()
+                    .map_err(|_| ConfigError(format!("SMS_ALLOWED_COUNTRY_CODES: {c:?} is not a calling code")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let service_name = lookup("SERVICE_NAME").unwrap_or_else(|| "Mi Account".to_owned());
         Ok(Config {
             table_name: required("TABLE_NAME")?,
@@ -111,6 +145,10 @@ impl Config {
             },
             password_hasher,
             idempotency_ttl: seconds("IDEMPOTENCY_TTL_SECONDS", 24 * 3600)?,
+            captcha,
+            sms_allowed_country_codes,
+            sms_per_country_per_hour: count("SMS_PER_COUNTRY_PER_HOUR", 10_000)?,
+            sms_per_range_per_hour: count("SMS_PER_RANGE_PER_HOUR", 20)?,
             session_ttl: seconds("SESSION_TTL_SECONDS", 30 * 24 * 3600)?,
             remembered_device_ttl: seconds("REMEMBERED_DEVICE_TTL_SECONDS", 30 * 24 * 3600)?,
             mfa_challenge_ttl: seconds("MFA_CHALLENGE_TTL_SECONDS", 300)?,
@@ -146,6 +184,8 @@ mod tests {
         assert_eq!(c.token_ttl, Duration::from_secs(900));
         assert_eq!(c.resend_cooldown, Duration::from_secs(60));
         assert_eq!(c.codes_per_destination_per_hour, 5);
+        assert!(matches!(c.captcha, CaptchaConfig::Altcha { .. }), "a CAPTCHA is on unless switched off");
+        assert!(c.sms_allowed_country_codes.is_empty());
     }
 
     #[test]
@@ -158,6 +198,10 @@ mod tests {
         assert!(config(&MINIMAL[..2]).unwrap_err().to_string().contains("SERVICE_SECRET"));
         let short = [MINIMAL[0], MINIMAL[1], ("SERVICE_SECRET", "short")];
         assert!(config(&short).is_err());
+        let some = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("SMS_ALLOWED_COUNTRY_CODES", "+86, 91")];
+        assert_eq!(config(&some).unwrap().sms_allowed_country_codes, vec![86, 91]);
+        let bad = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("CAPTCHA_PROVIDER", "maybe")];
+        assert!(config(&bad).is_err());
         let weak = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("ARGON2_MEMORY_KIB", "4096")];
         assert!(config(&weak).unwrap_err().to_string().contains("OWASP"));
         let no_composition = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("PASSWORD_REQUIRE_COMPOSITION", "false")];

@@ -38,6 +38,10 @@ pub enum Error {
     NoVerifiedPhone,
     #[error("this two-factor method is already on")]
     TwoFactorAlreadyEnabled,
+    #[error("the CAPTCHA could not be verified; solve a new one")]
+    CaptchaFailed,
+    #[error("{0}")]
+    UnsupportedRegion(String),
     #[error("too many requests; try again later")]
     RateLimited { retry_after: Duration },
     #[error("another request is changing the same data; try again")]
@@ -71,6 +75,8 @@ impl Error {
             Error::ContactInUse => "contact_in_use",
             Error::NoVerifiedPhone => "no_verified_phone",
             Error::TwoFactorAlreadyEnabled => "two_factor_already_enabled",
+            Error::CaptchaFailed => "captcha_failed",
+            Error::UnsupportedRegion(_) => "unsupported_region",
             Error::RateLimited { .. } => "rate_limited",
             Error::Conflict => "conflict",
             Error::DeliveryFailed => "delivery_failed",

@@ -124,7 +124,9 @@ fn status_of(error: &Error) -> StatusCode {
         | Error::InvalidEmail(_)
         | Error::InvalidCode { .. }
         | Error::TermsNotAccepted
-        | Error::NoVerifiedPhone => StatusCode::BAD_REQUEST,
+        | Error::NoVerifiedPhone
+        | Error::UnsupportedRegion(_) => StatusCode::BAD_REQUEST,
+        Error::CaptchaFailed => StatusCode::FORBIDDEN,
         Error::InvalidCredentials | Error::Unauthorized => StatusCode::UNAUTHORIZED,
         Error::ChallengeExpired => StatusCode::GONE,
         Error::ContactInUse | Error::TwoFactorAlreadyEnabled => StatusCode::CONFLICT,

@@ -20,6 +20,7 @@ pub enum HashPurpose {
     SessionToken,
     DeviceToken,
     RecoveryCode,
+    Captcha,
     /// Codes sent for a second factor (SMS at sign-in, or to turn SMS 2FA on).
     SecondFactorCode,
 }
@@ -37,6 +38,7 @@ impl HashPurpose {
             HashPurpose::DeviceToken => b"device-token",
             HashPurpose::RecoveryCode => b"recovery-code",
             HashPurpose::SecondFactorCode => b"second-factor-code",
+            HashPurpose::Captcha => b"captcha",
         }
     }
 }

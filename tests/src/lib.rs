@@ -61,6 +61,8 @@ impl Stack {
             ("SENDER_EMAIL".into(), SENDER.into()),
             ("SERVICE_NAME".into(), "Mi Account".into()),
             ("SERVICE_SECRET".into(), "integration-test-secret-0123456789abcdef".into()),
+            // Real proof of work, easy enough that tests solve it in milliseconds.
+            ("CAPTCHA_DIFFICULTY".into(), "1000".into()),
         ]);
         env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test configuration");
@@ -86,7 +88,24 @@ impl Stack {
 
 /// The steps of the sign-up screen, as a frontend calls them.
 impl Stack {
+    /// Fetches a CAPTCHA challenge and solves it, as the ALTCHA widget does in a browser.
+    pub async fn solved_captcha(&self) -> String {
+        let answer = self.call(captcha::handle, TestRequest::get("/v1/captcha")).await;
+        assert_eq!(answer.status, 200, "{:?}", answer.json);
+        let challenge: shared::domain::captcha::CaptchaChallenge = serde_json::from_value(answer.json).unwrap();
+        let number = shared::domain::captcha::solve(&challenge).expect("the challenge has a solution");
+        shared::domain::captcha::payload_for(&challenge, number)
+    }
+
+    /// `body` with a freshly solved CAPTCHA, as a frontend sends it.
+    pub async fn with_captcha(&self, mut body: Value) -> Value {
+        body["captcha"] = json!(self.solved_captcha().await);
+        body
+    }
+
+    /// Asks for a code the way the sign-up screen does: solve the CAPTCHA, then request.
     pub async fn request_code(&self, body: Value) -> TestResponse {
+        let body = self.with_captcha(body).await;
         self.call(request_code::handle, TestRequest::post("/v1/verifications", body)).await
     }
 

@@ -10,7 +10,7 @@ use shared::domain::{Contact, Language, PhoneNumber};
 use shared::Timestamp;
 
 async fn ask(stack: &Stack, body: Value) -> TestResponse {
-    stack.call(request_code::handle, TestRequest::post("/v1/verifications", body)).await
+    stack.request_code(body).await
 }
 
 async fn confirm(stack: &Stack, id: &str, code: &str) -> TestResponse {
@@ -79,9 +79,8 @@ async fn email_code_arrives_in_chinese_when_preferred() {
     let stack = Stack::new().await;
     let typed = random_email().replace("example.com", "Example.COM");
     let address = typed.replace("Example.COM", "example.com");
-    let request =
-        TestRequest::post("/v1/verifications", json!({"channel": "email", "email": typed, "purpose": "sign_up"}))
-            .header("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.8");
+    let body = stack.with_captcha(json!({"channel": "email", "email": typed, "purpose": "sign_up"})).await;
+    let request = TestRequest::post("/v1/verifications", body).header("Accept-Language", "zh-CN,zh;q=0.9,en;q=0.8");
     let sent = stack.call(request_code::handle, request).await;
     assert_eq!(sent.status, 202, "{:?}", sent.json);
     assert_eq!(sent.json["channel"], "email");
@@ -155,8 +154,9 @@ async fn a_second_code_within_a_minute_is_refused_with_retry_after() {
     assert_eq!(stack.item_count().await, items, "nothing was stored");
 }
 
-fn phone_request(national: &str, ip: &str) -> CodeRequest {
+async fn phone_request(stack: &Stack, national: &str, ip: &str) -> CodeRequest {
     CodeRequest {
+        captcha: Some(stack.solved_captcha().await),
         contact: Contact::Phone(PhoneNumber::parse(Some("+91"), national).unwrap()),
         purpose: Purpose::SignUp,
         client_ip: Some(ip.to_owned()),
@@ -173,10 +173,15 @@ async fn five_codes_per_destination_per_hour() {
     let mut rng = rand::rngs::OsRng;
     for i in 0..5 {
         let at = Timestamp(start.0 + i * 61);
-        request_code(stack.app, phone_request(&national, &random_ip()), at, &mut rng).await.unwrap();
+        request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, at, &mut rng).await.unwrap();
     }
-    let sixth =
-        request_code(stack.app, phone_request(&national, &random_ip()), Timestamp(start.0 + 5 * 61), &mut rng).await;
+    let sixth = request_code(
+        stack.app,
+        phone_request(&stack, &national, &random_ip()).await,
+        Timestamp(start.0 + 5 * 61),
+        &mut rng,
+    )
+    .await;
     match sixth {
         Err(shared::Error::RateLimited { retry_after }) => {
             assert_eq!(retry_after, Duration::from_secs(3600 - 5 * 61));
@@ -184,7 +189,9 @@ async fn five_codes_per_destination_per_hour() {
         other => panic!("expected rate_limited, got {other:?}"),
     }
     // The next hour starts a new window.
-    request_code(stack.app, phone_request(&national, &random_ip()), Timestamp(start.0 + 3600), &mut rng).await.unwrap();
+    request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, Timestamp(start.0 + 3600), &mut rng)
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -193,17 +200,13 @@ async fn codes_per_client_ip_are_limited() {
     let ip = random_ip();
     for _ in 0..3 {
         let (cc, national) = random_phone();
-        let request = TestRequest::post(
-            "/v1/verifications",
-            json!({"channel": "sms", "country_code": cc, "phone": national, "purpose": "sign_up"}),
-        );
+        let body = json!({"channel": "sms", "country_code": cc, "phone": national, "purpose": "sign_up"});
+        let request = TestRequest::post("/v1/verifications", stack.with_captcha(body).await);
         assert_eq!(stack.call(request_code::handle, request.from_ip(&ip)).await.status, 202);
     }
     let (cc, national) = random_phone();
-    let request = TestRequest::post(
-        "/v1/verifications",
-        json!({"channel": "sms", "country_code": cc, "phone": national, "purpose": "sign_up"}),
-    );
+    let body = json!({"channel": "sms", "country_code": cc, "phone": national, "purpose": "sign_up"});
+    let request = TestRequest::post("/v1/verifications", stack.with_captcha(body).await);
     let refused = stack.call(request_code::handle, request.from_ip(&ip)).await;
     assert_eq!((refused.status, refused.error_code()), (429, "rate_limited"));
     assert!(sms_to(&e164(&cc, &national)).is_empty());
@@ -215,7 +218,8 @@ async fn a_code_expires_after_ten_minutes() {
     let (cc, national) = random_phone();
     let now = Timestamp::now();
     let mut rng = rand::rngs::OsRng;
-    let sent = request_code(stack.app, phone_request(&national, &random_ip()), now, &mut rng).await.unwrap();
+    let sent =
+        request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, now, &mut rng).await.unwrap();
     let code = last_sms_code(&e164(&cc, &national));
     let late = confirm_code(stack.app, &sent.verification_id, &code, Timestamp(now.0 + 600), &mut rng).await;
     assert!(matches!(late, Err(shared::Error::VerificationExpired)), "{late:?}");
@@ -229,10 +233,13 @@ async fn a_new_code_retires_the_previous_one() {
     let (cc, national) = random_phone();
     let now = Timestamp::now();
     let mut rng = rand::rngs::OsRng;
-    let first = request_code(stack.app, phone_request(&national, &random_ip()), now, &mut rng).await.unwrap();
+    let first =
+        request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, now, &mut rng).await.unwrap();
     let first_code = last_sms_code(&e164(&cc, &national));
     let second =
-        request_code(stack.app, phone_request(&national, &random_ip()), Timestamp(now.0 + 61), &mut rng).await.unwrap();
+        request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, Timestamp(now.0 + 61), &mut rng)
+            .await
+            .unwrap();
     let second_code = last_sms_code(&e164(&cc, &national));
 
     let old = confirm_code(stack.app, &first.verification_id, &first_code, Timestamp(now.0 + 62), &mut rng).await;
@@ -252,7 +259,9 @@ async fn failed_guesses_are_capped_per_destination_across_codes() {
     let mut at = start.0;
     for _ in 0..2 {
         let sent =
-            request_code(stack.app, phone_request(&national, &random_ip()), Timestamp(at), &mut rng).await.unwrap();
+            request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, Timestamp(at), &mut rng)
+                .await
+                .unwrap();
         let code = last_sms_code(&e164(&cc, &national));
         for _ in 0..5 {
             let guess =
@@ -261,7 +270,8 @@ async fn failed_guesses_are_capped_per_destination_across_codes() {
         }
         at += 61;
     }
-    let third = request_code(stack.app, phone_request(&national, &random_ip()), Timestamp(at), &mut rng).await;
+    let third =
+        request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, Timestamp(at), &mut rng).await;
     assert!(matches!(third, Err(shared::Error::RateLimited { .. })), "{third:?}");
 }
 

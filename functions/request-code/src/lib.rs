@@ -16,6 +16,8 @@ struct RequestCodeBody {
     country_code: Option<String>,
     phone: Option<String>,
     email: Option<String>,
+    /// The ALTCHA payload of a solved `GET /v1/captcha` challenge.
+    captcha: Option<String>,
 }
 
 fn contact(body: &RequestCodeBody) -> Result<Contact> {
@@ -36,6 +38,7 @@ fn contact(body: &RequestCodeBody) -> Result<Contact> {
 pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body>> {
     let body: RequestCodeBody = http::json_body(&request)?;
     let code_request = CodeRequest {
+        captcha: body.captcha.clone(),
         contact: contact(&body)?,
         purpose: body.purpose,
         client_ip: http::client_ip(&request),

@@ -141,12 +141,25 @@ pub async fn create_account(
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<AccountCreated> {
-    let config = &app.config;
-    if let Some(idempotency) = &idempotency {
-        if let Some(first) = idempotency.replay(app, now).await? {
-            return Ok(first);
-        }
+    let Some(idempotency) = idempotency else { return create(app, request, None, now, rng).await };
+    if let Some(first) = idempotency.replay(app, now).await? {
+        return Ok(first);
     }
+    match create(app, request, Some(&idempotency), now, rng).await {
+        // A concurrent retry with the same key used the token first: answer as it did.
+        Err(Error::VerificationExpired) => idempotency.replay(app, now).await?.ok_or(Error::VerificationExpired),
+        other => other,
+    }
+}
+
+async fn create(
+    app: &App,
+    request: NewAccount,
+    idempotency: Option<&Idempotency>,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<AccountCreated> {
+    let config = &app.config;
     if !request.accept_terms {
         return Err(Error::TermsNotAccepted);
     }
@@ -164,16 +177,7 @@ pub async fn create_account(
     let password_hash = config.password_hasher.hash(&request.password)?;
     let account = Account::new(random_text(rng, 16), password_hash, contact, terms_version, now);
     let created = AccountCreated { account_id: account.id.clone(), login: account.primary.canonical() };
-    let record = idempotency.as_ref().map(|i| i.record(&created, now, app));
-    match app.store.create_account(&account, &claim, record.as_ref()).await {
-        Ok(()) => Ok(created),
-        // A concurrent retry with the same key got there first: answer as it did.
-        Err(Error::VerificationExpired) if idempotency.is_some() => {
-            match idempotency.as_ref().expect("checked").replay(app, now).await? {
-                Some(first) => Ok(first),
-                None => Err(Error::VerificationExpired),
-            }
-        }
-        Err(e) => Err(e),
-    }
+    let record = idempotency.map(|i| i.record(&created, now, app));
+    app.store.create_account(&account, &claim, record.as_ref()).await?;
+    Ok(created)
 }

@@ -38,6 +38,8 @@ pub enum Limit {
     Quota { key: LimitKey, window: Window, max: u32 },
     /// Refuses once a counter kept elsewhere (failed codes) reaches `max`; counts nothing.
     Ceiling { key: LimitKey, window: Window, max: u32 },
+    /// A solved CAPTCHA, accepted once: refusing it is `Error::CaptchaFailed`, not a rate limit.
+    SingleUse { id: String, until: Timestamp },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,7 @@ impl Limit {
         let until = match self {
             Limit::Cooldown { until, .. } => blocked_until.unwrap_or(*until),
             Limit::Quota { window, .. } | Limit::Ceiling { window, .. } => window.end,
+            Limit::SingleUse { until, .. } => *until,
         };
         until.remaining_from(now).max(Duration::from_secs(1))
     }

@@ -1,6 +1,7 @@
 //! Domain types and rules. Nothing here knows about HTTP, Lambda or AWS.
 
 pub mod account;
+pub mod captcha;
 mod code;
 mod contact;
 pub mod contacts;

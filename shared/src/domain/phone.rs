@@ -1,6 +1,6 @@
 //! Phone numbers, validated by libphonenumber's metadata and kept in E.164.
 
-use phonenumber::Mode;
+use phonenumber::{Mode, Type};
 
 use crate::error::{Error, Result};
 
@@ -50,6 +50,19 @@ impl PhoneNumber {
         if !phonenumber::is_valid(&parsed) {
             return Err(Error::InvalidPhone("this number does not exist in its country's numbering plan".into()));
         }
+        // Codes go by SMS: numbers that cannot receive one, or that cost the sender a
+        // premium (the lever of SMS-pumping fraud), are refused up front.
+        let refusal = match parsed.number_type(&phonenumber::metadata::DATABASE) {
+            Type::Mobile | Type::FixedLineOrMobile => None,
+            Type::PremiumRate => Some("premium-rate numbers cannot receive codes"),
+            Type::SharedCost => Some("shared-cost numbers cannot receive codes"),
+            Type::TollFree => Some("toll-free numbers cannot receive codes"),
+            Type::FixedLine => Some("landline numbers cannot receive text messages; use a mobile number"),
+            _ => Some("only mobile numbers can receive codes"),
+        };
+        if let Some(reason) = refusal {
+            return Err(Error::InvalidPhone(reason.into()));
+        }
         Ok(PhoneNumber { e164: parsed.format().mode(Mode::E164).to_string(), country_code: parsed.code().value() })
     }
 
@@ -72,6 +85,12 @@ impl PhoneNumber {
     /// The national significant number, the digits after the calling code.
     pub fn national_digits(&self) -> &str {
         &self.e164[1 + self.country_code.to_string().len()..]
+    }
+
+    /// The number without its last four digits: the range limits apply to, so that
+    /// one block of numbers cannot be walked through.
+    pub fn range_prefix(&self) -> &str {
+        &self.e164[..self.e164.len().saturating_sub(4)]
     }
 
     /// `+91 ******5678`: enough for the owner to recognise, too little to dial.
@@ -124,6 +143,21 @@ mod tests {
             let err = PhoneNumber::parse(code, number).unwrap_err();
             assert_eq!(err.code(), "invalid_phone", "{code:?} {number:?}");
         }
+    }
+
+    #[test]
+    fn numbers_that_cannot_take_an_sms_are_refused() {
+        for (number, why) in [
+            ("+44 909 8790000", "premium-rate"),
+            ("+44 800 1234567", "toll-free"),
+            ("+44 20 7946 0000", "landline"),
+            ("+91 11 2345 6789", "landline"),
+        ] {
+            let err = PhoneNumber::parse(None, number).unwrap_err();
+            assert!(err.to_string().contains(why), "{number}: {err}");
+        }
+        // Where mobile and fixed lines share a plan (the US), the number is accepted.
+        assert!(PhoneNumber::parse(None, "+1 201 555 0123").is_ok());
     }
 
     #[test]

@@ -6,10 +6,13 @@ use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use super::limits::{Limit, LimitKey, Window};
-use super::{Channel, Contact, Language, VerificationCode, VerificationId, VerificationToken};
+use super::{captcha, Channel, Contact, Language, PhoneNumber, VerificationCode, VerificationId, VerificationToken};
 use crate::app::App;
+use crate::config::CaptchaConfig;
 use crate::error::{Error, Result};
+use crate::metrics;
 use crate::notify::Message;
+use crate::secret::HashPurpose;
 use crate::secret::KeyedHash;
 use crate::time::Timestamp;
 
@@ -51,6 +54,8 @@ pub struct Verification {
 }
 
 pub struct CodeRequest {
+    /// The ALTCHA payload of a solved challenge (`GET /v1/captcha`).
+    pub captcha: Option<String>,
     pub contact: Contact,
     pub purpose: Purpose,
     pub client_ip: Option<String>,
@@ -89,6 +94,21 @@ pub async fn request_code(
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<CodeSent> {
     let config = &app.config;
+    let (channel, country, purpose) = log_fields(&request);
+    let mut limits = Vec::new();
+    match check_captcha(app, request.captcha.as_deref(), now) {
+        Ok(single_use) => limits.extend(single_use),
+        Err(e) => {
+            tracing::info!(event = "captcha_failed", channel, country, purpose, "code refused");
+            metrics::count("CaptchaFailures", &[("Channel", channel)]);
+            return Err(e);
+        }
+    }
+    if let Contact::Phone(phone) = &request.contact {
+        guard_sms(app, phone, now, &mut limits).await.inspect_err(|_| {
+            tracing::info!(event = "code_limited", channel, country, purpose, "code refused");
+        })?;
+    }
     // Read for every request of this purpose, so both answers take the same work.
     let registered = match request.purpose {
         Purpose::SignUp => app.store.account_for_contact(&request.contact).await?.is_some(),
@@ -99,7 +119,7 @@ pub async fn request_code(
     let contact_key = contact_key(app, &request.contact);
     let hour = Window::containing(now, HOUR);
 
-    let mut limits = vec![
+    limits.extend([
         Limit::Cooldown { key: contact_key.clone(), until: now.plus(config.resend_cooldown), latest: id.clone() },
         Limit::Quota { key: contact_key.clone(), window: hour, max: config.codes_per_destination_per_hour },
         Limit::Ceiling {
@@ -107,7 +127,7 @@ pub async fn request_code(
             window: hour,
             max: config.failed_codes_per_destination_per_hour,
         },
-    ];
+    ]);
     if let Some(ip) = &request.client_ip {
         limits.push(Limit::Quota {
             key: LimitKey::new(&config.secret, "ip", ip),
@@ -129,7 +149,12 @@ pub async fn request_code(
         token_hash: None,
         token_expires_at: None,
     };
-    app.store.create_verification(&verification, &limits, now).await?;
+    app.store.create_verification(&verification, &limits, now).await.inspect_err(|e| {
+        if let Error::RateLimited { .. } = e {
+            tracing::info!(event = "code_limited", channel, country, purpose, "code refused");
+            metrics::count("LimitHits", &[("Channel", channel)]);
+        }
+    })?;
 
     // The verification is stored either way, so confirming it answers alike; its code is just never sent.
     let message = if registered {
@@ -138,6 +163,8 @@ pub async fn request_code(
         Message::verification_code(&config.service_name, &code, config.code_ttl, request.language)
     };
     app.notifier.send(&verification.contact, &message).await?;
+    tracing::info!(event = "code_sent", channel, country, purpose, registered, "code sent");
+    metrics::count("CodesSent", &[("Channel", channel), ("Country", &country)]);
 
     Ok(CodeSent {
         verification_id: verification.id.as_str().to_owned(),
@@ -146,6 +173,83 @@ pub async fn request_code(
         expires_in: config.code_ttl.as_secs(),
         resend_after: config.resend_cooldown.as_secs(),
     })
+}
+
+/// What a log line may say of a request: never the contact itself.
+fn log_fields(request: &CodeRequest) -> (&'static str, String, &'static str) {
+    let (channel, country) = match &request.contact {
+        Contact::Phone(phone) => ("sms", phone.country_code().to_string()),
+        Contact::Email(_) => ("email", "-".to_owned()),
+    };
+    let purpose = match request.purpose {
+        Purpose::SignUp => "sign_up",
+        Purpose::AddContact => "add_contact",
+    };
+    (channel, country, purpose)
+}
+
+/// The CAPTCHA solution, checked; the record that makes it single-use, for the transaction.
+fn check_captcha(app: &App, payload: Option<&str>, now: Timestamp) -> Result<Option<Limit>> {
+    match app.config.captcha {
+        CaptchaConfig::Off => Ok(None),
+        CaptchaConfig::Altcha { .. } => {
+            let payload = payload.ok_or(Error::CaptchaFailed)?;
+            let key = app.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
+            let verified = captcha::parse_payload(payload)
+                .and_then(|solution| captcha::verify_solution(&key, &solution, now))
+                .map_err(|reason| {
+                    tracing::info!(%reason, "captcha rejected");
+                    Error::CaptchaFailed
+                })?;
+            Ok(Some(Limit::SingleUse { id: verified.id, until: verified.expires_at }))
+        }
+    }
+}
+
+/// SMS-pumping protection: allowed countries only, a ceiling per country on the
+/// operator's bill, and a quota per number range so a block cannot be walked.
+async fn guard_sms(app: &App, phone: &PhoneNumber, now: Timestamp, limits: &mut Vec<Limit>) -> Result<()> {
+    let config = &app.config;
+    let country = phone.country_code();
+    if !config.sms_allowed_country_codes.is_empty() && !config.sms_allowed_country_codes.contains(&country) {
+        return Err(Error::UnsupportedRegion(format!("codes cannot be sent by SMS to +{country} numbers")));
+    }
+    let hour = Window::containing(now, HOUR);
+    limits.push(Limit::Quota {
+        key: LimitKey::new(&config.secret, "range", phone.range_prefix()),
+        window: hour,
+        max: config.sms_per_range_per_hour,
+    });
+    // One counter per country is hot: it is counted on its own, before the request's
+    // transaction, erring towards the ceiling if that transaction then fails.
+    let country_key = LimitKey::new(&config.secret, "sms-country", &country.to_string());
+    if !app.store.count_within(&country_key, hour, config.sms_per_country_per_hour).await? {
+        tracing::warn!(event = "sms_country_cap_reached", country, "SMS ceiling reached");
+        metrics::count("SmsCountryCapHits", &[("Country", &country.to_string())]);
+        return Err(Error::RateLimited { retry_after: hour.end.remaining_from(now) });
+    }
+    Ok(())
+}
+
+/// A CAPTCHA challenge, harder for a client IP that has already asked for many codes this hour.
+pub async fn new_captcha(
+    app: &App,
+    client_ip: Option<&str>,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<captcha::CaptchaChallenge> {
+    let CaptchaConfig::Altcha { difficulty, lifetime } = app.config.captcha else {
+        return Err(Error::NotFound);
+    };
+    let recent = match client_ip {
+        Some(ip) => {
+            let key = LimitKey::new(&app.config.secret, "ip", ip);
+            app.store.window_count(&key, Window::containing(now, HOUR)).await?
+        }
+        None => 0,
+    };
+    let key = app.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
+    Ok(captcha::create_challenge(&key, captcha::difficulty_for(difficulty, recent), now, lifetime, rng))
 }
 
 /// Checks a typed code. Every attempt is counted before the code is compared, so

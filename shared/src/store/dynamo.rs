@@ -11,6 +11,7 @@
 //! | session       | `ACC#<id>`       | `SES#<id>`      |
 //! | remembered device | `ACC#<id>`   | `DEV#<id>`      |
 //! | MFA challenge | `MFA#<id>`       | `MFA`           |
+//! | used CAPTCHA  | `CAPTCHA#<id>`   | `CAPTCHA`       |
 //!
 //! Every item carries `ttl` (epoch seconds). TTL deletes lazily, so every read
 //! still checks expiry itself.
@@ -509,6 +510,11 @@ impl DynamoStore {
                     .build()
                     .map_err(build_error)?,
             ),
+            Limit::SingleUse { id, until } => {
+                let mut record = key(format!("CAPTCHA#{id}"), "CAPTCHA");
+                record.insert("ttl".to_owned(), n(until.0 + TTL_GRACE_SECS));
+                return put(&self.table, record, "attribute_not_exists(pk)");
+            }
         };
         Ok(built.build())
     }
@@ -538,6 +544,7 @@ impl Store for DynamoStore {
             .zip(limits)
             .find(|(reason, _)| reason.code() == Some("ConditionalCheckFailed"));
         match refused {
+            Some((_, Limit::SingleUse { .. })) => Err(Error::CaptchaFailed),
             Some((reason, limit)) => {
                 let blocked_until = reason.item().and_then(|item| get_n(item, "until").ok()).map(Timestamp);
                 Err(Error::RateLimited { retry_after: limit.retry_after(now, blocked_until) })
@@ -728,6 +735,28 @@ impl Store for DynamoStore {
             response: get_s(item, "response")?.to_owned(),
             expires_at: Timestamp(get_n(item, "expires_at")?),
         }))
+    }
+
+    async fn count_within(&self, key_: &LimitKey, window: Window, max: u32) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(window_key(key_, window)))
+            .update_expression("ADD #count :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#count) OR #count < :max")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max))
+            .expression_attribute_values(":ttl", n(window.end.0 + TTL_GRACE_SECS))
+            .send()
+            .await;
+        conditional(result.map(|_| ()), "UpdateItem")
+    }
+
+    async fn window_count(&self, key_: &LimitKey, window: Window) -> Result<u32> {
+        Ok(self.get(window_key(key_, window)).await?.and_then(|item| opt_n(&item, "count")).unwrap_or(0))
     }
 
     async fn sign_in_lookup(

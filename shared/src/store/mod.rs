@@ -68,6 +68,13 @@ pub trait Store: Send + Sync {
 
     async fn idempotency_record(&self, key_hash: &str) -> Result<Option<IdempotencyRecord>>;
 
+    /// Counts one event in `window` unless `max` are counted already; `false` then.
+    /// A single conditional update, for counters too hot to share a transaction.
+    async fn count_within(&self, key: &LimitKey, window: Window, max: u32) -> Result<bool>;
+
+    /// What a window counter holds.
+    async fn window_count(&self, key: &LimitKey, window: Window) -> Result<u32>;
+
     /// The owner of `login` and the failed sign-ins counted for each of `failure_keys`
     /// in `window`, in one read.
     async fn sign_in_lookup(

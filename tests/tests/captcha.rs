@@ -1,0 +1,161 @@
+//! The CAPTCHA before every code, and the protections against SMS pumping, against moto.
+
+use std::sync::Arc;
+
+use base64::Engine;
+use integration_tests::outbox::sms_to;
+use integration_tests::{new_phone, random_ip, random_phone, Stack, TestRequest, TestResponse};
+use serde_json::{json, Value};
+use shared::domain::captcha::{payload_for, solve, CaptchaChallenge};
+use shared::domain::verification::{request_code, CodeRequest, Purpose};
+use shared::domain::{Contact, Language};
+use shared::Timestamp;
+
+async fn post(stack: &Stack, body: Value) -> TestResponse {
+    stack.call(request_code::handle, TestRequest::post("/v1/verifications", body)).await
+}
+
+async fn challenge(stack: &Stack, ip: &str) -> CaptchaChallenge {
+    let answer = stack.call(captcha::handle, TestRequest::get("/v1/captcha").from_ip(ip)).await;
+    assert_eq!(answer.status, 200);
+    serde_json::from_value(answer.json).unwrap()
+}
+
+fn sms_body(phone: &Contact) -> Value {
+    json!({"channel": "sms", "phone": phone.canonical(), "purpose": "sign_up"})
+}
+
+#[tokio::test]
+async fn no_code_without_a_solved_captcha() {
+    let stack = Stack::new().await;
+    let phone = new_phone();
+    let missing = post(&stack, sms_body(&phone)).await;
+    assert_eq!((missing.status, missing.error_code()), (403, "captcha_failed"));
+
+    let puzzle = challenge(&stack, &random_ip()).await;
+    assert_eq!((puzzle.algorithm.as_str(), puzzle.maxnumber), ("SHA-256", 1000));
+    assert!(puzzle.salt.contains("?expires="));
+    let number = solve(&puzzle).unwrap();
+    let wrong_number = payload_for(&puzzle, (number + 1) % (puzzle.maxnumber + 1));
+    let forged = payload_for(&CaptchaChallenge { signature: "0".repeat(64), ..puzzle.clone() }, number);
+    for payload in
+        [wrong_number, forged, "not base64!".to_owned(), base64::engine::general_purpose::STANDARD.encode("{}")]
+    {
+        let mut body = sms_body(&phone);
+        body["captcha"] = json!(payload);
+        let refused = post(&stack, body).await;
+        assert_eq!((refused.status, refused.error_code()), (403, "captcha_failed"), "{payload}");
+    }
+    assert!(sms_to(&phone.canonical()).is_empty(), "nothing was sent");
+    assert_eq!(stack.item_count().await, 0, "nothing was stored");
+
+    let mut body = sms_body(&phone);
+    body["captcha"] = json!(payload_for(&puzzle, number));
+    assert_eq!(post(&stack, body.clone()).await.status, 202);
+    // The same solution a second time, for another number: a replay.
+    let other = new_phone();
+    body["phone"] = json!(other.canonical());
+    let replay = post(&stack, body).await;
+    assert_eq!((replay.status, replay.error_code()), (403, "captcha_failed"));
+    assert!(sms_to(&other.canonical()).is_empty());
+}
+
+#[tokio::test]
+async fn a_captcha_expires_after_five_minutes() {
+    let stack = Stack::new().await;
+    let request = |captcha: String| CodeRequest {
+        captcha: Some(captcha),
+        contact: new_phone(),
+        purpose: Purpose::SignUp,
+        client_ip: None,
+        language: Language::English,
+    };
+    let now = Timestamp::now();
+    let late =
+        request_code(stack.app, request(stack.solved_captcha().await), Timestamp(now.0 + 301), &mut rand::rngs::OsRng)
+            .await;
+    assert!(matches!(late, Err(shared::Error::CaptchaFailed)), "{late:?}");
+    let in_time =
+        request_code(stack.app, request(stack.solved_captcha().await), Timestamp(now.0 + 290), &mut rand::rngs::OsRng)
+            .await;
+    assert!(in_time.is_ok(), "{in_time:?}");
+}
+
+#[tokio::test]
+async fn difficulty_rises_for_a_client_that_asks_for_many_codes() {
+    let stack = Stack::with_settings(&[("CODES_PER_IP_PER_HOUR", "50")]).await;
+    let ip = random_ip();
+    let first = challenge(&stack, &ip).await.maxnumber;
+    for _ in 0..6 {
+        let body = stack.with_captcha(sms_body(&new_phone())).await;
+        let sent = stack.call(request_code::handle, TestRequest::post("/v1/verifications", body).from_ip(&ip)).await;
+        assert_eq!(sent.status, 202);
+    }
+    let later = challenge(&stack, &ip).await.maxnumber;
+    assert!(later >= 4 * first, "{first} -> {later}");
+    assert_eq!(challenge(&stack, &random_ip()).await.maxnumber, first, "other clients are not affected");
+}
+
+#[tokio::test]
+async fn premium_rate_toll_free_and_landline_numbers_get_no_sms() {
+    let stack = Stack::new().await;
+    for (number, why) in
+        [("+44 909 8790000", "premium-rate"), ("+44 800 1234567", "toll-free"), ("+44 20 7946 0000", "landline")]
+    {
+        let answer = stack.request_code(json!({"channel": "sms", "phone": number, "purpose": "sign_up"})).await;
+        assert_eq!((answer.status, answer.error_code()), (400, "invalid_phone"), "{number}");
+        assert!(answer.json["error"]["message"].as_str().unwrap().contains(why), "{:?}", answer.json);
+    }
+    assert_eq!(stack.item_count().await, 0);
+}
+
+#[tokio::test]
+async fn sms_goes_only_to_allowed_countries() {
+    let stack = Stack::with_settings(&[("SMS_ALLOWED_COUNTRY_CODES", "86,1")]).await;
+    let refused = stack.request_code(sms_body(&new_phone())).await;
+    assert_eq!((refused.status, refused.error_code()), (400, "unsupported_region"));
+    let allowed =
+        stack.request_code(json!({"channel": "sms", "phone": "+86 138 0013 8000", "purpose": "sign_up"})).await;
+    assert_eq!(allowed.status, 202, "{:?}", allowed.json);
+    let email = stack.request_code(json!({"channel": "email", "email": "a.b@example.com", "purpose": "sign_up"})).await;
+    assert_eq!(email.status, 202, "email is not limited by country");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_per_country_sms_ceiling_holds_under_concurrency() {
+    let stack = Arc::new(Stack::with_settings(&[("SMS_PER_COUNTRY_PER_HOUR", "3")]).await);
+    let phones: Vec<Contact> = (0..10).map(|_| new_phone()).collect();
+    let mut bodies = Vec::new();
+    for phone in &phones {
+        bodies.push(stack.with_captcha(sms_body(phone)).await);
+    }
+    let tasks: Vec<_> = bodies
+        .into_iter()
+        .map(|body| {
+            let stack = stack.clone();
+            tokio::spawn(async move { post(&stack, body).await.status })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for task in tasks {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == 202).count(), 3, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 7, "{statuses:?}");
+    let sent: usize = phones.iter().map(|p| sms_to(&p.canonical()).len()).sum();
+    assert_eq!(sent, 3);
+}
+
+#[tokio::test]
+async fn one_number_range_cannot_be_walked() {
+    let stack = Stack::with_settings(&[("SMS_PER_RANGE_PER_HOUR", "2")]).await;
+    let (cc, national) = random_phone();
+    let range = &national[..national.len() - 4];
+    let mut statuses = Vec::new();
+    for last in ["0001", "0002", "0003"] {
+        let body =
+            json!({"channel": "sms", "country_code": cc, "phone": format!("{range}{last}"), "purpose": "sign_up"});
+        statuses.push(stack.request_code(body).await.status);
+    }
+    assert_eq!(statuses, vec![202, 202, 429]);
+}
