@@ -34,6 +34,8 @@ pub enum Error {
     ChallengeExpired,
     #[error("this phone number or email address is already linked to an account")]
     ContactInUse,
+    #[error("the primary contact cannot be removed")]
+    PrimaryContact,
     #[error("add and verify a phone number first")]
     NoVerifiedPhone,
     #[error("this two-factor method is already on")]
@@ -74,6 +76,7 @@ impl Error {
             Error::ChallengeExpired => "challenge_expired",
             Error::ContactInUse => "contact_in_use",
             Error::NoVerifiedPhone => "no_verified_phone",
+            Error::PrimaryContact => "primary_contact",
             Error::TwoFactorAlreadyEnabled => "two_factor_already_enabled",
             Error::CaptchaFailed => "captcha_failed",
             Error::UnsupportedRegion(_) => "unsupported_region",

@@ -129,7 +129,7 @@ fn status_of(error: &Error) -> StatusCode {
         Error::CaptchaFailed => StatusCode::FORBIDDEN,
         Error::InvalidCredentials | Error::Unauthorized => StatusCode::UNAUTHORIZED,
         Error::ChallengeExpired => StatusCode::GONE,
-        Error::ContactInUse | Error::TwoFactorAlreadyEnabled => StatusCode::CONFLICT,
+        Error::ContactInUse | Error::TwoFactorAlreadyEnabled | Error::PrimaryContact => StatusCode::CONFLICT,
         Error::WeakPassword { .. } => StatusCode::UNPROCESSABLE_ENTITY,
         Error::AlreadyRegistered | Error::IdempotencyKeyReused => StatusCode::CONFLICT,
         Error::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

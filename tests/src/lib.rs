@@ -300,6 +300,11 @@ impl TestRequest {
         TestRequest { method: "DELETE", body: None, ..Self::post_raw(path, "") }
     }
 
+    pub fn method(mut self, method: &'static str) -> Self {
+        self.method = method;
+        self
+    }
+
     pub fn bearer(self, token: &str) -> Self {
         self.header("authorization", &format!("Bearer {token}"))
     }
@@ -385,9 +390,20 @@ impl From<Response<Body>> for TestResponse {
 pub mod outbox {
     use serde_json::Value;
 
+    /// moto serialises every model it tracks here, and fails now and then when a concurrent
+    /// test adds one mid-way ("dictionary changed size during iteration"): try again.
     fn data() -> Value {
         let url = format!("{}/moto-api/data.json", super::moto_endpoint());
-        ureq::get(&url).call().expect("moto data.json").into_json().expect("moto data is JSON")
+        let mut last_error = None;
+        for attempt in 0..5 {
+            match ureq::get(&url).call().map(|r| r.into_json::<Value>()) {
+                Ok(Ok(data)) => return data,
+                Ok(Err(e)) => last_error = Some(e.to_string()),
+                Err(e) => last_error = Some(e.to_string()),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50 << attempt));
+        }
+        panic!("moto data.json: {last_error:?}");
     }
 
     /// Every SMS sent to `e164`, oldest first.

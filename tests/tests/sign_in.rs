@@ -315,6 +315,7 @@ async fn sms_two_factor_and_a_remembered_device() {
     // Thirty days later the device is a new device again.
     let later = Timestamp(Timestamp::now().0 + 30 * 24 * 3600 + 1);
     let request = SignInRequest {
+        language: shared::domain::Language::English,
         login: phone.clone(),
         password: Password::new(PASSWORD),
         device_token: Some(device),

@@ -34,7 +34,8 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
     if http::is_route(&request, "POST", "/v1/account/two-factor/confirm") {
         let signed_in = http::signed_in(app, &request).await?;
         let body: ConfirmBody = http::json_body(&request)?;
-        let enabled = confirm_two_factor(app, &signed_in.account, &body.code, now, &mut rng).await?;
+        let language = http::language(&request);
+        let enabled = confirm_two_factor(app, &signed_in.account, &body.code, language, now, &mut rng).await?;
         return Ok(http::json_response(StatusCode::OK, &enabled));
     }
     http::not_found()

@@ -1,14 +1,16 @@
 //! Sign-in and sign-out:
-//! `POST /v1/sessions`, `POST /v1/sessions/mfa`, `POST /v1/sessions/mfa/sms`, `DELETE /v1/sessions/current`.
+//! `POST /v1/sessions`, `POST /v1/sessions/mfa`, `POST /v1/sessions/mfa/sms`,
+//! `DELETE /v1/sessions/current` (sign out) and `DELETE /v1/sessions` (sign out everywhere).
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use shared::domain::password::Password;
+use shared::domain::self_service::sign_out_everywhere;
 use shared::domain::session::sign_out;
 use shared::domain::sign_in::{
-    complete_sign_in, send_sign_in_sms, sign_in, MfaAnswer, MfaMethod, SignInOutcome, SignInRequest,
+    complete_sign_in, send_challenge_sms, sign_in, MfaAnswer, MfaMethod, SignInOutcome, SignInRequest,
 };
 use shared::domain::{Contact, EmailAddress, PhoneNumber};
 use shared::{http, App, Error, Result, Timestamp};
@@ -55,6 +57,7 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
     if http::is_route(&request, "POST", "/v1/sessions") {
         let body: SignInBody = http::json_body(&request)?;
         let sign_in_request = SignInRequest {
+            language: http::language(&request),
             login: login(&body)?,
             password: Password::new(&body.password),
             device_token: body.device_token,
@@ -68,6 +71,7 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
     if http::is_route(&request, "POST", "/v1/sessions/mfa") {
         let body: MfaBody = http::json_body(&request)?;
         let answer = MfaAnswer {
+            language: http::language(&request),
             challenge_id: body.challenge_id,
             method: body.method,
             code: body.code,
@@ -78,12 +82,17 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
     }
     if http::is_route(&request, "POST", "/v1/sessions/mfa/sms") {
         let body: SmsBody = http::json_body(&request)?;
-        let sent = send_sign_in_sms(app, &body.challenge_id, http::language(&request), now, &mut rng).await?;
+        let sent = send_challenge_sms(app, &body.challenge_id, http::language(&request), now, &mut rng).await?;
         return Ok(http::json_response(StatusCode::ACCEPTED, &sent));
     }
     if http::is_route(&request, "DELETE", "/v1/sessions/current") {
         let signed_in = http::signed_in(app, &request).await?;
         sign_out(app, &signed_in).await?;
+        return Ok(http::no_content());
+    }
+    if http::is_route(&request, "DELETE", "/v1/sessions") {
+        let signed_in = http::signed_in(app, &request).await?;
+        sign_out_everywhere(app, &signed_in).await?;
         return Ok(http::no_content());
     }
     http::not_found()

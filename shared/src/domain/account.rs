@@ -7,6 +7,7 @@ use super::idempotency::Idempotency;
 use super::password::Password;
 use super::verification::{Purpose, Verification, VerificationState};
 use super::{random_text, Contact, EmailAddress, PhoneNumber, VerificationToken};
+
 use crate::app::App;
 use crate::error::{Error, Result};
 use crate::secret::KeyedHash;
@@ -100,6 +101,33 @@ pub struct TokenClaim {
     pub verification: Verification,
     pub token_hash: KeyedHash,
     pub now: Timestamp,
+}
+
+/// A change to an account that must happen all at once.
+#[derive(Debug, Default)]
+pub struct AccountChange<'a> {
+    pub account_id: &'a str,
+    /// Verification tokens used up by the change.
+    pub tokens: Vec<&'a TokenClaim>,
+    /// An MFA challenge the change answers, closed by it.
+    pub challenge: Option<&'a str>,
+    /// The second factor that proved the change, used up by it.
+    pub factor: Option<&'a super::sign_in::SecondFactorUse>,
+    pub password_hash: Option<String>,
+    /// Signs out every session of the current epoch (`session_epoch` is the epoch seen).
+    pub sign_out_everywhere: Option<u64>,
+    pub forget_devices: bool,
+    /// A session that survives `sign_out_everywhere`: written again in the new epoch.
+    pub keep_session: Option<&'a super::session::SessionRecord>,
+    pub two_factor: Option<TwoFactorChange>,
+    /// A recovery contact removed, and freed for other accounts.
+    pub remove_recovery: Option<&'a Contact>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TwoFactorChange {
+    Off,
+    NewRecoveryCodes(Vec<String>),
 }
 
 pub struct NewAccount {

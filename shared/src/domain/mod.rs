@@ -11,6 +11,8 @@ mod language;
 pub mod limits;
 pub mod password;
 mod phone;
+pub mod recovery;
+pub mod self_service;
 pub mod session;
 pub mod sign_in;
 pub mod totp;

@@ -14,7 +14,7 @@ use super::totp::TotpSecret;
 use super::{random_text, Contact, Language, VerificationCode};
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::notify::Message;
+use crate::notify::{Message, SecurityEvent};
 use crate::secret::{HashPurpose, KeyedHash};
 use crate::time::Timestamp;
 
@@ -28,6 +28,17 @@ pub enum MfaMethod {
     Totp,
     Sms,
     RecoveryCode,
+    /// Password reset only: a code confirmed on another contact of the account.
+    SecondContact,
+}
+
+/// A password reset waiting for its second factor: what completing it will write.
+#[derive(Debug, Clone)]
+pub struct PendingReset {
+    pub verification_id: super::VerificationId,
+    pub token_hash: KeyedHash,
+    /// The new password, already hashed: the plain text is never stored.
+    pub password_hash: String,
 }
 
 /// A password that was right, waiting for the second factor.
@@ -40,9 +51,12 @@ pub struct MfaChallenge {
     pub expires_at: Timestamp,
     pub sms_code_hash: Option<KeyedHash>,
     pub client: ClientInfo,
+    /// Set when the challenge guards a password reset rather than a sign-in.
+    pub reset: Option<PendingReset>,
 }
 
 pub struct SignInRequest {
+    pub language: Language,
     pub login: Contact,
     pub password: Password,
     pub device_token: Option<String>,
@@ -114,6 +128,7 @@ pub async fn sign_in(
             expires_at: now.plus(config.mfa_challenge_ttl),
             sms_code_hash: None,
             client: request.client,
+            reset: None,
         };
         app.store.put_challenge(&challenge).await?;
         return Ok(SignInOutcome::MfaRequired {
@@ -122,9 +137,19 @@ pub async fn sign_in(
             methods: challenge.methods,
         });
     }
+    if !remembered {
+        tell_new_device(app, &account, &request.client, request.language).await;
+    }
     let (session, issued) = new_session(app, &account, request.client, now, rng);
     app.store.put_session(&session).await?;
     Ok(SignInOutcome::SignedIn(issued))
+}
+
+/// A sign-in from a device that is not remembered is told to the owner, with the network it came from.
+async fn tell_new_device(app: &App, account: &Account, client: &ClientInfo, language: Language) {
+    let network = client.ip.as_deref().and_then(super::self_service::coarse_ip).unwrap_or_default();
+    let notice = Message::security_notice(&app.config.service_name, SecurityEvent::NewDeviceSignIn, &network, language);
+    super::contacts::notify_quietly(app, &account.primary, &notice).await;
 }
 
 fn challenge_methods(account: &Account) -> Vec<MfaMethod> {
@@ -149,8 +174,8 @@ pub struct SmsCodeSent {
     pub resend_after: u64,
 }
 
-/// Sends a sign-in code by SMS to the account's verified phone.
-pub async fn send_sign_in_sms(
+/// Sends a code for a challenge (sign-in or password reset) by SMS to the account's verified phone.
+pub async fn send_challenge_sms(
     app: &App,
     challenge_id: &str,
     language: Language,
@@ -179,6 +204,7 @@ pub async fn send_sign_in_sms(
 }
 
 pub struct MfaAnswer {
+    pub language: Language,
     pub challenge_id: String,
     pub method: MfaMethod,
     pub code: String,
@@ -237,6 +263,7 @@ pub fn check_second_factor(
             });
             known.then_some(SecondFactorUse::RecoveryCode(hash))
         }
+        MfaMethod::SecondContact => None,
     })
 }
 
@@ -252,7 +279,7 @@ pub async fn complete_sign_in(
         .count_challenge_attempt(&answer.challenge_id, now, config.mfa_max_attempts)
         .await?
         .ok_or(Error::ChallengeExpired)?;
-    if !challenge.methods.contains(&answer.method) {
+    if !challenge.methods.contains(&answer.method) || challenge.reset.is_some() {
         return Err(Error::InvalidRequest("this method is not available for this sign-in".into()));
     }
     let account = app.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
@@ -268,5 +295,6 @@ pub async fn complete_sign_in(
         .await
         // A concurrent sign-in used the same TOTP step or recovery code first.
         .map_err(|e| if let Error::InvalidCode { .. } = e { Error::InvalidCode { attempts_left } } else { e })?;
+    tell_new_device(app, &account, &challenge.client, answer.language).await;
     Ok(MfaSignedIn { session: issued, device_token: device.map(|(_, token)| token) })
 }

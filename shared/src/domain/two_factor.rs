@@ -12,7 +12,7 @@ use super::totp::TotpSecret;
 use super::{random_text, Contact, Language, VerificationCode};
 use crate::app::App;
 use crate::error::{Error, Result};
-use crate::notify::Message;
+use crate::notify::{Message, SecurityEvent};
 use crate::secret::HashPurpose;
 use crate::time::Timestamp;
 
@@ -102,6 +102,7 @@ pub async fn confirm_two_factor(
     app: &App,
     account: &Account,
     code: &str,
+    language: Language,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<TwoFactorEnabled> {
@@ -141,11 +142,15 @@ pub async fn confirm_two_factor(
     if !app.store.activate_second_factor(&account.id, &activation).await? {
         return Err(Error::ChallengeExpired);
     }
+    let notice = Message::security_notice(&app.config.service_name, SecurityEvent::TwoFactorOn, "", language);
+    for (contact, _) in account.contacts() {
+        super::contacts::notify_quietly(app, &contact, &notice).await;
+    }
     Ok(TwoFactorEnabled { enabled: true, recovery_codes: codes })
 }
 
 /// Ten codes like `k7qm2-x9fda`: 50 random bits each, no look-alike characters.
-fn recovery_codes(rng: &mut (impl RngCore + CryptoRng)) -> Vec<String> {
+pub fn recovery_codes(rng: &mut (impl RngCore + CryptoRng)) -> Vec<String> {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyz23456789";
     (0..RECOVERY_CODES)
         .map(|_| {

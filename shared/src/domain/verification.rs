@@ -24,6 +24,8 @@ const HOUR: Duration = Duration::from_secs(3600);
 pub enum Purpose {
     SignUp,
     AddContact,
+    /// Forgot password: a code goes only to a verified contact of an account.
+    ResetPassword,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,7 +113,7 @@ pub async fn request_code(
     }
     // Read for every request of this purpose, so both answers take the same work.
     let registered = match request.purpose {
-        Purpose::SignUp => app.store.account_for_contact(&request.contact).await?.is_some(),
+        Purpose::SignUp | Purpose::ResetPassword => app.store.account_for_contact(&request.contact).await?.is_some(),
         Purpose::AddContact => false,
     };
     let id = VerificationId::generate(rng);
@@ -156,15 +158,21 @@ pub async fn request_code(
         }
     })?;
 
-    // The verification is stored either way, so confirming it answers alike; its code is just never sent.
-    let message = if registered {
-        Message::account_exists(&config.service_name, request.language)
-    } else {
-        Message::verification_code(&config.service_name, &code, config.code_ttl, request.language)
+    // The verification is stored either way, so confirming it answers alike; its code is
+    // sent only to who may use it. A sign-up for a registered contact gets a notice instead,
+    // a reset for an unknown contact gets nothing.
+    let message = match (request.purpose, registered) {
+        (Purpose::SignUp, true) => Some(Message::account_exists(&config.service_name, request.language)),
+        (Purpose::ResetPassword, false) => None,
+        _ => Some(Message::verification_code(&config.service_name, &code, config.code_ttl, request.language)),
     };
-    app.notifier.send(&verification.contact, &message).await?;
-    tracing::info!(event = "code_sent", channel, country, purpose, registered, "code sent");
-    metrics::count("CodesSent", &[("Channel", channel), ("Country", &country)]);
+    if let Some(message) = &message {
+        app.notifier.send(&verification.contact, message).await?;
+    }
+    if message.is_some() {
+        tracing::info!(event = "code_sent", channel, country, purpose, registered, "code sent");
+        metrics::count("CodesSent", &[("Channel", channel), ("Country", &country)]);
+    }
 
     Ok(CodeSent {
         verification_id: verification.id.as_str().to_owned(),
@@ -184,6 +192,7 @@ fn log_fields(request: &CodeRequest) -> (&'static str, String, &'static str) {
     let purpose = match request.purpose {
         Purpose::SignUp => "sign_up",
         Purpose::AddContact => "add_contact",
+        Purpose::ResetPassword => "reset_password",
     };
     (channel, country, purpose)
 }

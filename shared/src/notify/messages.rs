@@ -31,7 +31,46 @@ impl Message {
     }
 }
 
+/// A security-relevant change the account's owner is told about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SecurityEvent {
+    NewDeviceSignIn,
+    PasswordReset,
+    PasswordChanged,
+    RecoveryContactRemoved,
+    TwoFactorOn,
+    TwoFactorOff,
+    RecoveryCodesRegenerated,
+    AccountDeleted,
+}
+
 impl Message {
+    /// A notice of `event`; `detail` is already safe to show (a masked contact, an IP prefix).
+    pub fn security_notice(service: &str, event: SecurityEvent, detail: &str, language: Language) -> Self {
+        use SecurityEvent::*;
+        let (en, zh) = match event {
+            NewDeviceSignIn => ("New sign-in to your account", "您的账号在新设备上登录"),
+            PasswordReset => ("Your password was reset", "您的密码已重置"),
+            PasswordChanged => ("Your password was changed", "您的密码已修改"),
+            RecoveryContactRemoved => ("A recovery contact was removed", "安全联系方式已移除"),
+            TwoFactorOn => ("Two-factor authentication is on", "两步验证已开启"),
+            TwoFactorOff => ("Two-factor authentication is off", "两步验证已关闭"),
+            RecoveryCodesRegenerated => ("New recovery codes were created", "已生成新的恢复码"),
+            AccountDeleted => ("Your account was deleted", "您的账号已注销"),
+        };
+        let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
+        match language {
+            Language::English => Message {
+                subject: format!("{service}: {en}"),
+                text: format!("{service}: {en}{detail}. If this wasn't you, reset your password now."),
+            },
+            Language::SimplifiedChinese => Message {
+                subject: format!("{service}：{zh}"),
+                text: format!("【{service}】{zh}{detail}。如非本人操作，请立即重置密码。"),
+            },
+        }
+    }
+
     pub fn recovery_contact_added(service: &str, masked_contact: &str, language: Language) -> Self {
         match language {
             Language::English => Message {

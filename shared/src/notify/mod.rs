@@ -4,7 +4,7 @@ mod aws;
 mod messages;
 
 pub use aws::AwsNotifier;
-pub use messages::Message;
+pub use messages::{Message, SecurityEvent};
 
 use async_trait::async_trait;
 

@@ -30,11 +30,13 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 
 use super::Store;
-use crate::domain::account::{Account, PendingSecondFactor, SecondFactor, TokenClaim, TwoFactor};
+use crate::domain::account::{
+    Account, AccountChange, PendingSecondFactor, SecondFactor, TokenClaim, TwoFactor, TwoFactorChange,
+};
 use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::limits::{Limit, LimitKey, Window};
 use crate::domain::session::{ClientInfo, DeviceRecord, SessionRecord};
-use crate::domain::sign_in::{MfaChallenge, MfaMethod, SecondFactorUse};
+use crate::domain::sign_in::{MfaChallenge, MfaMethod, PendingReset, SecondFactorUse};
 use crate::domain::two_factor::SecondFactorActivation;
 use crate::domain::verification::{Purpose, Verification, VerificationState};
 use crate::domain::{Channel, Contact, EmailAddress, PhoneNumber, VerificationId};
@@ -154,6 +156,7 @@ fn mfa_method_name(method: MfaMethod) -> &'static str {
         MfaMethod::Totp => "totp",
         MfaMethod::Sms => "sms",
         MfaMethod::RecoveryCode => "recovery_code",
+        MfaMethod::SecondContact => "second_contact",
     }
 }
 
@@ -192,6 +195,7 @@ fn purpose_name(purpose: Purpose) -> &'static str {
     match purpose {
         Purpose::SignUp => "sign_up",
         Purpose::AddContact => "add_contact",
+        Purpose::ResetPassword => "reset_password",
     }
 }
 
@@ -219,6 +223,7 @@ fn verification_from_item(item: &Item) -> Result<Verification> {
     let purpose = match get_s(item, "purpose")? {
         "sign_up" => Purpose::SignUp,
         "add_contact" => Purpose::AddContact,
+        "reset_password" => Purpose::ResetPassword,
         other => return Err(Error::Internal(format!("stored purpose {other}"))),
     };
     let state = match get_s(item, "state")? {
@@ -366,6 +371,13 @@ fn challenge_item(challenge: &MfaChallenge) -> Item {
         ("ttl".to_owned(), n(challenge.expires_at.0 + TTL_GRACE_SECS)),
     ]);
     client_attributes(&mut item, &challenge.client);
+    if let Some(reset) = &challenge.reset {
+        item.extend([
+            ("reset_verification".to_owned(), s(reset.verification_id.as_str())),
+            ("reset_token_hash".to_owned(), s(reset.token_hash.to_hex())),
+            ("reset_password_hash".to_owned(), s(&reset.password_hash)),
+        ]);
+    }
     item
 }
 
@@ -377,6 +389,7 @@ fn challenge_from_item(item: &Item) -> Result<MfaChallenge> {
                 Ok("totp") => Ok(MfaMethod::Totp),
                 Ok("sms") => Ok(MfaMethod::Sms),
                 Ok("recovery_code") => Ok(MfaMethod::RecoveryCode),
+                Ok("second_contact") => Ok(MfaMethod::SecondContact),
                 _ => Err(Error::Internal("stored challenge method".into())),
             })
             .collect::<Result<_>>()?,
@@ -390,6 +403,16 @@ fn challenge_from_item(item: &Item) -> Result<MfaChallenge> {
         expires_at: Timestamp(get_n(item, "expires_at")?),
         sms_code_hash: opt_s(item, "sms_code_hash").and_then(|h| KeyedHash::from_hex(&h)),
         client: client_from(item),
+        reset: match opt_s(item, "reset_verification") {
+            None => None,
+            Some(id) => Some(PendingReset {
+                verification_id: VerificationId::parse(&id)
+                    .ok_or_else(|| Error::Internal("reset verification".into()))?,
+                token_hash: KeyedHash::from_hex(get_s(item, "reset_token_hash")?)
+                    .ok_or_else(|| Error::Internal("reset token hash".into()))?,
+                password_hash: get_s(item, "reset_password_hash")?.to_owned(),
+            }),
+        },
     })
 }
 
@@ -1106,6 +1129,210 @@ impl Store for DynamoStore {
             Err(cancelled_without_refusal(&reasons, &err))
         }
     }
+
+    async fn change_account(&self, change: &AccountChange<'_>) -> Result<()> {
+        let mut items = Vec::new();
+        for claim in &change.tokens {
+            items.push(TransactWriteItem::builder().update(consume_token(&self.table, claim)?).build());
+        }
+        let challenge_at = items.len();
+        if let Some(id) = change.challenge {
+            let close = Update::builder()
+                .table_name(&self.table)
+                .set_key(Some(challenge_key(id)))
+                .update_expression("SET #state = :done")
+                .condition_expression("#state = :open")
+                .expression_attribute_names("#state", "state")
+                .expression_attribute_values(":done", s("done"))
+                .expression_attribute_values(":open", s("open"))
+                .build()
+                .map_err(build_error)?;
+            items.push(TransactWriteItem::builder().update(close).build());
+        }
+        let account_at = items.len();
+        items.push(TransactWriteItem::builder().update(account_update(&self.table, change)?).build());
+        if let Some(session) = change.keep_session {
+            let mut kept = session.clone();
+            kept.epoch = change.sign_out_everywhere.map_or(kept.epoch, |seen| seen + 1);
+            let put = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(session_item(&kept)))
+                .build()
+                .map_err(build_error)?;
+            items.push(TransactWriteItem::builder().put(put).build());
+        }
+        if let Some(contact) = change.remove_recovery {
+            let free = Delete::builder()
+                .table_name(&self.table)
+                .set_key(Some(contact_key(contact)))
+                .condition_expression("account_id = :me")
+                .expression_attribute_values(":me", s(change.account_id))
+                .build()
+                .map_err(build_error)?;
+            items.push(TransactWriteItem::builder().delete(free).build());
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let Some((reasons, err)) = cancellation(result)? else { return Ok(()) };
+        if (0..challenge_at).any(|i| refused(&reasons, i)) {
+            Err(Error::VerificationExpired)
+        } else if change.challenge.is_some() && refused(&reasons, challenge_at) {
+            Err(Error::ChallengeExpired)
+        } else if change.factor.is_some() && refused(&reasons, account_at) {
+            Err(Error::InvalidCode { attempts_left: 0 })
+        } else if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) {
+            Err(Error::Conflict)
+        } else {
+            Err(cancelled_without_refusal(&reasons, &err))
+        }
+    }
+
+    async fn sessions_and_devices(&self, account_id: &str) -> Result<(Vec<SessionRecord>, Vec<DeviceRecord>)> {
+        let mut sessions = Vec::new();
+        let mut devices = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(format!("ACC#{account_id}")))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(|e| dynamo_error("Query", e))?;
+            for item in output.items() {
+                let sk = get_s(item, "sk")?;
+                if sk.starts_with("SES#") {
+                    sessions.push(session_from_item(item)?);
+                } else if let Some(id) = sk.strip_prefix("DEV#") {
+                    devices.push(DeviceRecord {
+                        account_id: account_id.to_owned(),
+                        id: id.to_owned(),
+                        secret_hash: KeyedHash::from_hex(get_s(item, "secret_hash")?)
+                            .ok_or_else(|| Error::Internal("device hash".into()))?,
+                        epoch: get_n(item, "epoch")?,
+                        created_at: Timestamp(get_n(item, "created_at")?),
+                        expires_at: Timestamp(get_n(item, "expires_at")?),
+                    });
+                }
+            }
+            start = output.last_evaluated_key().cloned();
+            if start.is_none() {
+                return Ok((sessions, devices));
+            }
+        }
+    }
+
+    async fn delete_account(&self, account: &Account, sessions: &[String], devices: &[String]) -> Result<()> {
+        let delete = |key: Item, owned: bool| -> Result<TransactWriteItem> {
+            let mut builder = Delete::builder().table_name(&self.table).set_key(Some(key));
+            if owned {
+                builder =
+                    builder.condition_expression("account_id = :me").expression_attribute_values(":me", s(&account.id));
+            }
+            Ok(TransactWriteItem::builder().delete(builder.build().map_err(build_error)?).build())
+        };
+        let mut items = vec![delete(account_key(&account.id), false)?];
+        for (contact, _) in account.contacts() {
+            items.push(delete(contact_key(&contact), true)?);
+        }
+        let room = 100 - items.len();
+        let others = sessions
+            .iter()
+            .map(|id| session_key(&account.id, id))
+            .chain(devices.iter().map(|id| device_key(&account.id, id)));
+        for key in others.take(room) {
+            items.push(delete(key, false)?);
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        match cancellation(result)? {
+            None => Ok(()),
+            Some((reasons, _)) if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) => {
+                Err(Error::Conflict)
+            }
+            Some((reasons, err)) => Err(cancelled_without_refusal(&reasons, &err)),
+        }
+    }
+}
+
+/// The one update of the account item an `AccountChange` makes, with every condition it needs.
+fn account_update(table: &str, change: &AccountChange<'_>) -> Result<Update> {
+    let mut set = Vec::new();
+    let mut add = Vec::new();
+    let mut remove = Vec::new();
+    let mut delete = Vec::new();
+    let mut conditions = vec!["attribute_exists(pk)".to_owned()];
+    let mut update = Update::builder().table_name(table).set_key(Some(account_key(change.account_id)));
+    if let Some(hash) = &change.password_hash {
+        set.push("password_hash = :password");
+        update = update.expression_attribute_values(":password", s(hash));
+    }
+    if let Some(seen) = change.sign_out_everywhere {
+        set.push("session_epoch = :next_epoch");
+        conditions.push("(attribute_not_exists(session_epoch) OR session_epoch = :seen_epoch)".into());
+        update = update
+            .expression_attribute_values(":next_epoch", n(seen + 1))
+            .expression_attribute_values(":seen_epoch", n(seen));
+    }
+    if change.forget_devices {
+        add.push("device_epoch :one");
+        update = update.expression_attribute_values(":one", n(1));
+    }
+    match change.factor {
+        Some(SecondFactorUse::TotpStep(step)) => {
+            set.push("totp_last_step = :step");
+            conditions.push("(attribute_not_exists(totp_last_step) OR totp_last_step < :step)".into());
+            update = update.expression_attribute_values(":step", n(step));
+        }
+        Some(SecondFactorUse::RecoveryCode(hash)) if !matches!(change.two_factor, Some(TwoFactorChange::Off)) => {
+            delete.push("recovery_codes :used_set");
+            conditions.push("contains(recovery_codes, :used)".into());
+            update = update
+                .expression_attribute_values(":used_set", AttributeValue::Ss(vec![hash.clone()]))
+                .expression_attribute_values(":used", s(hash));
+        }
+        Some(SecondFactorUse::RecoveryCode(hash)) => {
+            conditions.push("contains(recovery_codes, :used)".into());
+            update = update.expression_attribute_values(":used", s(hash));
+        }
+        _ => {}
+    }
+    match &change.two_factor {
+        Some(TwoFactorChange::Off) => {
+            remove.extend(["mfa_methods", "totp_secret", "totp_last_step", "recovery_codes"]);
+        }
+        Some(TwoFactorChange::NewRecoveryCodes(hashes)) => {
+            set.push("recovery_codes = :codes");
+            update = update.expression_attribute_values(":codes", AttributeValue::Ss(hashes.clone()));
+        }
+        None => {}
+    }
+    if let Some(contact) = change.remove_recovery {
+        let attribute = match contact.channel() {
+            Channel::Sms => "recovery_phone",
+            Channel::Email => "recovery_email",
+        };
+        remove.push(attribute);
+        conditions.push(format!("{attribute} = :removed"));
+        update = update.expression_attribute_values(":removed", s(contact.stored()));
+    }
+    let mut expression = String::new();
+    for (keyword, parts) in [("SET", &set), ("ADD", &add), ("REMOVE", &remove), ("DELETE", &delete)] {
+        if !parts.is_empty() {
+            expression.push_str(&format!("{keyword} {} ", parts.join(", ")));
+        }
+    }
+    if expression.is_empty() {
+        // Nothing but conditions (a challenge answered by SMS): touch nothing, still check the account.
+        expression.push_str("SET account_checked_at = :checked ");
+        update = update.expression_attribute_values(":checked", n(0));
+    }
+    update
+        .update_expression(expression.trim_end())
+        .condition_expression(conditions.join(" AND "))
+        .build()
+        .map_err(build_error)
 }
 
 impl DynamoStore {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 
 use std::time::Duration;
 
-use crate::domain::account::{Account, PendingSecondFactor, TokenClaim};
+use crate::domain::account::{Account, AccountChange, PendingSecondFactor, TokenClaim};
 use crate::domain::idempotency::IdempotencyRecord;
 use crate::domain::limits::{Limit, LimitKey, Window};
 use crate::domain::session::{DeviceRecord, SessionRecord};
@@ -154,4 +154,17 @@ pub trait Store: Send + Sync {
         contact: &Contact,
         replaced: Option<&Contact>,
     ) -> Result<()>;
+
+    /// Applies `change` to an account in one transaction: the account item, the tokens
+    /// it consumes, the challenge it closes and the session it keeps. `Error::InvalidCode`
+    /// when the second factor was used meanwhile, `Error::VerificationExpired` for a used
+    /// token, `Error::ChallengeExpired` for a closed challenge, `Error::Conflict` otherwise.
+    async fn change_account(&self, change: &AccountChange<'_>) -> Result<()>;
+
+    /// The account's sessions and remembered devices, whatever their epoch.
+    async fn sessions_and_devices(&self, account_id: &str) -> Result<(Vec<SessionRecord>, Vec<DeviceRecord>)>;
+
+    /// Deletes the account, frees its contacts and deletes the given sessions and devices,
+    /// all or nothing (at most 90 of them; the rest can no longer sign in and expire by TTL).
+    async fn delete_account(&self, account: &Account, sessions: &[String], devices: &[String]) -> Result<()>;
 }

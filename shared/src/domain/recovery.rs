@@ -1,0 +1,165 @@
+//! Forgot password: a code to any verified contact resets it; with 2FA on, so does
+//! nothing less than a second factor or a code from a second contact.
+
+use rand::{CryptoRng, RngCore};
+use serde::{Deserialize, Serialize};
+
+use super::account::{claim_token, Account, AccountChange, TokenClaim};
+use super::contacts::notify_quietly;
+use super::password::Password;
+use super::session::ClientInfo;
+use super::sign_in::{check_second_factor, MfaChallenge, MfaMethod, PendingReset};
+use super::verification::Purpose;
+use super::{random_text, Language};
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::notify::{Message, SecurityEvent};
+use crate::time::Timestamp;
+
+pub struct ResetRequest {
+    pub verification_token: String,
+    pub password: Password,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum ResetOutcome {
+    Done,
+    MfaRequired { mfa_required: bool, challenge_id: String, methods: Vec<MfaMethod> },
+}
+
+/// The account a reset token proves a contact of.
+async fn account_of(app: &App, claim: &TokenClaim) -> Result<Account> {
+    let id = app.store.account_for_contact(&claim.verification.contact).await?.ok_or(Error::VerificationExpired)?;
+    app.store.account(&id).await?.ok_or(Error::VerificationExpired)
+}
+
+pub async fn reset_password(
+    app: &App,
+    request: ResetRequest,
+    language: Language,
+    now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<ResetOutcome> {
+    let claim = claim_token(app, &request.verification_token, Purpose::ResetPassword, now).await?;
+    let account = account_of(app, &claim).await?;
+    app.config.password_policy.check(&request.password, &account.primary)?;
+    let password_hash = app.config.password_hasher.hash(&request.password)?;
+
+    if !account.two_factor_enabled() {
+        finish(app, &account, vec![&claim], None, None, password_hash, language).await?;
+        return Ok(ResetOutcome::Done);
+    }
+    // A proven phone cannot also be the second factor sent to that same phone.
+    let proven = claim.verification.contact.canonical();
+    let mut methods = Vec::new();
+    for (method, available) in [
+        (MfaMethod::Totp, account.two_factor.methods.contains(&super::account::SecondFactor::Totp)),
+        (
+            MfaMethod::Sms,
+            account.two_factor.methods.contains(&super::account::SecondFactor::Sms)
+                && account.phone().is_some_and(|p| p.e164() != proven),
+        ),
+        (MfaMethod::RecoveryCode, !account.two_factor.recovery_codes.is_empty()),
+        (MfaMethod::SecondContact, account.contacts().len() > 1),
+    ] {
+        if available {
+            methods.push(method);
+        }
+    }
+    let challenge = MfaChallenge {
+        id: random_text(rng, 16),
+        account_id: account.id.clone(),
+        methods,
+        attempts: 0,
+        expires_at: now.plus(app.config.mfa_challenge_ttl),
+        sms_code_hash: None,
+        client: ClientInfo::default(),
+        reset: Some(PendingReset {
+            verification_id: claim.verification.id.clone(),
+            token_hash: claim.token_hash,
+            password_hash,
+        }),
+    };
+    app.store.put_challenge(&challenge).await?;
+    Ok(ResetOutcome::MfaRequired { mfa_required: true, challenge_id: challenge.id, methods: challenge.methods })
+}
+
+#[derive(Deserialize)]
+pub struct ResetAnswer {
+    pub challenge_id: String,
+    pub method: MfaMethod,
+    pub code: Option<String>,
+    /// For `second_contact`: a reset token from another contact of the same account.
+    pub verification_token: Option<String>,
+}
+
+pub async fn complete_reset(app: &App, answer: ResetAnswer, language: Language, now: Timestamp) -> Result<()> {
+    let max = app.config.mfa_max_attempts;
+    let challenge =
+        app.store.count_challenge_attempt(&answer.challenge_id, now, max).await?.ok_or(Error::ChallengeExpired)?;
+    let reset = challenge.reset.clone().ok_or(Error::ChallengeExpired)?;
+    if !challenge.methods.contains(&answer.method) {
+        return Err(Error::InvalidRequest("this method is not available for this reset".into()));
+    }
+    let account = app.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
+    let verification = app.store.verification(&reset.verification_id).await?.ok_or(Error::VerificationExpired)?;
+    let first = TokenClaim { verification, token_hash: reset.token_hash.clone(), now };
+    let attempts_left = max.saturating_sub(challenge.attempts);
+
+    let (second, factor) = match answer.method {
+        MfaMethod::SecondContact => {
+            let token = answer.verification_token.as_deref().ok_or_else(|| {
+                Error::InvalidRequest("second_contact needs the verification_token of another contact".into())
+            })?;
+            let second = claim_token(app, token, Purpose::ResetPassword, now).await?;
+            let contact = second.verification.contact.canonical();
+            let of_account = account.contacts().iter().any(|(c, _)| c.canonical() == contact);
+            if !of_account || contact == first.verification.contact.canonical() {
+                return Err(Error::InvalidCode { attempts_left });
+            }
+            (Some(second), None)
+        }
+        method => {
+            let code = answer.code.as_deref().ok_or_else(|| Error::InvalidRequest("code is required".into()))?;
+            let sms = challenge.sms_code_hash.as_ref().map(|h| (challenge.id.as_str(), h));
+            let used = check_second_factor(app, &account, method, code, sms, now)?
+                .ok_or(Error::InvalidCode { attempts_left })?;
+            (None, Some(used))
+        }
+    };
+    let mut tokens = vec![&first];
+    tokens.extend(second.as_ref());
+    finish(app, &account, tokens, Some(&challenge.id), factor.as_ref(), reset.password_hash, language)
+        .await
+        .map_err(|e| if let Error::InvalidCode { .. } = e { Error::InvalidCode { attempts_left } } else { e })
+}
+
+/// One transaction: the new hash, the tokens used up, every session signed out and every
+/// remembered device forgotten; then every contact is told.
+async fn finish(
+    app: &App,
+    account: &Account,
+    tokens: Vec<&TokenClaim>,
+    challenge: Option<&str>,
+    factor: Option<&super::sign_in::SecondFactorUse>,
+    password_hash: String,
+    language: Language,
+) -> Result<()> {
+    let change = AccountChange {
+        account_id: &account.id,
+        tokens,
+        challenge,
+        factor,
+        password_hash: Some(password_hash),
+        sign_out_everywhere: Some(account.session_epoch),
+        forget_devices: true,
+        ..Default::default()
+    };
+    app.store.change_account(&change).await?;
+    let notice = Message::security_notice(&app.config.service_name, SecurityEvent::PasswordReset, "", language);
+    for (contact, _) in account.contacts() {
+        notify_quietly(app, &contact, &notice).await;
+    }
+    Ok(())
+}

@@ -1,0 +1,278 @@
+//! What a signed-in person manages on the account page: password, recovery contacts,
+//! two-factor authentication, sessions and devices, and deleting the account.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::account::{Account, AccountChange, TwoFactorChange};
+use super::contacts::notify_quietly;
+use super::limits::{LimitKey, Window};
+use super::password::Password;
+use super::session::Authenticated;
+use super::sign_in::{check_second_factor, recovery_code_hash, MfaMethod, SecondFactorUse};
+use super::two_factor::recovery_codes;
+use super::{Channel, Contact, Language};
+use crate::app::App;
+use crate::error::{Error, Result};
+use crate::notify::{Message, SecurityEvent};
+use crate::time::Timestamp;
+
+const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+async fn tell(app: &App, account: &Account, event: SecurityEvent, detail: &str, language: Language) {
+    let notice = Message::security_notice(&app.config.service_name, event, detail, language);
+    for (contact, _) in account.contacts() {
+        notify_quietly(app, &contact, &notice).await;
+    }
+}
+
+/// Checks the account's password, throttled like sign-in so a stolen session cannot guess it.
+async fn check_password(app: &App, account: &Account, password: &Password, now: Timestamp) -> Result<()> {
+    let key = LimitKey::new(&app.config.secret, "password-check", &account.id);
+    let window = Window::containing(now, FAILURE_WINDOW);
+    if app.store.window_count(&key, window).await? >= app.config.sign_in_failures_per_login {
+        return Err(Error::RateLimited { retry_after: window.end.remaining_from(now).max(Duration::from_secs(1)) });
+    }
+    if !app.config.password_hasher.verify(password, &account.password_hash)? {
+        app.store.count_failure(&key, window).await?;
+        return Err(Error::InvalidCredentials);
+    }
+    Ok(())
+}
+
+pub async fn change_password(
+    app: &App,
+    signed_in: &Authenticated,
+    current: &Password,
+    new: &Password,
+    language: Language,
+    now: Timestamp,
+) -> Result<()> {
+    let account = &signed_in.account;
+    check_password(app, account, current, now).await?;
+    app.config.password_policy.check(new, &account.primary)?;
+    let change = AccountChange {
+        account_id: &account.id,
+        password_hash: Some(app.config.password_hasher.hash(new)?),
+        sign_out_everywhere: Some(account.session_epoch),
+        keep_session: Some(&signed_in.session),
+        ..Default::default()
+    };
+    app.store.change_account(&change).await?;
+    tell(app, account, SecurityEvent::PasswordChanged, "", language).await;
+    Ok(())
+}
+
+pub async fn remove_recovery_contact(
+    app: &App,
+    signed_in: &Authenticated,
+    kind: &str,
+    language: Language,
+) -> Result<()> {
+    let account = &signed_in.account;
+    let (channel, recovery) = match kind {
+        "phone" => (Channel::Sms, account.recovery_phone.clone().map(Contact::Phone)),
+        "email" => (Channel::Email, account.recovery_email.clone().map(Contact::Email)),
+        _ => return Err(Error::NotFound),
+    };
+    let Some(contact) = recovery else {
+        return Err(if account.primary.channel() == channel { Error::PrimaryContact } else { Error::NotFound });
+    };
+    let change = AccountChange { account_id: &account.id, remove_recovery: Some(&contact), ..Default::default() };
+    app.store.change_account(&change).await?;
+    tell(app, account, SecurityEvent::RecoveryContactRemoved, &contact.masked(), language).await;
+    Ok(())
+}
+
+/// Proof for turning 2FA off or renewing recovery codes: the password, or a current second factor.
+pub enum Proof {
+    Password(Password),
+    Code(String),
+}
+
+async fn prove(app: &App, account: &Account, proof: &Proof, now: Timestamp) -> Result<Option<SecondFactorUse>> {
+    match proof {
+        Proof::Password(password) => check_password(app, account, password, now).await.map(|()| None),
+        Proof::Code(code) => {
+            for method in [MfaMethod::Totp, MfaMethod::RecoveryCode] {
+                if let Some(used) = check_second_factor(app, account, method, code, None, now)? {
+                    return Ok(Some(used));
+                }
+            }
+            let key = LimitKey::new(&app.config.secret, "password-check", &account.id);
+            app.store.count_failure(&key, Window::containing(now, FAILURE_WINDOW)).await?;
+            Err(Error::InvalidCode { attempts_left: 0 })
+        }
+    }
+}
+
+pub async fn disable_two_factor(
+    app: &App,
+    signed_in: &Authenticated,
+    proof: &Proof,
+    language: Language,
+    now: Timestamp,
+) -> Result<()> {
+    let account = &signed_in.account;
+    if !account.two_factor_enabled() {
+        return Ok(());
+    }
+    let used = prove(app, account, proof, now).await?;
+    let change = AccountChange {
+        account_id: &account.id,
+        factor: used.as_ref(),
+        two_factor: Some(TwoFactorChange::Off),
+        ..Default::default()
+    };
+    app.store.change_account(&change).await?;
+    tell(app, account, SecurityEvent::TwoFactorOff, "", language).await;
+    Ok(())
+}
+
+#[derive(Debug, Serialize)]
+pub struct NewRecoveryCodes {
+    pub recovery_codes: Vec<String>,
+}
+
+pub async fn regenerate_recovery_codes(
+    app: &App,
+    signed_in: &Authenticated,
+    proof: &Proof,
+    language: Language,
+    now: Timestamp,
+    rng: &mut (impl rand::RngCore + rand::CryptoRng),
+) -> Result<NewRecoveryCodes> {
+    let account = &signed_in.account;
+    if !account.two_factor_enabled() {
+        return Err(Error::InvalidRequest("two-factor authentication is off".into()));
+    }
+    let used = prove(app, account, proof, now).await?;
+    let codes = recovery_codes(rng);
+    let hashes = codes.iter().map(|c| recovery_code_hash(app, &account.id, c)).collect();
+    let change = AccountChange {
+        account_id: &account.id,
+        // A recovery code that proved this is replaced anyway, so it is checked, not removed.
+        factor: used.as_ref(),
+        two_factor: Some(TwoFactorChange::NewRecoveryCodes(hashes)),
+        ..Default::default()
+    };
+    app.store.change_account(&change).await?;
+    tell(app, account, SecurityEvent::RecoveryCodesRegenerated, "", language).await;
+    Ok(NewRecoveryCodes { recovery_codes: codes })
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionView {
+    pub id: String,
+    /// `session` (signed in) or `device` (remembered, skips the second factor).
+    pub kind: &'static str,
+    pub created_at: i64,
+    pub expires_at: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+    /// Only the network, never the full address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_network: Option<String>,
+    pub current: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SessionsView {
+    pub sessions: Vec<SessionView>,
+}
+
+/// `198.51.100.7` → `198.51.100.0/24`; IPv6 to its /48.
+pub fn coarse_ip(ip: &str) -> Option<String> {
+    match ip.parse::<IpAddr>().ok()? {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            Some(format!("{a}.{b}.{c}.0/24"))
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            Some(format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2]))
+        }
+    }
+}
+
+pub async fn list_sessions(app: &App, signed_in: &Authenticated, now: Timestamp) -> Result<SessionsView> {
+    let account = &signed_in.account;
+    let (sessions, devices) = app.store.sessions_and_devices(&account.id).await?;
+    let mut views: Vec<SessionView> = sessions
+        .into_iter()
+        .filter(|s| s.epoch == account.session_epoch && s.expires_at > now)
+        .map(|s| SessionView {
+            current: s.id == signed_in.session.id,
+            id: s.id,
+            kind: "session",
+            created_at: s.created_at.0,
+            expires_at: s.expires_at.0,
+            client_network: s.client.ip.as_deref().and_then(coarse_ip),
+            user_agent: s.client.user_agent,
+        })
+        .collect();
+    views.extend(devices.into_iter().filter(|d| d.epoch == account.device_epoch && d.expires_at > now).map(|d| {
+        SessionView {
+            id: d.id,
+            kind: "device",
+            created_at: d.created_at.0,
+            expires_at: d.expires_at.0,
+            user_agent: None,
+            client_network: None,
+            current: false,
+        }
+    }));
+    Ok(SessionsView { sessions: views })
+}
+
+pub async fn revoke_session(app: &App, signed_in: &Authenticated, session_id: &str) -> Result<()> {
+    app.store.delete_session(&signed_in.account.id, session_id).await
+}
+
+pub async fn sign_out_everywhere(app: &App, signed_in: &Authenticated) -> Result<()> {
+    let account = &signed_in.account;
+    let change = AccountChange {
+        account_id: &account.id,
+        sign_out_everywhere: Some(account.session_epoch),
+        forget_devices: true,
+        ..Default::default()
+    };
+    app.store.change_account(&change).await
+}
+
+pub async fn delete_account(
+    app: &App,
+    signed_in: &Authenticated,
+    password: &Password,
+    code: Option<&str>,
+    language: Language,
+    now: Timestamp,
+) -> Result<()> {
+    let account = &signed_in.account;
+    check_password(app, account, password, now).await?;
+    if account.two_factor_enabled() {
+        let code = code.ok_or_else(|| Error::InvalidRequest("code (a current second factor) is required".into()))?;
+        prove(app, account, &Proof::Code(code.to_owned()), now).await?;
+    }
+    let (sessions, devices) = app.store.sessions_and_devices(&account.id).await?;
+    let sessions: Vec<String> = sessions.into_iter().map(|s| s.id).collect();
+    let devices: Vec<String> = devices.into_iter().map(|d| d.id).collect();
+    app.store.delete_account(account, &sessions, &devices).await?;
+    let notice = Message::security_notice(&app.config.service_name, SecurityEvent::AccountDeleted, "", language);
+    notify_quietly(app, &account.primary, &notice).await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::coarse_ip;
+
+    #[test]
+    fn client_addresses_are_shown_coarsely() {
+        assert_eq!(coarse_ip("198.51.100.7").as_deref(), Some("198.51.100.0/24"));
+        assert_eq!(coarse_ip("2001:db8:85a3::8a2e:370:7334").as_deref(), Some("2001:db8:85a3::/48"));
+        assert_eq!(coarse_ip("nonsense"), None);
+    }
+}
