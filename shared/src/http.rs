@@ -192,6 +192,27 @@ fn route_template(path: &str) -> String {
     path.split('/').map(|segment| if segment.len() > 16 { "{id}" } else { segment }).collect::<Vec<_>>().join("/")
 }
 
+/// `RUST_LOG`-style `level` with the AWS SDK's and HTTP stack's logs capped at info: at
+/// debug and trace they print request and response bodies, which hold phone numbers and
+/// emails, and no `RUST_LOG` should be able to turn that on in production.
+pub fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
+    const WIRE: [&str; 10] = [
+        "aws_smithy_runtime",
+        "aws_smithy_runtime_api",
+        "aws_smithy_http_client",
+        "aws_sdk_dynamodb",
+        "aws_sdk_sesv2",
+        "aws_sdk_sns",
+        "aws_config",
+        "hyper",
+        "hyper_util",
+        "rustls",
+    ];
+    WIRE.iter().fold(tracing_subscriber::EnvFilter::new(level), |filter, target| {
+        filter.add_directive(format!("{target}=info").parse().expect("a valid directive"))
+    })
+}
+
 /// The `main` of every function: JSON logs, the app built once, then the Lambda loop.
 pub async fn run<F, Fut>(handler: F) -> std::result::Result<(), lambda_http::Error>
 where
@@ -200,7 +221,7 @@ where
 {
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_env_filter(log_filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned())))
         .with_current_span(false)
         .with_ansi(false)
         .without_time()
