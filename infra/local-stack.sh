@@ -2,7 +2,10 @@
 # Runs the service locally: moto stands in for DynamoDB/SES/SNS, and `cargo lambda watch`
 # serves the functions on http://127.0.0.1:${LOCAL_API_PORT:-9000}, hot-reloading on edits.
 #
-#   infra/local-stack.sh [cargo lambda watch flags, e.g. -v]     then e.g.
+#   infra/local-stack.sh [cargo lambda watch flags, e.g. -v]
+#
+# Every code request needs a solved CAPTCHA (GET /v1/captcha; README.md shows how). To try
+# the API with plain curl, run CAPTCHA_PROVIDER=off infra/local-stack.sh (local only), then
 #   curl -X POST localhost:9000/v1/verifications -H 'content-type: application/json' \
 #        -d '{"channel":"email","purpose":"sign_up","email":"ana@example.org"}'
 #

@@ -86,6 +86,19 @@ impl Stack {
     }
 }
 
+/// A test's table is deleted when the test ends: moto's record of sent messages is read
+/// by serialising everything it holds, so leftover tables would slow every later read.
+impl Drop for Stack {
+    fn drop(&mut self) {
+        let (dynamo, table) = (self.dynamo.clone(), self.table.clone());
+        let deleted = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+            runtime.block_on(dynamo.delete_table().table_name(table).send()).is_ok()
+        });
+        let _ = deleted.join();
+    }
+}
+
 /// The steps of the sign-up screen, as a frontend calls them.
 impl Stack {
     /// Fetches a CAPTCHA challenge and solves it, as the ALTCHA widget does in a browser.

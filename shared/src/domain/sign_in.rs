@@ -189,6 +189,7 @@ pub async fn send_challenge_sms(
     }
     let account = app.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
     let phone = account.phone().ok_or(Error::NoVerifiedPhone)?.clone();
+    super::verification::check_sms_country(app, &phone)?;
     let code = VerificationCode::generate(rng);
     let hash = app
         .config
@@ -200,6 +201,7 @@ pub async fn send_challenge_sms(
     let lifetime = challenge.expires_at.remaining_from(now);
     let message = Message::verification_code(&app.config.service_name, &code, lifetime, language);
     app.notifier.send(&Contact::Phone(phone.clone()), &message).await?;
+    super::verification::count_sms_sent(&phone);
     Ok(SmsCodeSent { destination: phone.masked(), resend_after: SMS_RESEND_AFTER.as_secs() })
 }
 

@@ -61,6 +61,7 @@ pub async fn start_two_factor(
         }
         SecondFactor::Sms => {
             let phone = account.phone().ok_or(Error::NoVerifiedPhone)?.clone();
+            super::verification::check_sms_country(app, &phone)?;
             let code = VerificationCode::generate(rng);
             pending.code_hash = Some(
                 app.config
@@ -72,6 +73,7 @@ pub async fn start_two_factor(
                 return Err(Error::RateLimited { retry_after: SETUP_RESEND_AFTER });
             }
             app.notifier.send(&Contact::Phone(phone.clone()), &message).await?;
+            super::verification::count_sms_sent(&phone);
             return Ok(SetupStarted::Sms { destination: phone.masked(), expires_in: SETUP_TTL.as_secs() });
         }
     };

@@ -215,14 +215,26 @@ fn check_captcha(app: &App, payload: Option<&str>, now: Timestamp) -> Result<Opt
     }
 }
 
+/// Whether SMS may go to `phone`'s country; every SMS the service sends asks first.
+pub fn check_sms_country(app: &App, phone: &PhoneNumber) -> Result<()> {
+    let (allowed, country) = (&app.config.sms_allowed_country_codes, phone.country_code());
+    if !allowed.is_empty() && !allowed.contains(&country) {
+        return Err(Error::UnsupportedRegion(format!("codes cannot be sent by SMS to +{country} numbers")));
+    }
+    Ok(())
+}
+
+/// Counts an SMS code sent outside request-code (sign-in and 2FA setup), so the SMS alarm sees every one.
+pub fn count_sms_sent(phone: &PhoneNumber) {
+    metrics::count("CodesSent", &[("Channel", "sms"), ("Country", &phone.country_code().to_string())]);
+}
+
 /// SMS-pumping protection: allowed countries only, a ceiling per country on the
 /// operator's bill, and a quota per number range so a block cannot be walked.
 async fn guard_sms(app: &App, phone: &PhoneNumber, now: Timestamp, limits: &mut Vec<Limit>) -> Result<()> {
     let config = &app.config;
     let country = phone.country_code();
-    if !config.sms_allowed_country_codes.is_empty() && !config.sms_allowed_country_codes.contains(&country) {
-        return Err(Error::UnsupportedRegion(format!("codes cannot be sent by SMS to +{country} numbers")));
-    }
+    check_sms_country(app, phone)?;
     let hour = Window::containing(now, HOUR);
     limits.push(Limit::Quota {
         key: LimitKey::new(&config.secret, "range", phone.range_prefix()),
