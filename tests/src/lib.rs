@@ -110,6 +110,14 @@ impl Stack {
         shared::domain::captcha::payload_for(&challenge, number)
     }
 
+    /// A solved CAPTCHA issued at `at`, for domain calls made at that time.
+    pub async fn solved_captcha_at(&self, at: shared::Timestamp) -> String {
+        let challenge =
+            shared::domain::verification::new_captcha(self.app, None, at, &mut rand::rngs::OsRng).await.unwrap();
+        let number = shared::domain::captcha::solve(&challenge).expect("the challenge has a solution");
+        shared::domain::captcha::payload_for(&challenge, number)
+    }
+
     /// `body` with a freshly solved CAPTCHA, as a frontend sends it.
     pub async fn with_captcha(&self, mut body: Value) -> Value {
         body["captcha"] = json!(self.solved_captcha().await);

@@ -154,9 +154,10 @@ async fn a_second_code_within_a_minute_is_refused_with_retry_after() {
     assert_eq!(stack.item_count().await, items, "nothing was stored");
 }
 
-async fn phone_request(stack: &Stack, national: &str, ip: &str) -> CodeRequest {
+/// A request made at `at`, with a CAPTCHA solved at that time.
+async fn phone_request(stack: &Stack, national: &str, ip: &str, at: Timestamp) -> CodeRequest {
     CodeRequest {
-        captcha: Some(stack.solved_captcha().await),
+        captcha: Some(stack.solved_captcha_at(at).await),
         contact: Contact::Phone(PhoneNumber::parse(Some("+91"), national).unwrap()),
         purpose: Purpose::SignUp,
         client_ip: Some(ip.to_owned()),
@@ -173,11 +174,11 @@ async fn five_codes_per_destination_per_hour() {
     let mut rng = rand::rngs::OsRng;
     for i in 0..5 {
         let at = Timestamp(start.0 + i * 61);
-        request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, at, &mut rng).await.unwrap();
+        request_code(stack.app, phone_request(&stack, &national, &random_ip(), at).await, at, &mut rng).await.unwrap();
     }
     let sixth = request_code(
         stack.app,
-        phone_request(&stack, &national, &random_ip()).await,
+        phone_request(&stack, &national, &random_ip(), Timestamp(start.0 + 5 * 61)).await,
         Timestamp(start.0 + 5 * 61),
         &mut rng,
     )
@@ -189,9 +190,14 @@ async fn five_codes_per_destination_per_hour() {
         other => panic!("expected rate_limited, got {other:?}"),
     }
     // The next hour starts a new window.
-    request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, Timestamp(start.0 + 3600), &mut rng)
-        .await
-        .unwrap();
+    request_code(
+        stack.app,
+        phone_request(&stack, &national, &random_ip(), Timestamp(start.0 + 3600)).await,
+        Timestamp(start.0 + 3600),
+        &mut rng,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
@@ -218,8 +224,9 @@ async fn a_code_expires_after_ten_minutes() {
     let (cc, national) = random_phone();
     let now = Timestamp::now();
     let mut rng = rand::rngs::OsRng;
-    let sent =
-        request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, now, &mut rng).await.unwrap();
+    let sent = request_code(stack.app, phone_request(&stack, &national, &random_ip(), now).await, now, &mut rng)
+        .await
+        .unwrap();
     let code = last_sms_code(&e164(&cc, &national));
     let late = confirm_code(stack.app, &sent.verification_id, &code, Timestamp(now.0 + 600), &mut rng).await;
     assert!(matches!(late, Err(shared::Error::VerificationExpired)), "{late:?}");
@@ -233,13 +240,18 @@ async fn a_new_code_retires_the_previous_one() {
     let (cc, national) = random_phone();
     let now = Timestamp::now();
     let mut rng = rand::rngs::OsRng;
-    let first =
-        request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, now, &mut rng).await.unwrap();
+    let first = request_code(stack.app, phone_request(&stack, &national, &random_ip(), now).await, now, &mut rng)
+        .await
+        .unwrap();
     let first_code = last_sms_code(&e164(&cc, &national));
-    let second =
-        request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, Timestamp(now.0 + 61), &mut rng)
-            .await
-            .unwrap();
+    let second = request_code(
+        stack.app,
+        phone_request(&stack, &national, &random_ip(), Timestamp(now.0 + 61)).await,
+        Timestamp(now.0 + 61),
+        &mut rng,
+    )
+    .await
+    .unwrap();
     let second_code = last_sms_code(&e164(&cc, &national));
 
     let old = confirm_code(stack.app, &first.verification_id, &first_code, Timestamp(now.0 + 62), &mut rng).await;
@@ -258,10 +270,14 @@ async fn failed_guesses_are_capped_per_destination_across_codes() {
     let mut rng = rand::rngs::OsRng;
     let mut at = start.0;
     for _ in 0..2 {
-        let sent =
-            request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, Timestamp(at), &mut rng)
-                .await
-                .unwrap();
+        let sent = request_code(
+            stack.app,
+            phone_request(&stack, &national, &random_ip(), Timestamp(at)).await,
+            Timestamp(at),
+            &mut rng,
+        )
+        .await
+        .unwrap();
         let code = last_sms_code(&e164(&cc, &national));
         for _ in 0..5 {
             let guess =
@@ -270,8 +286,13 @@ async fn failed_guesses_are_capped_per_destination_across_codes() {
         }
         at += 61;
     }
-    let third =
-        request_code(stack.app, phone_request(&stack, &national, &random_ip()).await, Timestamp(at), &mut rng).await;
+    let third = request_code(
+        stack.app,
+        phone_request(&stack, &national, &random_ip(), Timestamp(at)).await,
+        Timestamp(at),
+        &mut rng,
+    )
+    .await;
     assert!(matches!(third, Err(shared::Error::RateLimited { .. })), "{third:?}");
 }
 

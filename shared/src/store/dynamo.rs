@@ -582,30 +582,11 @@ impl Store for DynamoStore {
         now: Timestamp,
         max_attempts: u32,
     ) -> Result<Option<Verification>> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(verification_key(id)))
-            .update_expression("ADD attempts :one")
-            .condition_expression("#state = :pending AND attempts < :max AND expires_at > :now")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":max", n(max_attempts))
-            .expression_attribute_values(":now", n(now.0))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => output.attributes().map(verification_from_item).transpose(),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(dynamo_error("UpdateItem", e)),
-        }
+        self.count_attempt(verification_key(id), "pending", now, max_attempts)
+            .await?
+            .as_ref()
+            .map(verification_from_item)
+            .transpose()
     }
 
     async fn mark_verified(
@@ -879,30 +860,11 @@ impl Store for DynamoStore {
         now: Timestamp,
         max_attempts: u32,
     ) -> Result<Option<MfaChallenge>> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(challenge_key(id)))
-            .update_expression("ADD attempts :one")
-            .condition_expression("#state = :open AND attempts < :max AND expires_at > :now")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":open", s("open"))
-            .expression_attribute_values(":max", n(max_attempts))
-            .expression_attribute_values(":now", n(now.0))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => output.attributes().map(challenge_from_item).transpose(),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(None)
-            }
-            Err(e) => Err(dynamo_error("UpdateItem", e)),
-        }
+        self.count_attempt(challenge_key(id), "open", now, max_attempts)
+            .await?
+            .as_ref()
+            .map(challenge_from_item)
+            .transpose()
     }
 
     async fn set_challenge_sms(
@@ -1336,6 +1298,36 @@ fn account_update(table: &str, change: &AccountChange<'_>) -> Result<Update> {
 }
 
 impl DynamoStore {
+    /// Counts one attempt at an item that is in `state`, unexpired and under `max_attempts`,
+    /// returning it as counted; `None` when it is not. Counting comes before checking, so
+    /// concurrent guesses cannot get past the limit.
+    async fn count_attempt(&self, key: Item, state: &str, now: Timestamp, max_attempts: u32) -> Result<Option<Item>> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression("ADD attempts :one")
+            .condition_expression("#state = :state AND attempts < :max AND expires_at > :now")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":state", s(state))
+            .expression_attribute_values(":max", n(max_attempts))
+            .expression_attribute_values(":now", n(now.0))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output.attributes().cloned()),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(dynamo_error("UpdateItem", e)),
+        }
+    }
+
     async fn get(&self, key: Item) -> Result<Option<Item>> {
         let output = self
             .client
