@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the Python-packaged dev tools into infra/.venv (gitignored).
 #
-#   infra/ensure-tools.sh [test|lambda|zig|all]...   (default: all = test lambda)
+#   infra/ensure-tools.sh [test|lambda|sam|zig|all]...   (default: all = test lambda)
 #
 #   test   - moto server (DynamoDB, SES/SESv2, SNS) + boto3, cfn-lint       (CI needs only this)
 #   lambda - the cargo-lambda binary (`cargo lambda watch` for infra/local-stack.sh)
+#   sam    - the AWS SAM CLI (~350 MB) for `sam validate`, in its own venv (it pins boto3 and
+#            friends differently from moto); `sam` is linked into infra/.venv/bin
 #   zig    - ziglang (~400 MB), only for cross builds: `cargo lambda build --arm64`, `sam build`
 #
 # A fresh CI machine only has python3 + pip, so everything comes from PyPI. Each group
@@ -23,6 +25,7 @@ REQ_TEST=("moto[dynamodb,ses,sns]==5.2.1" "flask>=3" "flask-cors>=4" "cfn-lint==
 # cargo-lambda's wheel depends on ziglang, 400 MB unpacked, that `watch` never uses: skip it.
 REQ_LAMBDA=("--no-deps" "cargo-lambda==1.9.2")
 REQ_ZIG=("ziglang==0.17.1") # what pip resolves for cargo-lambda 1.9.2
+REQ_SAM=("aws-sam-cli==1.170.0")
 
 groups=("${@:-all}")
 [[ "${groups[0]}" == all ]] && groups=(test lambda)
@@ -34,19 +37,23 @@ if [[ ! -x "${VENV}/bin/python" ]] || ! "${VENV}/bin/python" -c '' 2>/dev/null; 
 fi
 
 for group in "${groups[@]}"; do
+  venv="${VENV}"
   case "${group}" in
     test) reqs=("${REQ_TEST[@]}") ;;
     lambda) reqs=("${REQ_LAMBDA[@]}") ;;
     zig) reqs=("${REQ_ZIG[@]}") ;;
-    *) echo "ensure-tools: unknown group '${group}' (use test, lambda, zig or all)" >&2; exit 2 ;;
+    sam) reqs=("${REQ_SAM[@]}") venv="${VENV}-sam" ;;
+    *) echo "ensure-tools: unknown group '${group}' (use test, lambda, sam, zig or all)" >&2; exit 2 ;;
   esac
-  stamp="${VENV}/.stamp-${group}"
+  stamp="${venv}/.stamp-${group}"
   if [[ -f "${stamp}" && "$(cat "${stamp}")" == "${reqs[*]}" ]]; then
     continue
   fi
   echo "ensure-tools: installing [${group}] ${reqs[*]}"
   start=${SECONDS}
-  "${VENV}/bin/python" -m pip install --quiet --disable-pip-version-check "${reqs[@]}"
+  [[ -x "${venv}/bin/python" ]] || python3 -m venv "${venv}"
+  "${venv}/bin/python" -m pip install --quiet --disable-pip-version-check "${reqs[@]}"
+  [[ "${group}" == sam ]] && ln -sf "${venv}/bin/sam" "${VENV}/bin/sam"
   printf '%s' "${reqs[*]}" >"${stamp}"
   echo "ensure-tools: [${group}] ready in $((SECONDS - start))s"
 done

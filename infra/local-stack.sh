@@ -10,7 +10,8 @@
 #        -d '{"channel":"email","purpose":"sign_up","email":"ana@example.org"}'
 #
 # Overrides: LOCAL_TABLE_NAME (accounts-local), LOCAL_API_PORT (9000), MOTO_PORT (4566),
-# SENDER_EMAIL, SERVICE_NAME, SERVICE_SECRET, RUST_LOG.
+# SENDER_EMAIL, SERVICE_NAME, RUST_LOG. The service secret lives in moto's Secrets Manager
+# (secret "account-service-local", created once), read at cold start as in a deployed stack.
 #
 # HTTP routes come from [workspace.metadata.lambda.watch.router] in Cargo.toml. moto keeps
 # running after you stop watch (state survives restarts); `infra/moto.sh stop` ends it.
@@ -31,7 +32,6 @@ infra/moto.sh start
 export TABLE_NAME="${LOCAL_TABLE_NAME:-accounts-local}"
 export SENDER_EMAIL="${SENDER_EMAIL:-no-reply@example.com}"
 export SERVICE_NAME="${SERVICE_NAME:-Mi Account}"
-export SERVICE_SECRET="${SERVICE_SECRET:-local-dev-secret-not-for-production-0123456789}"
 export RUST_LOG="${RUST_LOG:-info}"
 
 python infra/table-definition.py --create "${TABLE_NAME}"
@@ -47,6 +47,20 @@ except ses.exceptions.AlreadyExistsException:
     pass
 print(f"local-stack: SES identity {sys.argv[1]} ready in {ses.meta.region_name}")
 PY
+
+# Like the stack's generated secret: created once, so sessions survive restarts of watch.
+SERVICE_SECRET_ARN="$(python - <<'PY'
+import secrets, boto3
+client = boto3.client("secretsmanager")
+name = "account-service-local"
+try:
+    print(client.describe_secret(SecretId=name)["ARN"])
+except client.exceptions.ResourceNotFoundException:
+    print(client.create_secret(Name=name, SecretString=secrets.token_urlsafe(48))["ARN"])
+PY
+)"
+export SERVICE_SECRET_ARN
+unset SERVICE_SECRET
 
 # The function processes inherit this environment (cargo lambda watch spawns `cargo run`
 # with it). Bind to loopback only; the default address is "::" (all interfaces).

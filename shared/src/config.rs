@@ -62,11 +62,13 @@ pub enum CaptchaConfig {
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
 
-impl Config {
-    pub fn from_env() -> Result<Self, ConfigError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+impl ConfigError {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        ConfigError(message.into())
     }
+}
 
+impl Config {
     /// Reads every setting through `lookup`, so tests can configure without touching the process environment.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &str| {

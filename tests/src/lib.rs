@@ -14,7 +14,6 @@ use aws_sdk_dynamodb::types::{
 use lambda_http::{Body, Request, Response};
 use rand::Rng;
 use serde_json::{json, Value};
-use shared::config::Config;
 use shared::domain::{Contact, EmailAddress, PhoneNumber};
 use shared::App;
 
@@ -38,6 +37,7 @@ pub struct Stack {
     pub app: &'static App,
     pub table: String,
     pub dynamo: aws_sdk_dynamodb::Client,
+    secrets: aws_sdk_secretsmanager::Client,
 }
 
 impl Stack {
@@ -54,20 +54,22 @@ impl Stack {
     pub async fn with_sdk(sdk: SdkConfig, settings: &[(&str, &str)]) -> Self {
         let table = format!("accounts-test-{}", random_hex(8));
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
+        let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
         create_table_from_template(&dynamo, &table).await;
         aws_sdk_sesv2::Client::new(&sdk).create_email_identity().email_identity(SENDER).send().await.ok(); // already verified by an earlier test
         let mut env: HashMap<String, String> = HashMap::from([
             ("TABLE_NAME".into(), table.clone()),
             ("SENDER_EMAIL".into(), SENDER.into()),
             ("SERVICE_NAME".into(), "Mi Account".into()),
-            ("SERVICE_SECRET".into(), "integration-test-secret-0123456789abcdef".into()),
+            // The deployed path: the service secret is read from Secrets Manager at cold start.
+            ("SERVICE_SECRET_ARN".into(), service_secret_arn(&secrets, &table).await),
             // Real proof of work, easy enough that tests solve it in milliseconds.
             ("CAPTCHA_DIFFICULTY".into(), "1000".into()),
         ]);
         env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let config = Config::from_lookup(|name| env.get(name).cloned()).expect("test configuration");
-        let app: &'static App = Box::leak(Box::new(App::with_aws(config, &sdk)));
-        Stack { app, table, dynamo }
+        let app = App::load(|name| env.get(name).cloned(), &sdk).await.expect("test configuration");
+        let app: &'static App = Box::leak(Box::new(app));
+        Stack { app, table, dynamo, secrets }
     }
 
     /// Every item in this test's table, to show that a refused request wrote nothing.
@@ -91,12 +93,23 @@ impl Stack {
 impl Drop for Stack {
     fn drop(&mut self) {
         let (dynamo, table) = (self.dynamo.clone(), self.table.clone());
+        let secrets = self.secrets.clone();
         let deleted = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-            runtime.block_on(dynamo.delete_table().table_name(table).send()).is_ok()
+            runtime.block_on(async {
+                let secret = secrets.delete_secret().secret_id(&table).force_delete_without_recovery(true).send();
+                secret.await.ok();
+                dynamo.delete_table().table_name(table).send().await.is_ok()
+            })
         });
         let _ = deleted.join();
     }
+}
+
+/// A new Secrets Manager secret named `name`, as the stack generates one; its ARN.
+async fn service_secret_arn(secrets: &aws_sdk_secretsmanager::Client, name: &str) -> String {
+    let created = secrets.create_secret().name(name).secret_string(random_hex(32)).send().await;
+    created.expect("create the service secret in moto").arn.expect("an ARN")
 }
 
 /// The steps of the sign-up screen, as a frontend calls them.

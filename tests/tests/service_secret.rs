@@ -1,0 +1,70 @@
+//! The service secret comes from Secrets Manager at cold start (`SERVICE_SECRET_ARN`), as
+//! the deployed stack provides it, and a stack that cannot read it refuses to start.
+
+use std::collections::HashMap;
+
+use integration_tests::{random_hex, sdk_config};
+use shared::secret::HashPurpose;
+use shared::App;
+
+const TABLE: &str = "accounts-unused";
+const SENDER: &str = "no-reply@example.com";
+
+async fn load(settings: &[(&str, &str)]) -> Result<App, String> {
+    let mut env: HashMap<String, String> =
+        HashMap::from([("TABLE_NAME".into(), TABLE.into()), ("SENDER_EMAIL".into(), SENDER.into())]);
+    env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    App::load(|name| env.get(name).cloned(), &sdk_config().await).await.map_err(|e| e.to_string())
+}
+
+async fn create_secret(value: &str) -> String {
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
+    let name = format!("service-secret-test-{}", random_hex(8));
+    let created = secrets.create_secret().name(name).secret_string(value).send().await.expect("create secret");
+    created.arn.expect("an ARN")
+}
+
+fn fingerprint(app: &App) -> String {
+    app.config.secret.keyed_hash(HashPurpose::LimitKey, &[b"probe"]).to_hex()
+}
+
+#[tokio::test]
+async fn the_secret_in_secrets_manager_keys_every_hash() {
+    let value = random_hex(32);
+    let arn = create_secret(&value).await;
+    let from_secrets_manager = load(&[("SERVICE_SECRET_ARN", &arn)]).await.expect("loads");
+    let from_environment = load(&[("SERVICE_SECRET", &value)]).await.expect("loads");
+    let other = load(&[("SERVICE_SECRET", &random_hex(32))]).await.expect("loads");
+    assert_eq!(fingerprint(&from_secrets_manager), fingerprint(&from_environment));
+    assert_ne!(fingerprint(&from_secrets_manager), fingerprint(&other));
+}
+
+#[tokio::test]
+async fn a_secret_that_cannot_be_read_stops_the_cold_start() {
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:no-such-secret-AbCdEf";
+    let error = load(&[("SERVICE_SECRET_ARN", missing)]).await.err().expect("refused");
+    assert!(error.contains(missing), "{error}");
+}
+
+#[tokio::test]
+async fn a_short_secret_is_refused_without_printing_it() {
+    let value = "too-short-Xq7";
+    let arn = create_secret(value).await;
+    let error = load(&[("SERVICE_SECRET_ARN", &arn)]).await.err().expect("refused");
+    assert!(error.contains("at least 32 bytes"), "{error}");
+    assert!(!error.contains(value), "{error}");
+}
+
+#[tokio::test]
+async fn two_sources_of_the_secret_are_refused() {
+    let arn = create_secret(&random_hex(32)).await;
+    let error =
+        load(&[("SERVICE_SECRET_ARN", &arn), ("SERVICE_SECRET", &random_hex(32))]).await.err().expect("refused");
+    assert!(error.contains("not both"), "{error}");
+}
+
+#[tokio::test]
+async fn no_secret_at_all_is_refused() {
+    let error = load(&[]).await.err().expect("refused");
+    assert!(error.contains("SERVICE_SECRET is required"), "{error}");
+}
