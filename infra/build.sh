@@ -38,7 +38,7 @@ done
 
 start=${SECONDS}
 cargo lambda build --release "${arch}" "${compiler[@]}" --output-format zip "${functions[@]}"
-echo "build: ${#functions[@]} functions (${arch#--}) in $((SECONDS - start))s"
+echo "build: $((${#functions[@]} / 2)) functions (${arch#--}) in $((SECONDS - start))s"
 TARGET="${CARGO_TARGET_DIR:-target}"
 for zip in "${TARGET}"/lambda/*/bootstrap.zip; do
   stat -c '%s %n' "${zip}" | awk '{ split($2, p, "/"); printf "  %-24s %6.2f MiB zipped\n", p[length(p) - 1], $1 / 1048576 }'
