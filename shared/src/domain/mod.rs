@@ -14,6 +14,7 @@ mod phone;
 pub mod recovery;
 pub mod self_service;
 pub mod session;
+pub mod siteverify;
 pub mod sign_in;
 pub mod totp;
 pub mod two_factor;
