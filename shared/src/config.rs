@@ -183,10 +183,14 @@ impl Config {
 
 /// The `CAPTCHA_*` settings of a third-party provider. Keys are required: without them every
 /// token would fail, which is better found at a cold start than by every person signing up.
-fn provider_config(provider: Provider, lookup: &impl Fn(&str) -> Option<String>) -> Result<ProviderConfig, ConfigError> {
+fn provider_config(
+    provider: Provider,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<ProviderConfig, ConfigError> {
     let setting = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
     let required = |name: &str| {
-        setting(name).ok_or_else(|| ConfigError(format!("{name} is required with CAPTCHA_PROVIDER={}", provider.name())))
+        setting(name)
+            .ok_or_else(|| ConfigError(format!("{name} is required with CAPTCHA_PROVIDER={}", provider.name())))
     };
     let verify_url = setting("CAPTCHA_VERIFY_URL").unwrap_or_else(|| provider.default_verify_url().to_owned());
     if !verify_url.starts_with("https://") && !is_loopback_http(&verify_url) {
@@ -201,12 +205,13 @@ fn provider_config(provider: Provider, lookup: &impl Fn(&str) -> Option<String>)
             ConfigError(format!("CAPTCHA_VERIFY_TIMEOUT_MS must be a positive whole number, got {text:?}"))
         })?,
     };
-    let min_score = match setting("CAPTCHA_MIN_SCORE") {
-        None => 0.5,
-        Some(text) => text.parse::<f64>().ok().filter(|s| (0.0..=1.0).contains(s)).ok_or_else(|| {
-            ConfigError(format!("CAPTCHA_MIN_SCORE must be a number from 0.0 to 1.0, got {text:?}"))
-        })?,
-    };
+    let min_score =
+        match setting("CAPTCHA_MIN_SCORE") {
+            None => 0.5,
+            Some(text) => text.parse::<f64>().ok().filter(|s| (0.0..=1.0).contains(s)).ok_or_else(|| {
+                ConfigError(format!("CAPTCHA_MIN_SCORE must be a number from 0.0 to 1.0, got {text:?}"))
+            })?,
+        };
     Ok(ProviderConfig {
         provider,
         site_key: required("CAPTCHA_SITE_KEY")?,
@@ -312,7 +317,10 @@ mod tests {
         ])
         .unwrap();
         let CaptchaConfig::ThirdParty(p) = &c.captcha else { panic!() };
-        assert_eq!((p.verify_url.as_str(), p.timeout, p.min_score), ("http://127.0.0.1:9/siteverify", Duration::from_millis(250), 0.7));
+        assert_eq!(
+            (p.verify_url.as_str(), p.timeout, p.min_score),
+            ("http://127.0.0.1:9/siteverify", Duration::from_millis(250), 0.7)
+        );
         assert_eq!(p.hostname.as_deref(), Some("accounts.example.com"));
         assert!(!format!("{c:?}").contains("sk-0123"), "the secret key is never printed: {c:?}");
     }

@@ -220,7 +220,8 @@ fn form(config: &ProviderConfig, token: &str, client_ip: Option<&str>) -> String
 
 fn judge(config: &ProviderConfig, answer: &Answer) -> Result<(), SiteverifyRefusal> {
     if !answer.success {
-        let codes = if answer.error_codes.is_empty() { "no error code".to_owned() } else { answer.error_codes.join(",") };
+        let codes =
+            if answer.error_codes.is_empty() { "no error code".to_owned() } else { answer.error_codes.join(",") };
         let any_of = |list: &[&str]| answer.error_codes.iter().any(|code| list.contains(&code.as_str()));
         return Err(if any_of(&OUR_FAULT) {
             SiteverifyRefusal::Misconfigured(codes)
@@ -443,10 +444,7 @@ mod tests {
         // hCaptcha's is a risk: high is a bot.
         let hcaptcha = config(Provider::HCaptcha);
         assert_eq!(verdict(&Scripted::json(200, &with(0.1)), &hcaptcha).await, Ok(()));
-        assert_eq!(
-            verdict(&Scripted::json(200, &with(0.9)), &hcaptcha).await,
-            Err(SiteverifyRefusal::LowScore(0.9))
-        );
+        assert_eq!(verdict(&Scripted::json(200, &with(0.9)), &hcaptcha).await, Err(SiteverifyRefusal::LowScore(0.9)));
         let strict = ProviderConfig { min_score: 0.95, ..config(Provider::Recaptcha) };
         assert!(verdict(&Scripted::json(200, &with(0.9)), &strict).await.is_err());
     }

@@ -6,7 +6,9 @@ use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use super::limits::{Limit, LimitKey, Window};
-use super::{captcha, siteverify, Channel, Contact, Language, PhoneNumber, VerificationCode, VerificationId, VerificationToken};
+use super::{
+    captcha, siteverify, Channel, Contact, Language, PhoneNumber, VerificationCode, VerificationId, VerificationToken,
+};
 use crate::app::App;
 use crate::config::CaptchaConfig;
 use crate::error::{Error, Result};
@@ -220,11 +222,27 @@ impl CaptchaRefusal {
         };
         let (outcome, error) = match &self {
             CaptchaRefusal::ThirdParty(refusal) if refusal.is_misconfiguration() => {
-                tracing::error!(event = "captcha_unavailable", provider, reason, channel, country, purpose, "code refused");
+                tracing::error!(
+                    event = "captcha_unavailable",
+                    provider,
+                    reason,
+                    channel,
+                    country,
+                    purpose,
+                    "code refused"
+                );
                 ("unavailable", Error::CaptchaUnavailable)
             }
             CaptchaRefusal::ThirdParty(refusal) if refusal.is_unavailable() => {
-                tracing::warn!(event = "captcha_unavailable", provider, reason, channel, country, purpose, "code refused");
+                tracing::warn!(
+                    event = "captcha_unavailable",
+                    provider,
+                    reason,
+                    channel,
+                    country,
+                    purpose,
+                    "code refused"
+                );
                 ("unavailable", Error::CaptchaUnavailable)
             }
             _ => {
@@ -261,7 +279,10 @@ async fn check_captcha(
             // The provider spends a token when it says yes; recording it too refuses a replay
             // here however the provider behaves. Keyed, so the table holds no token.
             let token = payload.unwrap_or_default().trim();
-            let id = app.config.secret.keyed_hash(HashPurpose::Captcha, &[provider.provider.name().as_bytes(), token.as_bytes()]);
+            let id = app
+                .config
+                .secret
+                .keyed_hash(HashPurpose::Captcha, &[provider.provider.name().as_bytes(), token.as_bytes()]);
             Ok(Some(Limit::SingleUse { id: id.to_hex(), until: now.plus(siteverify::TOKEN_LIFETIME) }))
         }
     }
