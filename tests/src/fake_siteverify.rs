@@ -12,12 +12,13 @@ use crate::Stack;
 
 pub const SITE_KEY: &str = "site-key-0x4AAAA";
 pub const SECRET: &str = "provider-secret-0x4AAAA&=";
-pub const TIMEOUT_MS: &str = "300";
+/// Generous, so a loaded test machine never turns a good token into a 503.
+pub const TIMEOUT_MS: &str = "1000";
 
 /// What the fake answers, chosen by the token the client sends: `good-*` passes (hostname
 /// accounts.example.com), `human`/`bot` pass with a score of 0.9/0.1, `elsewhere` passes on
 /// another hostname, `duplicate` is a replay, `server-error` is a 500, `garbage` is not JSON,
-/// `provider-trouble` is the provider's `internal-error`, `slow` answers after 3 seconds, and
+/// `provider-trouble` is the provider's `internal-error`, `slow` answers after 5 seconds, and
 /// anything else is `invalid-input-response`.
 fn answer_for(token: &str) -> (u16, String) {
     let success = |extra: &str| (200, format!(r#"{{"success":true,"hostname":"accounts.example.com"{extra}}}"#));
@@ -109,7 +110,7 @@ async fn serve(mut stream: TcpStream, log: Arc<Mutex<Vec<HashMap<String, String>
     let (status, body) = if form.get("secret").map(String::as_str) != Some(SECRET) {
         (200, r#"{"success":false,"error-codes":["invalid-input-secret"]}"#.to_owned())
     } else if token == "slow" {
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        tokio::time::sleep(Duration::from_secs(5)).await;
         answer_for("good-but-late")
     } else {
         answer_for(token)

@@ -108,7 +108,7 @@ async fn no_answer_is_never_a_pass(provider: &str) {
     let slow = ask(&stack, &contact, Some("slow"), &random_ip()).await;
     let waited = started.elapsed();
     assert_eq!((slow.status, slow.error_code()), (503, "captcha_unavailable"), "{:?}", slow.json);
-    assert!(waited < Duration::from_secs(2), "the timeout cut the call short: {waited:?}");
+    assert!(waited < Duration::from_secs(4), "the timeout cut the call short: {waited:?}");
     for token in ["slow", "server-error", "garbage", "provider-trouble"] {
         assert_refused(&stack, &contact, Some(token), 503, "captcha_unavailable").await;
     }
