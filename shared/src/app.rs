@@ -3,13 +3,17 @@
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::config::{Config, ConfigError};
+use crate::domain::siteverify::SiteverifyTransport;
 use crate::notify::{AwsNotifier, Notifier};
+use crate::siteverify_client::HttpSiteverify;
 use crate::store::{DynamoStore, Store};
 
 pub struct App {
     pub config: Config,
     pub store: Box<dyn Store>,
     pub notifier: Box<dyn Notifier>,
+    /// Asks a third-party CAPTCHA provider about a token (`CaptchaConfig::ThirdParty`).
+    pub siteverify: Box<dyn SiteverifyTransport>,
 }
 
 impl App {
@@ -51,7 +55,12 @@ impl App {
             config.sender_email.clone(),
             config.sms_sender_id.clone(),
         );
-        App { config, store: Box::new(store), notifier: Box::new(notifier) }
+        App {
+            config,
+            store: Box::new(store),
+            notifier: Box::new(notifier),
+            siteverify: Box::new(HttpSiteverify::default()),
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::domain::password::{PasswordHasherConfig, PasswordPolicy};
+use crate::domain::siteverify::{Provider, ProviderConfig, ProviderSecret};
 use crate::secret::ServiceSecret;
 
 #[derive(Debug, Clone)]
@@ -50,10 +51,12 @@ pub struct Config {
 }
 
 /// Which CAPTCHA guards code requests.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum CaptchaConfig {
     /// The built-in proof of work (ALTCHA); `difficulty` is the base `maxnumber`.
     Altcha { difficulty: u64, lifetime: Duration },
+    /// Turnstile, hCaptcha or reCAPTCHA, whose tokens the provider's siteverify checks.
+    ThirdParty(ProviderConfig),
     /// Local development only: `template.yaml` does not allow it in a deployed stage.
     Off,
 }
@@ -65,6 +68,17 @@ pub struct ConfigError(String);
 impl ConfigError {
     pub(crate) fn new(message: impl Into<String>) -> Self {
         ConfigError(message.into())
+    }
+}
+
+impl CaptchaConfig {
+    /// As `CAPTCHA_PROVIDER` names it; for logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            CaptchaConfig::Altcha { .. } => "altcha",
+            CaptchaConfig::ThirdParty(config) => config.provider.name(),
+            CaptchaConfig::Off => "off",
+        }
     }
 }
 
@@ -114,7 +128,14 @@ impl Config {
                 lifetime: seconds("CAPTCHA_TTL_SECONDS", 300)?,
             },
             Some("off") => CaptchaConfig::Off,
-            Some(other) => return Err(ConfigError(format!("CAPTCHA_PROVIDER must be altcha or off, got {other:?}"))),
+            Some(name) => match Provider::parse(name) {
+                Some(provider) => CaptchaConfig::ThirdParty(provider_config(provider, &lookup)?),
+                None => {
+                    return Err(ConfigError(format!(
+                        "CAPTCHA_PROVIDER must be altcha, turnstile, hcaptcha, recaptcha or off, got {name:?}"
+                    )))
+                }
+            },
         };
         let sms_allowed_country_codes = lookup("SMS_ALLOWED_COUNTRY_CODES")
             .unwrap_or_default()
@@ -160,6 +181,58 @@ impl Config {
             totp_issuer: lookup("TOTP_ISSUER").unwrap_or_else(|| service_name.clone()),
         })
     }
+}
+
+/// The `CAPTCHA_*` settings of a third-party provider. Keys are required: without them every
+/// token would fail, which is better found at a cold start than by every person signing up.
+fn provider_config(
+    provider: Provider,
+    lookup: &impl Fn(&str) -> Option<String>,
+) -> Result<ProviderConfig, ConfigError> {
+    let setting = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let required = |name: &str| {
+        setting(name)
+            .ok_or_else(|| ConfigError(format!("{name} is required with CAPTCHA_PROVIDER={}", provider.name())))
+    };
+    let verify_url = setting("CAPTCHA_VERIFY_URL").unwrap_or_else(|| provider.default_verify_url().to_owned());
+    if !verify_url.starts_with("https://") && !is_loopback_http(&verify_url) {
+        // The secret key travels in the request body.
+        return Err(ConfigError(format!(
+            "CAPTCHA_VERIFY_URL must be https:// (or http:// to localhost, for tests), got {verify_url:?}"
+        )));
+    }
+    let timeout_ms = match setting("CAPTCHA_VERIFY_TIMEOUT_MS") {
+        None => 3000,
+        Some(text) => text.parse::<u64>().ok().filter(|ms| *ms > 0).ok_or_else(|| {
+            ConfigError(format!("CAPTCHA_VERIFY_TIMEOUT_MS must be a positive whole number, got {text:?}"))
+        })?,
+    };
+    let min_score =
+        match setting("CAPTCHA_MIN_SCORE") {
+            None => 0.5,
+            Some(text) => text.parse::<f64>().ok().filter(|s| (0.0..=1.0).contains(s)).ok_or_else(|| {
+                ConfigError(format!("CAPTCHA_MIN_SCORE must be a number from 0.0 to 1.0, got {text:?}"))
+            })?,
+        };
+    Ok(ProviderConfig {
+        provider,
+        site_key: required("CAPTCHA_SITE_KEY")?,
+        secret_key: ProviderSecret::new(required("CAPTCHA_SECRET_KEY")?),
+        verify_url,
+        timeout: Duration::from_millis(timeout_ms),
+        min_score,
+        hostname: setting("CAPTCHA_HOSTNAME"),
+    })
+}
+
+fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -208,5 +281,70 @@ mod tests {
         assert!(config(&weak).unwrap_err().to_string().contains("OWASP"));
         let no_composition = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("PASSWORD_REQUIRE_COMPOSITION", "false")];
         assert!(!config(&no_composition).unwrap().password_policy.require_composition);
+    }
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {
+        let mut pairs = MINIMAL.to_vec();
+        pairs.extend_from_slice(extra);
+        config(&pairs)
+    }
+
+    #[test]
+    fn third_party_providers_need_their_keys_and_get_defaults() {
+        const KEYS: [(&str, &str); 2] = [("CAPTCHA_SITE_KEY", "site"), ("CAPTCHA_SECRET_KEY", "sk-0123")];
+        for (name, url) in [
+            ("turnstile", "https://challenges.cloudflare.com/turnstile/v0/siteverify"),
+            ("hcaptcha", "https://api.hcaptcha.com/siteverify"),
+            ("recaptcha", "https://www.google.com/recaptcha/api/siteverify"),
+        ] {
+            let c = with(&[("CAPTCHA_PROVIDER", name), KEYS[0], KEYS[1]]).unwrap();
+            let CaptchaConfig::ThirdParty(p) = &c.captcha else { panic!("{name}: {:?}", c.captcha) };
+            assert_eq!((p.provider.name(), p.verify_url.as_str(), c.captcha.name()), (name, url, name));
+            assert_eq!((p.site_key.as_str(), p.timeout, p.min_score), ("site", Duration::from_secs(3), 0.5));
+            assert_eq!(p.hostname, None);
+            for missing in KEYS {
+                let other = KEYS.into_iter().filter(|k| *k != missing).collect::<Vec<_>>();
+                let err = with(&[&[("CAPTCHA_PROVIDER", name)][..], &other[..]].concat()).unwrap_err();
+                assert!(err.to_string().contains(missing.0), "{err}");
+            }
+        }
+        let c = with(&[
+            ("CAPTCHA_PROVIDER", "turnstile"),
+            KEYS[0],
+            KEYS[1],
+            ("CAPTCHA_VERIFY_URL", "http://127.0.0.1:9/siteverify"),
+            ("CAPTCHA_VERIFY_TIMEOUT_MS", "250"),
+            ("CAPTCHA_MIN_SCORE", "0.7"),
+            ("CAPTCHA_HOSTNAME", "accounts.example.com"),
+        ])
+        .unwrap();
+        let CaptchaConfig::ThirdParty(p) = &c.captcha else { panic!() };
+        assert_eq!(
+            (p.verify_url.as_str(), p.timeout, p.min_score),
+            ("http://127.0.0.1:9/siteverify", Duration::from_millis(250), 0.7)
+        );
+        assert_eq!(p.hostname.as_deref(), Some("accounts.example.com"));
+        assert!(!format!("{c:?}").contains("sk-0123"), "the secret key is never printed: {c:?}");
+    }
+
+    #[test]
+    fn third_party_settings_are_checked() {
+        let base = [("CAPTCHA_PROVIDER", "hcaptcha"), ("CAPTCHA_SITE_KEY", "site"), ("CAPTCHA_SECRET_KEY", "secret")];
+        for (name, value) in [
+            ("CAPTCHA_VERIFY_URL", "http://verify.example/siteverify"),
+            ("CAPTCHA_VERIFY_URL", "http://localhost.evil.example/siteverify"),
+            ("CAPTCHA_VERIFY_URL", "ftp://127.0.0.1/"),
+            ("CAPTCHA_VERIFY_TIMEOUT_MS", "0"),
+            ("CAPTCHA_VERIFY_TIMEOUT_MS", "3s"),
+            ("CAPTCHA_MIN_SCORE", "1.5"),
+            ("CAPTCHA_MIN_SCORE", "-0.1"),
+            ("CAPTCHA_MIN_SCORE", "high"),
+        ] {
+            let err = with(&[&base[..], &[(name, value)][..]].concat()).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
+        for url in ["http://localhost:8080/x", "http://[::1]:9/x", "http://127.0.0.2/x", "https://verify.example/x"] {
+            assert!(with(&[&base[..], &[("CAPTCHA_VERIFY_URL", url)][..]].concat()).is_ok(), "{url}");
+        }
     }
 }

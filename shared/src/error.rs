@@ -42,6 +42,9 @@ pub enum Error {
     TwoFactorAlreadyEnabled,
     #[error("the CAPTCHA could not be verified; solve a new one")]
     CaptchaFailed,
+    /// The CAPTCHA provider gave no usable answer; the token was neither accepted nor refused.
+    #[error("the CAPTCHA cannot be checked right now; try again shortly")]
+    CaptchaUnavailable,
     #[error("{0}")]
     UnsupportedRegion(String),
     #[error("too many requests; try again later")]
@@ -79,6 +82,7 @@ impl Error {
             Error::PrimaryContact => "primary_contact",
             Error::TwoFactorAlreadyEnabled => "two_factor_already_enabled",
             Error::CaptchaFailed => "captcha_failed",
+            Error::CaptchaUnavailable => "captcha_unavailable",
             Error::UnsupportedRegion(_) => "unsupported_region",
             Error::RateLimited { .. } => "rate_limited",
             Error::Conflict => "conflict",

@@ -136,7 +136,7 @@ fn status_of(error: &Error) -> StatusCode {
         Error::VerificationExpired => StatusCode::GONE,
         Error::Conflict => StatusCode::CONFLICT,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::DeliveryFailed => StatusCode::SERVICE_UNAVAILABLE,
+        Error::DeliveryFailed | Error::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
         Error::NotFound => StatusCode::NOT_FOUND,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }

@@ -9,6 +9,7 @@ pub mod http;
 pub mod metrics;
 pub mod notify;
 pub mod secret;
+pub mod siteverify_client;
 pub mod store;
 pub mod time;
 

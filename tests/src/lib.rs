@@ -14,8 +14,11 @@ use aws_sdk_dynamodb::types::{
 use lambda_http::{Body, Request, Response};
 use rand::Rng;
 use serde_json::{json, Value};
+use shared::domain::verification::CaptchaWidget;
 use shared::domain::{Contact, EmailAddress, PhoneNumber};
 use shared::App;
+
+pub mod fake_siteverify;
 
 pub const SENDER: &str = "no-reply@accounts.example.com";
 
@@ -125,8 +128,9 @@ impl Stack {
 
     /// A solved CAPTCHA issued at `at`, for domain calls made at that time.
     pub async fn solved_captcha_at(&self, at: shared::Timestamp) -> String {
-        let challenge =
+        let widget =
             shared::domain::verification::new_captcha(self.app, None, at, &mut rand::rngs::OsRng).await.unwrap();
+        let CaptchaWidget::ProofOfWork(challenge) = widget else { panic!("not an ALTCHA stack: {widget:?}") };
         let number = shared::domain::captcha::solve(&challenge).expect("the challenge has a solution");
         shared::domain::captcha::payload_for(&challenge, number)
     }

@@ -513,6 +513,7 @@ fn every_error() -> Vec<Error> {
         Error::NoVerifiedPhone,
         Error::TwoFactorAlreadyEnabled,
         Error::CaptchaFailed,
+        Error::CaptchaUnavailable,
         Error::UnsupportedRegion("codes cannot be sent by SMS to +1 numbers".into()),
         Error::RateLimited { retry_after: Duration::from_secs(42) },
         Error::Conflict,
@@ -758,6 +759,30 @@ async fn answers_along_a_sign_up_match_the_document() {
 
     let huge = TestRequest::post_raw("/v1/verifications", &format!("{{\"pad\":\"{}\"}}", "x".repeat(17 * 1024)));
     client.expect("request-code", huge, 413, "payload_too_large").await;
+}
+
+#[tokio::test]
+async fn answers_with_a_third_party_captcha_match_the_document() {
+    let doc = openapi();
+    // A provider nobody answers for: the port was free a moment ago.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/siteverify", closed.local_addr().unwrap());
+    drop(closed);
+    let stack = Stack::with_settings(&[
+        ("CAPTCHA_PROVIDER", "turnstile"),
+        ("CAPTCHA_SITE_KEY", "0x4AAAAAAADnPIDROrmt1Wwj"),
+        ("CAPTCHA_SECRET_KEY", "0x4AAAAAAADnPIDROrmt1Wwj-secret"),
+        ("CAPTCHA_VERIFY_URL", &url),
+    ])
+    .await;
+    let client = Client { doc: &doc, stack: &stack };
+    let widget = client.expect("captcha", TestRequest::get("/v1/captcha"), 200, "").await;
+    assert_eq!(widget.json["provider"], "turnstile");
+    let ask = json!({"channel": "email", "purpose": "sign_up", "email": "someone@example.com"});
+    client.expect("request-code", post("/v1/verifications", ask.clone()), 403, "captcha_failed").await;
+    let mut with_token = ask;
+    with_token["captcha"] = json!("XXXX.DUMMY.TOKEN.XXXX");
+    client.expect("request-code", post("/v1/verifications", with_token), 503, "captcha_unavailable").await;
 }
 
 #[tokio::test]

@@ -1,12 +1,13 @@
 //! What the service logs while a person signs up and in: never a phone number, an
-//! email address, a code, a token or a password.
+//! email address, a code, a token or a password (nor a CAPTCHA provider's token or secret key).
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use integration_tests::fake_siteverify::{FakeVerifier, SECRET};
 use integration_tests::outbox::last_code_to;
-use integration_tests::{new_email, new_phone, Stack};
-use serde_json::json;
+use integration_tests::{new_email, new_phone, random_hex, Stack, TestRequest};
+use serde_json::{json, Value};
 use shared::domain::Contact;
 
 const PASSWORD: &str = "Tr0ub4dor&3-horse";
@@ -53,6 +54,8 @@ async fn logs_hold_no_contact_code_token_or_password() {
     secrets.push(session.clone());
     let _ = stack.request_code(json!({"channel": "sms", "phone": "+44 909 8790000", "purpose": "sign_up"})).await;
 
+    third_party_captcha_decisions(&captured, &mut secrets).await;
+
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("\"event\":\"code_sent\""), "decisions are logged: {logs}");
     assert!(logs.contains("\"country\":\"91\""), "with the country");
@@ -68,4 +71,45 @@ async fn logs_hold_no_contact_code_token_or_password() {
             line.unwrap_or_default().chars().take(600).collect::<String>()
         );
     }
+}
+
+/// With a third-party CAPTCHA, each refusal is one line: `captcha_failed` at info,
+/// `captcha_unavailable` at warn, or at error when the provider refuses our own keys.
+async fn third_party_captcha_decisions(captured: &Captured, secrets: &mut Vec<String>) {
+    let fake = FakeVerifier::start().await;
+    let stack = fake.stack("turnstile", &[]).await;
+    let misconfigured = fake.stack("turnstile", &[("CAPTCHA_SECRET_KEY", "rotated-away-0x4AAAA")]).await;
+    let (wrong, good) = (format!("wrong-{}", random_hex(16)), format!("good-{}", random_hex(16)));
+    let start = captured.0.lock().unwrap().len();
+    assert_eq!(ask_with(&stack, &wrong).await, 403);
+    assert_eq!(ask_with(&stack, "garbage").await, 503);
+    assert_eq!(ask_with(&misconfigured, &good).await, 503);
+
+    let logs = String::from_utf8(captured.0.lock().unwrap()[start..].to_vec()).unwrap();
+    let decisions: Vec<Value> = logs
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["event"].as_str().is_some_and(|e| e.starts_with("captcha_")))
+        .collect();
+    let summary: Vec<(&str, &str)> =
+        decisions.iter().map(|l| (l["level"].as_str().unwrap(), l["fields"]["event"].as_str().unwrap())).collect();
+    assert_eq!(
+        summary,
+        [("INFO", "captcha_failed"), ("WARN", "captcha_unavailable"), ("ERROR", "captcha_unavailable")],
+        "{logs}"
+    );
+    for line in &decisions {
+        assert_eq!(
+            (line["fields"]["provider"].as_str(), line["fields"]["channel"].as_str()),
+            (Some("turnstile"), Some("sms"))
+        );
+    }
+    assert!(decisions[0]["fields"]["reason"].as_str().unwrap().contains("invalid-input-response"), "{logs}");
+    assert!(decisions[2]["fields"]["reason"].as_str().unwrap().contains("invalid-input-secret"), "{logs}");
+    secrets.extend([SECRET.to_owned(), "rotated-away-0x4AAAA".to_owned(), wrong, good]);
+}
+
+async fn ask_with(stack: &Stack, token: &str) -> u16 {
+    let body = json!({"channel": "sms", "phone": new_phone().canonical(), "purpose": "sign_up", "captcha": token});
+    stack.call(request_code::handle, TestRequest::post("/v1/verifications", body)).await.status
 }

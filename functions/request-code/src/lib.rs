@@ -16,7 +16,8 @@ struct RequestCodeBody {
     country_code: Option<String>,
     phone: Option<String>,
     email: Option<String>,
-    /// The ALTCHA payload of a solved `GET /v1/captcha` challenge.
+    /// The ALTCHA payload of a solved `GET /v1/captcha` challenge, or the token of the
+    /// third-party widget that `GET /v1/captcha` names.
     captcha: Option<String>,
 }
 

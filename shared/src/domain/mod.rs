@@ -15,6 +15,7 @@ pub mod recovery;
 pub mod self_service;
 pub mod session;
 pub mod sign_in;
+pub mod siteverify;
 pub mod totp;
 pub mod two_factor;
 pub mod verification;

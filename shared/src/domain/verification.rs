@@ -6,7 +6,9 @@ use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use super::limits::{Limit, LimitKey, Window};
-use super::{captcha, Channel, Contact, Language, PhoneNumber, VerificationCode, VerificationId, VerificationToken};
+use super::{
+    captcha, siteverify, Channel, Contact, Language, PhoneNumber, VerificationCode, VerificationId, VerificationToken,
+};
 use crate::app::App;
 use crate::config::CaptchaConfig;
 use crate::error::{Error, Result};
@@ -56,7 +58,7 @@ pub struct Verification {
 }
 
 pub struct CodeRequest {
-    /// The ALTCHA payload of a solved challenge (`GET /v1/captcha`).
+    /// The ALTCHA payload of a solved challenge (`GET /v1/captcha`), or the third-party widget's token.
     pub captcha: Option<String>,
     pub contact: Contact,
     pub purpose: Purpose,
@@ -98,14 +100,10 @@ pub async fn request_code(
     let config = &app.config;
     let (channel, country, purpose) = log_fields(&request);
     let mut limits = Vec::new();
-    match check_captcha(app, request.captcha.as_deref(), now) {
-        Ok(single_use) => limits.extend(single_use),
-        Err(e) => {
-            tracing::info!(event = "captcha_failed", channel, country, purpose, "code refused");
-            metrics::count("CaptchaFailures", &[("Channel", channel)]);
-            return Err(e);
-        }
-    }
+    let single_use = check_captcha(app, request.captcha.as_deref(), request.client_ip.as_deref(), now)
+        .await
+        .map_err(|refusal| refusal.log_and_count(app, channel, &country, purpose))?;
+    limits.extend(single_use);
     if let Contact::Phone(phone) = &request.contact {
         guard_sms(app, phone, now, &mut limits).await.inspect_err(|_| {
             tracing::info!(event = "code_limited", channel, country, purpose, "code refused");
@@ -151,11 +149,15 @@ pub async fn request_code(
         token_hash: None,
         token_expires_at: None,
     };
-    app.store.create_verification(&verification, &limits, now).await.inspect_err(|e| {
-        if let Error::RateLimited { .. } = e {
+    app.store.create_verification(&verification, &limits, now).await.map_err(|e| match e {
+        Error::RateLimited { .. } => {
             tracing::info!(event = "code_limited", channel, country, purpose, "code refused");
             metrics::count("LimitHits", &[("Channel", channel)]);
+            e
         }
+        // Its single-use record was already there.
+        Error::CaptchaFailed => CaptchaRefusal::Replayed.log_and_count(app, channel, &country, purpose),
+        e => e,
     })?;
 
     // The verification is stored either way, so confirming it answers alike; its code is
@@ -197,20 +199,91 @@ fn log_fields(request: &CodeRequest) -> (&'static str, String, &'static str) {
     (channel, country, purpose)
 }
 
-/// The CAPTCHA solution, checked; the record that makes it single-use, for the transaction.
-fn check_captcha(app: &App, payload: Option<&str>, now: Timestamp) -> Result<Option<Limit>> {
-    match app.config.captcha {
+/// Why a code request's CAPTCHA did not pass.
+enum CaptchaRefusal {
+    Altcha(captcha::CaptchaRejection),
+    MissingAltcha,
+    ThirdParty(siteverify::SiteverifyRefusal),
+    /// A solution or token that was already used once.
+    Replayed,
+}
+
+impl CaptchaRefusal {
+    /// One log line and one `CaptchaFailures` count (by channel and outcome) per refusal; the
+    /// answer's error. A provider that refuses our own keys is logged as an error: every request
+    /// fails until an operator fixes the configuration.
+    fn log_and_count(self, app: &App, channel: &str, country: &str, purpose: &str) -> Error {
+        let provider = app.config.captcha.name();
+        let reason = match &self {
+            CaptchaRefusal::Altcha(rejection) => rejection.to_string(),
+            CaptchaRefusal::MissingAltcha => "no CAPTCHA solution".to_owned(),
+            CaptchaRefusal::ThirdParty(refusal) => refusal.to_string(),
+            CaptchaRefusal::Replayed => "the CAPTCHA was already used".to_owned(),
+        };
+        let (outcome, error) = match &self {
+            CaptchaRefusal::ThirdParty(refusal) if refusal.is_misconfiguration() => {
+                tracing::error!(
+                    event = "captcha_unavailable",
+                    provider,
+                    reason,
+                    channel,
+                    country,
+                    purpose,
+                    "code refused"
+                );
+                ("unavailable", Error::CaptchaUnavailable)
+            }
+            CaptchaRefusal::ThirdParty(refusal) if refusal.is_unavailable() => {
+                tracing::warn!(
+                    event = "captcha_unavailable",
+                    provider,
+                    reason,
+                    channel,
+                    country,
+                    purpose,
+                    "code refused"
+                );
+                ("unavailable", Error::CaptchaUnavailable)
+            }
+            _ => {
+                tracing::info!(event = "captcha_failed", provider, reason, channel, country, purpose, "code refused");
+                ("failed", Error::CaptchaFailed)
+            }
+        };
+        metrics::count("CaptchaFailures", &[("Channel", channel), ("Outcome", outcome)]);
+        error
+    }
+}
+
+/// The CAPTCHA solution or token, checked; the record that makes it single-use, for the transaction.
+async fn check_captcha(
+    app: &App,
+    payload: Option<&str>,
+    client_ip: Option<&str>,
+    now: Timestamp,
+) -> Result<Option<Limit>, CaptchaRefusal> {
+    match &app.config.captcha {
         CaptchaConfig::Off => Ok(None),
         CaptchaConfig::Altcha { .. } => {
-            let payload = payload.ok_or(Error::CaptchaFailed)?;
+            let payload = payload.ok_or(CaptchaRefusal::MissingAltcha)?;
             let key = app.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
             let verified = captcha::parse_payload(payload)
                 .and_then(|solution| captcha::verify_solution(&key, &solution, now))
-                .map_err(|reason| {
-                    tracing::info!(%reason, "captcha rejected");
-                    Error::CaptchaFailed
-                })?;
+                .map_err(CaptchaRefusal::Altcha)?;
             Ok(Some(Limit::SingleUse { id: verified.id, until: verified.expires_at }))
+        }
+        CaptchaConfig::ThirdParty(provider) => {
+            siteverify::verify_token(app.siteverify.as_ref(), provider, payload, client_ip)
+                .await
+                .map_err(CaptchaRefusal::ThirdParty)?;
+            // The provider spends a token when it says yes; recording it too refuses a replay
+            // here however the provider behaves. Keyed, so the table holds no token.
+            let token = payload.unwrap_or_default().trim();
+            let id = app
+                .config
+                .secret
+                .keyed_hash(HashPurpose::Captcha, &[provider.provider.name().as_bytes(), token.as_bytes()]);
+            Ok(Some(Limit::SingleUse { id: id.to_hex(), until: now.plus(siteverify::TOKEN_LIFETIME) }))
         }
     }
 }
@@ -252,15 +325,33 @@ async fn guard_sms(app: &App, phone: &PhoneNumber, now: Timestamp, limits: &mut 
     Ok(())
 }
 
-/// A CAPTCHA challenge, harder for a client IP that has already asked for many codes this hour.
+/// What the frontend needs to show the CAPTCHA (`GET /v1/captcha`).
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum CaptchaWidget {
+    /// An ALTCHA challenge to solve.
+    ProofOfWork(captcha::CaptchaChallenge),
+    /// Which provider's widget to render, with which public site key.
+    ThirdParty { provider: &'static str, site_key: String },
+}
+
+/// The CAPTCHA to show: for ALTCHA a challenge, harder for a client IP that has already asked
+/// for many codes this hour.
 pub async fn new_captcha(
     app: &App,
     client_ip: Option<&str>,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
-) -> Result<captcha::CaptchaChallenge> {
-    let CaptchaConfig::Altcha { difficulty, lifetime } = app.config.captcha else {
-        return Err(Error::NotFound);
+) -> Result<CaptchaWidget> {
+    let (difficulty, lifetime) = match &app.config.captcha {
+        CaptchaConfig::Altcha { difficulty, lifetime } => (*difficulty, *lifetime),
+        CaptchaConfig::ThirdParty(provider) => {
+            return Ok(CaptchaWidget::ThirdParty {
+                provider: provider.provider.name(),
+                site_key: provider.site_key.clone(),
+            })
+        }
+        CaptchaConfig::Off => return Err(Error::NotFound),
     };
     let recent = match client_ip {
         Some(ip) => {
@@ -270,7 +361,8 @@ pub async fn new_captcha(
         None => 0,
     };
     let key = app.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
-    Ok(captcha::create_challenge(&key, captcha::difficulty_for(difficulty, recent), now, lifetime, rng))
+    let challenge = captcha::create_challenge(&key, captcha::difficulty_for(difficulty, recent), now, lifetime, rng);
+    Ok(CaptchaWidget::ProofOfWork(challenge))
 }
 
 /// Checks a typed code. Every attempt is counted before the code is compared, so
