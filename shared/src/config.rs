@@ -60,7 +60,7 @@ pub enum CaptchaConfig {
 
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
-pub struct ConfigError(String);
+pub struct ConfigError(pub(crate) String);
 
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
