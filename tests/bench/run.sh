@@ -11,7 +11,9 @@
 # stalls everyone). Needs the infra/.venv tools (infra/ensure-tools.sh test) and, for the
 # file/socket trace, strace.
 # About 10 minutes on 2 cores once the release build is cached; the first release build
-# (fat LTO, one codegen unit, per binary) takes longer. BENCH_SKIP_BUILD=1 reuses the binaries.
+# (fat LTO, one codegen unit, per binary) takes longer. BENCH_SKIP_BUILD=1 reuses the binaries;
+# BENCH_BIN_DIR=<dir> takes them from another directory (e.g. a build with symbols kept, for
+# size breakdowns: sizes are always measured after strip(1)).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -74,6 +76,6 @@ round_trips() {
 round_trips || { echo "run.sh: round_trips failed; once more" >&2; round_trips; }
 
 step "cold starts, warm latency, sizes, argon2 (tests/bench/bench.py)"
-python tests/bench/bench.py --bin-dir "${TARGET}/release" --work-dir "${WORK}" \
+python tests/bench/bench.py --bin-dir "${BENCH_BIN_DIR:-${TARGET}/release}" --work-dir "${WORK}" \
   --round-trips "${WORK}/round_trips.jsonl" "$@"
 echo "run.sh: results in tests/bench/RESULTS.md (raw numbers: ${WORK#"${ROOT}/"}/results.json)"
