@@ -11,7 +11,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::app::App;
+use crate::app::{App, Channels, NoMessages, SesAndSns};
 use crate::domain::idempotency::Idempotency;
 use crate::domain::session::{authenticate, Authenticated, ClientInfo};
 use crate::domain::Language;
@@ -213,8 +213,26 @@ pub fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
     })
 }
 
-/// The `main` of every function: JSON logs, the app built once, then the Lambda loop.
+/// The `main` of every function that sends messages (email through SES, SMS through SNS):
+/// JSON logs, the app built once, then the Lambda loop.
 pub async fn run<F, Fut>(handler: F) -> std::result::Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<Response<Body>>> + Send,
+{
+    serve::<SesAndSns, _, _>(handler).await
+}
+
+/// `run` for a function that never sends a message: it links no SES or SNS client.
+pub async fn run_without_messages<F, Fut>(handler: F) -> std::result::Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<Response<Body>>> + Send,
+{
+    serve::<NoMessages, _, _>(handler).await
+}
+
+async fn serve<C: Channels, F, Fut>(handler: F) -> std::result::Result<(), lambda_http::Error>
 where
     F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Response<Body>>> + Send,
@@ -227,7 +245,7 @@ where
         .without_time()
         .with_target(false)
         .init();
-    let app: &'static App = Box::leak(Box::new(App::from_env().await?));
+    let app: &'static App = Box::leak(Box::new(App::from_env::<C>().await?));
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
         Ok::<_, std::convert::Infallible>(respond(app, request, handler).await)
     }))

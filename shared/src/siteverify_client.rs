@@ -1,7 +1,7 @@
 //! The HTTP client that asks a CAPTCHA provider's siteverify endpoint.
 //!
 //! It is the AWS SDK's own connector (`aws-smithy-http-client`: hyper 1, rustls with aws-lc and
-//! the system's root certificates), so the functions carry no second HTTP or TLS stack. Plain
+//! the Mozilla roots of `app::tls_context`), so the functions carry no second HTTP or TLS stack. Plain
 //! `http://` works too, for a fake verifier in tests. Timeouts are the caller's
 //! (`domain::siteverify::verify_token` bounds the whole call), so none are set here.
 
@@ -32,9 +32,12 @@ pub struct HttpSiteverify {
 #[async_trait]
 impl SiteverifyTransport for HttpSiteverify {
     async fn post_form(&self, url: &str, form: String) -> Result<HttpAnswer, String> {
-        let connector = self
-            .connector
-            .get_or_init(|| Connector::builder().tls_provider(Provider::Rustls(CryptoMode::AwsLc)).build());
+        let connector = self.connector.get_or_init(|| {
+            Connector::builder()
+                .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
+                .tls_context(crate::app::tls_context())
+                .build()
+        });
         let mut request = HttpRequest::new(SdkBody::from(form));
         request.set_method("POST").map_err(|e| e.to_string())?;
         request.set_uri(url).map_err(|e| e.to_string())?;

@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::{
 use lambda_http::{Body, Request, Response};
 use rand::Rng;
 use serde_json::{json, Value};
+use shared::app::SesAndSns;
 use shared::domain::verification::CaptchaWidget;
 use shared::domain::{Contact, EmailAddress, PhoneNumber};
 use shared::App;
@@ -70,7 +71,7 @@ impl Stack {
             ("CAPTCHA_DIFFICULTY".into(), "1000".into()),
         ]);
         env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let app = App::load(|name| env.get(name).cloned(), &sdk).await.expect("test configuration");
+        let app = App::load::<SesAndSns>(|name| env.get(name).cloned(), &sdk).await.expect("test configuration");
         let app: &'static App = Box::leak(Box::new(app));
         Stack { app, table, dynamo, secrets }
     }

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use integration_tests::{random_hex, sdk_config};
+use shared::app::SesAndSns;
 use shared::secret::HashPurpose;
 use shared::App;
 
@@ -14,7 +15,7 @@ async fn load(settings: &[(&str, &str)]) -> Result<App, String> {
     let mut env: HashMap<String, String> =
         HashMap::from([("TABLE_NAME".into(), TABLE.into()), ("SENDER_EMAIL".into(), SENDER.into())]);
     env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-    App::load(|name| env.get(name).cloned(), &sdk_config().await).await.map_err(|e| e.to_string())
+    App::load::<SesAndSns>(|name| env.get(name).cloned(), &sdk_config().await).await.map_err(|e| e.to_string())
 }
 
 async fn create_secret(value: &str) -> String {
