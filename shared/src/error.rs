@@ -42,6 +42,10 @@ pub enum Error {
     TwoFactorAlreadyEnabled,
     #[error("the CAPTCHA could not be verified; solve a new one")]
     CaptchaFailed,
+    /// A right solution, but many codes were asked for this destination lately: the client
+    /// fetches `GET /v1/captcha?difficulty=<difficulty>` and solves that.
+    #[error("many codes were requested for this destination recently; solve a harder CAPTCHA")]
+    CaptchaTooEasy { difficulty: u64 },
     /// The CAPTCHA provider gave no usable answer; the token was neither accepted nor refused.
     #[error("the CAPTCHA cannot be checked right now; try again shortly")]
     CaptchaUnavailable,
@@ -82,6 +86,7 @@ impl Error {
             Error::PrimaryContact => "primary_contact",
             Error::TwoFactorAlreadyEnabled => "two_factor_already_enabled",
             Error::CaptchaFailed => "captcha_failed",
+            Error::CaptchaTooEasy { .. } => "captcha_too_easy",
             Error::CaptchaUnavailable => "captcha_unavailable",
             Error::UnsupportedRegion(_) => "unsupported_region",
             Error::RateLimited { .. } => "rate_limited",

@@ -126,7 +126,7 @@ fn status_of(error: &Error) -> StatusCode {
         | Error::TermsNotAccepted
         | Error::NoVerifiedPhone
         | Error::UnsupportedRegion(_) => StatusCode::BAD_REQUEST,
-        Error::CaptchaFailed => StatusCode::FORBIDDEN,
+        Error::CaptchaFailed | Error::CaptchaTooEasy { .. } => StatusCode::FORBIDDEN,
         Error::InvalidCredentials | Error::Unauthorized => StatusCode::UNAUTHORIZED,
         Error::ChallengeExpired => StatusCode::GONE,
         Error::ContactInUse | Error::TwoFactorAlreadyEnabled | Error::PrimaryContact => StatusCode::CONFLICT,
@@ -148,6 +148,7 @@ pub fn error_response(error: &Error) -> Response<Body> {
     match error {
         Error::InvalidCode { attempts_left } => detail["attempts_left"] = (*attempts_left).into(),
         Error::RateLimited { retry_after } => detail["retry_after"] = retry_after.as_secs().into(),
+        Error::CaptchaTooEasy { difficulty } => detail["difficulty"] = (*difficulty).into(),
         Error::WeakPassword { violations } => detail["violations"] = serde_json::json!(violations),
         _ => {}
     }

@@ -120,17 +120,22 @@ async fn service_secret_arn(secrets: &aws_sdk_secretsmanager::Client, name: &str
 impl Stack {
     /// Fetches a CAPTCHA challenge and solves it, as the ALTCHA widget does in a browser.
     pub async fn solved_captcha(&self) -> String {
-        let answer = self.call(captcha::handle, TestRequest::get("/v1/captcha")).await;
+        self.solved_captcha_of("/v1/captcha").await
+    }
+
+    /// Solves the challenge `GET path` answers (`/v1/captcha?difficulty=N`).
+    pub async fn solved_captcha_of(&self, path: &str) -> String {
+        let answer = self.call(captcha::handle, TestRequest::get(path)).await;
         assert_eq!(answer.status, 200, "{:?}", answer.json);
         let challenge: shared::domain::captcha::CaptchaChallenge = serde_json::from_value(answer.json).unwrap();
         let number = shared::domain::captcha::solve(&challenge).expect("the challenge has a solution");
         shared::domain::captcha::payload_for(&challenge, number)
     }
 
-    /// A solved CAPTCHA issued at `at`, for domain calls made at that time.
-    pub async fn solved_captcha_at(&self, at: shared::Timestamp) -> String {
-        let widget =
-            shared::domain::verification::new_captcha(self.app, None, at, &mut rand::rngs::OsRng).await.unwrap();
+    /// A solved CAPTCHA issued at `at` with at least `difficulty`, for domain calls made at that time.
+    pub async fn solved_captcha_at(&self, at: shared::Timestamp, difficulty: Option<u64>) -> String {
+        let mut rng = rand::rngs::OsRng;
+        let widget = shared::domain::verification::new_captcha(self.app, None, difficulty, at, &mut rng).await.unwrap();
         let CaptchaWidget::ProofOfWork(challenge) = widget else { panic!("not an ALTCHA stack: {widget:?}") };
         let number = shared::domain::captcha::solve(&challenge).expect("the challenge has a solution");
         shared::domain::captcha::payload_for(&challenge, number)
@@ -142,9 +147,18 @@ impl Stack {
         body
     }
 
-    /// Asks for a code the way the sign-up screen does: solve the CAPTCHA, then request.
+    /// Asks for a code the way the sign-up screen does: solve the CAPTCHA, then request; and when
+    /// the destination needs a harder CAPTCHA, fetch one of the difficulty named and ask again.
     pub async fn request_code(&self, body: Value) -> TestResponse {
-        let body = self.with_captcha(body).await;
+        let sent = self
+            .call(request_code::handle, TestRequest::post("/v1/verifications", self.with_captcha(body.clone()).await))
+            .await;
+        if sent.error_code() != "captcha_too_easy" {
+            return sent;
+        }
+        let difficulty = sent.json["error"]["difficulty"].as_u64().expect("the difficulty needed");
+        let mut body = body;
+        body["captcha"] = json!(self.solved_captcha_of(&format!("/v1/captcha?difficulty={difficulty}")).await);
         self.call(request_code::handle, TestRequest::post("/v1/verifications", body)).await
     }
 
@@ -365,11 +379,21 @@ impl TestRequest {
 
     /// The event API Gateway's HTTP API (payload 2.0) hands to the function.
     fn into_lambda(self) -> Request {
+        let (path, query) = self.path.split_once('?').unwrap_or((&self.path, ""));
+        // As API Gateway gives them: repeated names joined by commas.
+        let mut parameters: HashMap<String, String> = HashMap::new();
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            parameters
+                .entry(name.into_owned())
+                .and_modify(|v| *v = format!("{v},{value}"))
+                .or_insert(value.into_owned());
+        }
         let event = json!({
             "version": "2.0",
             "routeKey": "$default",
-            "rawPath": self.path,
-            "rawQueryString": "",
+            "rawPath": path,
+            "rawQueryString": query,
+            "queryStringParameters": parameters,
             "headers": self.headers,
             "pathParameters": self.path_parameters,
             "requestContext": {
@@ -379,7 +403,7 @@ impl TestRequest {
                 "domainPrefix": "localhost",
                 "http": {
                     "method": self.method,
-                    "path": self.path,
+                    "path": path,
                     "protocol": "HTTP/1.1",
                     "sourceIp": self.source_ip,
                     "userAgent": "integration-tests"

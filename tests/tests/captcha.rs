@@ -4,10 +4,10 @@ use std::sync::Arc;
 
 use base64::Engine;
 use integration_tests::outbox::sms_to;
-use integration_tests::{new_phone, random_ip, random_phone, Stack, TestRequest, TestResponse};
+use integration_tests::{new_email, new_phone, random_ip, random_phone, Stack, TestRequest, TestResponse};
 use serde_json::{json, Value};
 use shared::domain::captcha::{payload_for, solve, CaptchaChallenge};
-use shared::domain::verification::{request_code, CodeRequest, Purpose};
+use shared::domain::verification::{new_captcha, request_code, CaptchaWidget, CodeRequest, Purpose};
 use shared::domain::{Contact, Language};
 use shared::Timestamp;
 
@@ -94,6 +94,108 @@ async fn difficulty_rises_for_a_client_that_asks_for_many_codes() {
     let later = challenge(&stack, &ip).await.maxnumber;
     assert!(later >= 4 * first, "{first} -> {later}");
     assert_eq!(challenge(&stack, &random_ip()).await.maxnumber, first, "other clients are not affected");
+}
+
+fn with(mut body: Value, captcha: String) -> Value {
+    body["captcha"] = json!(captcha);
+    body
+}
+
+/// A solved challenge of `GET path` (`/v1/captcha?difficulty=N`).
+async fn solved(stack: &Stack, path: &str) -> (u64, String) {
+    let answer = stack.call(captcha::handle, TestRequest::get(path)).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    let puzzle: CaptchaChallenge = serde_json::from_value(answer.json).unwrap();
+    (puzzle.maxnumber, payload_for(&puzzle, solve(&puzzle).unwrap()))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn difficulty_rises_for_a_number_range_that_gets_many_codes() {
+    let stack = Arc::new(Stack::new().await);
+    let (_, national) = random_phone();
+    let number = |last: usize| format!("+91{}{last:04}", &national[..national.len() - 4]);
+    let body = |last: usize| json!({"channel": "sms", "phone": number(last), "purpose": "sign_up"});
+
+    // Six clients at once, each with a base-difficulty solution, each for another number of the range:
+    // the range's count in the request's transaction lets exactly three through.
+    let mut tasks = Vec::new();
+    for last in 1..=6 {
+        let (stack, mut body) = (stack.clone(), body(last));
+        body["captcha"] = json!(solved(&stack, "/v1/captcha").await.1);
+        tasks.push(tokio::spawn(async move { post(&stack, body).await }));
+    }
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(task.await.unwrap());
+    }
+    let accepted = answers.iter().filter(|a| a.status == 202).count();
+    let too_easy: Vec<_> = answers.iter().filter(|a| a.error_code() == "captcha_too_easy").collect();
+    assert_eq!((accepted, too_easy.len()), (3, 3), "{answers:?}");
+    for refused in &too_easy {
+        assert_eq!(refused.status, 403);
+        assert_eq!(refused.json["error"]["difficulty"], 2_000, "twice the base of 1000");
+    }
+    let texted = (1..=6).filter(|last| !sms_to(&number(*last)).is_empty()).count();
+    assert_eq!(texted, 3, "no SMS for a refused request");
+    let items = stack.item_count().await;
+
+    // The named difficulty gets the code; an easier challenge does not, and writes nothing.
+    let (_, easy) = solved(&stack, "/v1/captcha").await;
+    let refused = post(&stack, with(body(7), easy)).await;
+    assert_eq!((refused.status, refused.error_code()), (403, "captcha_too_easy"));
+    assert_eq!(stack.item_count().await, items, "nothing was stored");
+    let (maxnumber, hard) = solved(&stack, "/v1/captcha?difficulty=2000").await;
+    assert_eq!(maxnumber, 2_000);
+    assert_eq!(post(&stack, with(body(7), hard)).await.status, 202);
+
+    // Another range is not affected.
+    let other = stack.request_code(sms_body(&new_phone())).await;
+    assert_eq!(other.status, 202, "{:?}", other.json);
+}
+
+#[tokio::test]
+async fn difficulty_rises_for_an_email_address_that_gets_many_codes() {
+    let stack = Stack::new().await;
+    let email = new_email();
+    let now = Timestamp::now();
+    // Early in an hour, so the four requests (a minute apart, after the resend cooldown) share one window.
+    let start = now.0 - now.0 % 3600 + 60;
+    let mut outcomes = Vec::new();
+    for (i, captcha) in [None, None, None, None, Some(2_000)].into_iter().enumerate() {
+        let at = Timestamp(start + 61 * i as i64);
+        let widget = new_captcha(stack.app, None, captcha, at, &mut rand::rngs::OsRng).await.unwrap();
+        let CaptchaWidget::ProofOfWork(puzzle) = widget else { panic!("an ALTCHA stack") };
+        let request = CodeRequest {
+            captcha: Some(payload_for(&puzzle, solve(&puzzle).unwrap())),
+            contact: email.clone(),
+            purpose: Purpose::SignUp,
+            client_ip: None,
+            language: Language::English,
+        };
+        outcomes.push(match request_code(stack.app, request, at, &mut rand::rngs::OsRng).await {
+            Ok(_) => "sent".to_owned(),
+            Err(e) => e.code().to_owned(),
+        });
+    }
+    assert_eq!(outcomes, ["sent", "sent", "sent", "captcha_too_easy", "sent"]);
+}
+
+#[tokio::test]
+async fn a_harder_captcha_is_asked_for_with_a_whole_number() {
+    let stack = Stack::new().await;
+    for bad in ["-1", "2e5", "lots", "", "18446744073709551616"] {
+        let answer = stack.call(captcha::handle, TestRequest::get(&format!("/v1/captcha?difficulty={bad}"))).await;
+        assert_eq!((answer.status, answer.error_code()), (400, "invalid_request"), "{bad:?}");
+    }
+    // Asking for more than the hardest challenge gets the hardest; less than the base changes nothing.
+    assert_eq!(solved_maxnumber(&stack, "/v1/captcha?difficulty=99999999999").await, 10_000_000);
+    assert_eq!(solved_maxnumber(&stack, "/v1/captcha?difficulty=5").await, 1_000);
+}
+
+async fn solved_maxnumber(stack: &Stack, path: &str) -> u64 {
+    let answer = stack.call(captcha::handle, TestRequest::get(path)).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    answer.json["maxnumber"].as_u64().unwrap()
 }
 
 #[tokio::test]

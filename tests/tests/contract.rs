@@ -325,6 +325,7 @@ fn example_request(doc: &Value, op: &Operation, body: Option<&Value>) -> TestReq
     let mut path = op.path.clone();
     let mut path_parameters = Vec::new();
     let mut headers = Vec::new();
+    let mut query = Vec::new();
     for parameter in parameters(doc, op) {
         let name = parameter["name"].as_str().expect("a parameter has a name");
         let example = parameter_example(parameter);
@@ -335,8 +336,12 @@ fn example_request(doc: &Value, op: &Operation, body: Option<&Value>) -> TestReq
                 path_parameters.push((name, value));
             }
             Some("header") => headers.extend(example.map(|value| (name, value))),
+            Some("query") => query.extend(example.map(|value| format!("{name}={value}"))),
             other => panic!("{}: parameters in {other:?} are not supported by this test yet", op.id),
         }
+    }
+    if !query.is_empty() {
+        path = format!("{path}?{}", query.join("&"));
     }
     let mut request = match (op.method.as_str(), body) {
         ("POST", Some(body)) => TestRequest::post(&path, body.clone()),
@@ -513,6 +518,7 @@ fn every_error() -> Vec<Error> {
         Error::NoVerifiedPhone,
         Error::TwoFactorAlreadyEnabled,
         Error::CaptchaFailed,
+        Error::CaptchaTooEasy { difficulty: 400_000 },
         Error::CaptchaUnavailable,
         Error::UnsupportedRegion("codes cannot be sent by SMS to +1 numbers".into()),
         Error::RateLimited { retry_after: Duration::from_secs(42) },

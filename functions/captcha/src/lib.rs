@@ -1,14 +1,22 @@
-//! `GET /v1/captcha`: the CAPTCHA to solve before asking for a code: a proof-of-work challenge
-//! (ALTCHA), or which third-party widget to render with which site key.
+//! `GET /v1/captcha[?difficulty=N]`: the CAPTCHA to solve before asking for a code: a proof-of-work
+//! challenge (ALTCHA), at least as hard as `N` when a `captcha_too_easy` answer asked for that, or
+//! which third-party widget to render with which site key.
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 
 use shared::domain::verification::new_captcha;
-use shared::{http, App, Result, Timestamp};
+use shared::{http, App, Error, Result, Timestamp};
 
 pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body>> {
     let client_ip = http::client_ip(&request);
-    let widget = new_captcha(app, client_ip.as_deref(), Timestamp::now(), &mut rand::rngs::OsRng).await?;
+    let min_difficulty = match request.query_string_parameters_ref().and_then(|q| q.first("difficulty")) {
+        None => None,
+        Some(text) => Some(text.parse::<u64>().map_err(|_| {
+            Error::InvalidRequest("difficulty must be a whole number from 0 to 18446744073709551615".into())
+        })?),
+    };
+    let now = Timestamp::now();
+    let widget = new_captcha(app, client_ip.as_deref(), min_difficulty, now, &mut rand::rngs::OsRng).await?;
     Ok(http::json_response(StatusCode::OK, &widget))
 }

@@ -3,7 +3,8 @@
 //! Flow, with no server state between steps 1 and 3:
 //! 1. [`create_challenge`] makes the JSON the widget fetches:
 //!    `{"algorithm":"SHA-256","challenge","maxnumber","salt","signature"}` where
-//!    `salt = <32 hex random>?expires=<unix seconds>&`, `challenge = hex(SHA-256(salt + decimal number))`
+//!    `salt = <32 hex random>?expires=<unix seconds>&maxnumber=<maxnumber>&`,
+//!    `challenge = hex(SHA-256(salt + decimal number))`
 //!    for a secret random number in `0..=maxnumber`, and `signature = hex(HMAC-SHA256(key, challenge hex))`.
 //! 2. The widget tries numbers until the hash matches and sends `base64(JSON {algorithm, challenge,
 //!    number, salt, signature, took})`.
@@ -12,8 +13,10 @@
 //!    then: the caller must record [`VerifiedCaptcha::id`] with a conditional write (TTL
 //!    [`VerifiedCaptcha::expires_at`]) and refuse ids already recorded.
 //!
-//! Also: [`solve`] and [`payload_for`] (tests, local tooling) and [`difficulty_for`] (harder
-//! challenges for clients that ask for many codes). Every [`CaptchaRejection`] is one 403 to the client.
+//! The signature covers the salt, so the difficulty written into it is the server's word: a destination
+//! that is asked for often accepts only solutions of harder challenges ([`difficulty_for`] and its
+//! inverse [`requests_allowed`]). Also: [`solve`] and [`payload_for`] (tests, local tooling). Every
+//! [`CaptchaRejection`] is one 403 to the client.
 //!
 //! This is the format of `altcha-lib/v1` (the JS reference, `createChallenge` / `verifySolution`),
 //! which widget v1/v2 speak natively and widget v3 still accepts: it converts a challenge that has a
@@ -75,6 +78,9 @@ pub struct VerifiedCaptcha {
     /// When the challenge stops being accepted: the TTL for the single-use record. Records that
     /// DynamoDB deletes late or early after this instant are harmless, since expired solutions fail anyway.
     pub expires_at: Timestamp,
+    /// The `maxnumber` the challenge was issued with, as signed into its salt; 0 for a salt that
+    /// names none (the reference format), which buys no requests.
+    pub difficulty: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -107,7 +113,7 @@ pub fn create_challenge(
     // Same layout as altcha-lib: parameters as a query string after `?`, and a trailing `&` so
     // digits moved from the number onto the end of the salt cannot change `expires` (the hash
     // of salt + number would be unchanged, and so would the signature).
-    let salt = format!("{}?expires={}&", hex::encode(nonce), now.plus(lifetime).0);
+    let salt = format!("{}?expires={}&maxnumber={maxnumber}&", hex::encode(nonce), now.plus(lifetime).0);
     let number = rng.gen_range(0..=maxnumber);
     let challenge = challenge_hex(&salt, number);
     let signature = signature_hex(hmac_key, &challenge);
@@ -142,7 +148,7 @@ pub fn verify_solution(
     if solution.algorithm != ALGORITHM {
         return Err(CaptchaRejection::UnsupportedAlgorithm);
     }
-    let expires_at = salt_expiry(&solution.salt)?;
+    let (expires_at, difficulty) = salt_parameters(&solution.salt)?;
     if now >= expires_at {
         return Err(CaptchaRejection::Expired);
     }
@@ -154,7 +160,7 @@ pub fn verify_solution(
     if !same_text(&signature_hex(hmac_key, &challenge), &solution.signature) {
         return Err(CaptchaRejection::BadSignature);
     }
-    Ok(VerifiedCaptcha { id: challenge, expires_at })
+    Ok(VerifiedCaptcha { id: challenge, expires_at, difficulty })
 }
 
 /// Brute force, as the widget does: the number in `0..=maxnumber` whose hash is the challenge.
@@ -185,12 +191,31 @@ pub const REQUESTS_PER_DOUBLING: u32 = 3;
 /// a slow phone should find the number well inside widget v3's 90-second solving timeout.
 pub const MAX_DIFFICULTY: u64 = 10_000_000;
 
-/// `maxnumber` for a client that already made `recent_requests` requests in the current limit
+/// `maxnumber` for a client or destination with `recent_requests` requests in the current limit
 /// window: `base` for the first [`REQUESTS_PER_DOUBLING`], doubled for each further group, capped at
 /// [`MAX_DIFFICULTY`] (or at `base`, if that is higher).
 pub fn difficulty_for(base: u64, recent_requests: u32) -> u64 {
     let doublings = (recent_requests / REQUESTS_PER_DOUBLING).min(63);
-    base.saturating_mul(1 << doublings).min(MAX_DIFFICULTY.max(base))
+    base.saturating_mul(1 << doublings).min(max_difficulty(base))
+}
+
+/// The inverse of [`difficulty_for`]: how many requests a window may already hold for a solution of
+/// `difficulty` to be accepted, i.e. `n < requests_allowed(base, d)` exactly when
+/// `difficulty_for(base, n) <= d`. The hardest challenge is always enough.
+pub fn requests_allowed(base: u64, difficulty: u64) -> u32 {
+    if difficulty >= max_difficulty(base) {
+        return u32::MAX;
+    }
+    match difficulty.checked_div(base) {
+        Some(0) | None => 0,
+        // The doublings `difficulty` covers: the largest k with base * 2^k <= difficulty.
+        Some(ratio) => (ratio.ilog2() + 1).saturating_mul(REQUESTS_PER_DOUBLING),
+    }
+}
+
+/// The hardest challenge issued: [`MAX_DIFFICULTY`], or `base` if that is higher.
+pub fn max_difficulty(base: u64) -> u64 {
+    MAX_DIFFICULTY.max(base)
 }
 
 fn challenge_hex(salt: &str, number: u64) -> String {
@@ -204,20 +229,29 @@ fn signature_hex(hmac_key: &[u8; 32], challenge_hex: &str) -> String {
     hex::encode(mac.finalize().into_bytes())
 }
 
-/// The expiry in a salt of the form `<32 lowercase hex>?expires=<unix seconds>&`. Salts we did not
-/// write, including spliced ones that still hash to a signed challenge, are refused here.
-fn salt_expiry(salt: &str) -> Result<Timestamp, CaptchaRejection> {
+/// The expiry and difficulty in a salt of the form `<32 lowercase hex>?expires=<unix seconds>&`,
+/// optionally followed by `maxnumber=<digits>&`. Salts we did not write, including spliced ones
+/// that still hash to a signed challenge, are refused here.
+fn salt_parameters(salt: &str) -> Result<(Timestamp, u64), CaptchaRejection> {
     let (nonce, params) = salt.split_once('?').ok_or(CaptchaRejection::MissingExpiry)?;
-    let seconds = params.strip_prefix("expires=").ok_or(CaptchaRejection::MissingExpiry)?;
-    let seconds = seconds.strip_suffix('&').ok_or(CaptchaRejection::Malformed)?;
+    let params = params.strip_prefix("expires=").ok_or(CaptchaRejection::MissingExpiry)?;
+    let (seconds, rest) = params.split_once('&').ok_or(CaptchaRejection::Malformed)?;
+    let maxnumber = match rest {
+        "" => Some("0"),
+        rest => rest.strip_prefix("maxnumber=").and_then(|rest| rest.strip_suffix('&')),
+    };
+    let maxnumber = maxnumber.ok_or(CaptchaRejection::Malformed)?;
+    let digits = |text: &str, most: usize| (1..=most).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
     let well_formed = nonce.len() == 2 * NONCE_BYTES
         && nonce.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-        && (1..=12).contains(&seconds.len())
-        && seconds.bytes().all(|b| b.is_ascii_digit());
+        && digits(seconds, 12)
+        && digits(maxnumber, 19);
     if !well_formed {
         return Err(CaptchaRejection::Malformed);
     }
-    seconds.parse().map(Timestamp).map_err(|_| CaptchaRejection::Malformed)
+    let seconds = seconds.parse().map_err(|_| CaptchaRejection::Malformed)?;
+    let maxnumber = maxnumber.parse().map_err(|_| CaptchaRejection::Malformed)?;
+    Ok((Timestamp(seconds), maxnumber))
 }
 
 fn same_text(a: &str, b: &str) -> bool {
@@ -264,7 +298,9 @@ mod tests {
         assert_eq!(solution.number, 4242);
         assert_eq!(solution.salt, REF_SALT);
         let verified = verify_solution(KEY, &solution, NOW).unwrap();
-        assert_eq!(verified, VerifiedCaptcha { id: REF_CHALLENGE.to_owned(), expires_at: Timestamp(1_700_000_600) });
+        let expected =
+            VerifiedCaptcha { id: REF_CHALLENGE.to_owned(), expires_at: Timestamp(1_700_000_600), difficulty: 0 };
+        assert_eq!(verified, expected);
 
         let reference = CaptchaChallenge {
             algorithm: "SHA-256".into(),
@@ -287,7 +323,7 @@ mod tests {
         assert_eq!(json["maxnumber"], 2_000);
         let (nonce, params) = challenge.salt.split_once('?').unwrap();
         assert_eq!(nonce.len(), 32);
-        assert_eq!(params, "expires=1700000600&");
+        assert_eq!(params, "expires=1700000600&maxnumber=2000&");
         assert_ne!(challenge.salt, self::challenge(2).salt);
     }
 
@@ -300,6 +336,7 @@ mod tests {
         let verified = verify_solution(KEY, &solution, NOW).unwrap();
         assert_eq!(verified.id, challenge.challenge);
         assert_eq!(verified.expires_at, NOW.plus(LIFETIME));
+        assert_eq!(verified.difficulty, 2_000);
         assert!(verify_solution(KEY, &solution, Timestamp(verified.expires_at.0 - 1)).is_ok());
         for late in [verified.expires_at, Timestamp(verified.expires_at.0 + 1)] {
             assert_eq!(verify_solution(KEY, &solution, late), Err(CaptchaRejection::Expired));
@@ -364,6 +401,11 @@ mod tests {
             (format!("{nonce}?expires=&"), CaptchaRejection::Malformed),
             (format!("{nonce}?expires=17e8&"), CaptchaRejection::Malformed),
             (format!("{nonce}?expires=1700000600&x=1&"), CaptchaRejection::Malformed),
+            (format!("{nonce}?expires=1700000600&maxnumber=2000"), CaptchaRejection::Malformed),
+            (format!("{nonce}?expires=1700000600&maxnumber=&"), CaptchaRejection::Malformed),
+            (format!("{nonce}?expires=1700000600&maxnumber=2000&x=1&"), CaptchaRejection::Malformed),
+            (format!("{nonce}?expires=1700000600&maxnumber=99999999999999999999&"), CaptchaRejection::Malformed),
+            (format!("{nonce}?maxnumber=2000&expires=1700000600&"), CaptchaRejection::MissingExpiry),
             (format!("{nonce}?expires=9999999999999&"), CaptchaRejection::Malformed),
             (format!("{}?expires=1700000600&", &nonce[..24]), CaptchaRejection::Malformed),
             (format!("{}?expires=1700000600&", nonce.to_uppercase()), CaptchaRejection::Malformed),
@@ -416,5 +458,34 @@ mod tests {
         assert_eq!(difficulty_for(base, u32::MAX), MAX_DIFFICULTY);
         // A base above the cap is never lowered.
         assert_eq!(difficulty_for(2 * MAX_DIFFICULTY, 10), 2 * MAX_DIFFICULTY);
+    }
+
+    #[test]
+    fn requests_allowed_is_the_inverse_of_difficulty_for() {
+        for base in [1, 1_000, 100_000, 3 * MAX_DIFFICULTY] {
+            let mut difficulties = vec![0, base - 1, base, base + 1, 2 * base - 1, 2 * base, 5 * base, MAX_DIFFICULTY];
+            difficulties.extend([MAX_DIFFICULTY - 1, max_difficulty(base), u64::MAX]);
+            for difficulty in difficulties {
+                let allowed = requests_allowed(base, difficulty);
+                for n in 0..200 {
+                    assert_eq!(
+                        n < allowed,
+                        difficulty_for(base, n) <= difficulty,
+                        "base {base}, difficulty {difficulty}, {n} requests"
+                    );
+                }
+            }
+        }
+        assert_eq!(requests_allowed(100_000, 100_000), REQUESTS_PER_DOUBLING);
+        assert_eq!(requests_allowed(100_000, 400_000), 3 * REQUESTS_PER_DOUBLING);
+        assert_eq!(requests_allowed(100_000, MAX_DIFFICULTY), u32::MAX);
+    }
+
+    #[test]
+    fn a_signed_difficulty_cannot_be_raised_by_the_client() {
+        let good = solved(9);
+        let salt = good.salt.replace("maxnumber=2000&", "maxnumber=9000000&");
+        let raised = CaptchaSolution { challenge: challenge_hex(&salt, good.number), salt, ..good };
+        assert_eq!(verify_solution(KEY, &raised, NOW), Err(CaptchaRejection::BadSignature));
     }
 }

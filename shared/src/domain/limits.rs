@@ -3,10 +3,11 @@
 
 use std::time::Duration;
 
+use crate::error::Error;
 use crate::secret::{HashPurpose, ServiceSecret};
 use crate::time::Timestamp;
 
-use super::VerificationId;
+use super::{captcha, VerificationId};
 
 /// What a limit counts, pseudonymised with the service secret so counters hold no
 /// phone number, email or IP address.
@@ -40,6 +41,18 @@ pub enum Limit {
     Ceiling { key: LimitKey, window: Window, max: u32 },
     /// A solved CAPTCHA, accepted once: refusing it is `Error::CaptchaFailed`, not a rate limit.
     SingleUse { id: String, until: Timestamp },
+    /// Counts one event like `Quota`, where `max` is what the solved CAPTCHA's difficulty allows
+    /// ([`captcha::requests_allowed`]); refusing it names the difficulty that would be accepted.
+    Difficulty { key: LimitKey, window: Window, max: u32, base: u64 },
+}
+
+/// What the store read from the item of a limit that refused a request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Found {
+    /// A cooldown's end.
+    pub until: Option<Timestamp>,
+    /// A counter's value.
+    pub count: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,15 +69,18 @@ impl Window {
 }
 
 impl Limit {
-    /// How long the client should wait once this limit refused a request.
-    /// `blocked_until` is what the store found for a cooldown.
-    pub fn retry_after(&self, now: Timestamp, blocked_until: Option<Timestamp>) -> Duration {
+    /// The answer to a request this limit refused, given what the store found on its item.
+    pub fn refusal(&self, now: Timestamp, found: Found) -> Error {
         let until = match self {
-            Limit::Cooldown { until, .. } => blocked_until.unwrap_or(*until),
+            Limit::Cooldown { until, .. } => found.until.unwrap_or(*until),
             Limit::Quota { window, .. } | Limit::Ceiling { window, .. } => window.end,
-            Limit::SingleUse { until, .. } => *until,
+            Limit::SingleUse { .. } => return Error::CaptchaFailed,
+            Limit::Difficulty { max, base, .. } => {
+                let requests = found.count.unwrap_or(*max);
+                return Error::CaptchaTooEasy { difficulty: captcha::difficulty_for(*base, requests) };
+            }
         };
-        until.remaining_from(now).max(Duration::from_secs(1))
+        Error::RateLimited { retry_after: until.remaining_from(now).max(Duration::from_secs(1)) }
     }
 }
 
@@ -79,7 +95,13 @@ mod tests {
         assert_eq!((w.start, w.end), (Timestamp(7_200), Timestamp(10_800)));
         let secret = ServiceSecret::new(vec![1u8; 32]).unwrap();
         let quota = Limit::Quota { key: LimitKey::new(&secret, "dest", "+1"), window: w, max: 5 };
-        assert_eq!(quota.retry_after(Timestamp(7_325), None), Duration::from_secs(3_475));
+        let refused = quota.refusal(Timestamp(7_325), Found::default());
+        assert!(matches!(refused, Error::RateLimited { retry_after } if retry_after == Duration::from_secs(3_475)));
+        let base = 1_000;
+        let difficulty = Limit::Difficulty { key: LimitKey::new(&secret, "pow", "+1"), window: w, max: 3, base };
+        let found = Found { until: None, count: Some(7) };
+        let refused = difficulty.refusal(Timestamp(7_325), found);
+        assert!(matches!(refused, Error::CaptchaTooEasy { difficulty: 4_000 }), "{refused:?}");
     }
 
     #[test]

@@ -100,10 +100,10 @@ pub async fn request_code(
     let config = &app.config;
     let (channel, country, purpose) = log_fields(&request);
     let mut limits = Vec::new();
-    let single_use = check_captcha(app, request.captcha.as_deref(), request.client_ip.as_deref(), now)
+    let captcha_limits = check_captcha(app, &request, now)
         .await
         .map_err(|refusal| refusal.log_and_count(app, channel, &country, purpose))?;
-    limits.extend(single_use);
+    limits.extend(captcha_limits);
     if let Contact::Phone(phone) = &request.contact {
         guard_sms(app, phone, now, &mut limits).await.inspect_err(|_| {
             tracing::info!(event = "code_limited", channel, country, purpose, "code refused");
@@ -157,6 +157,9 @@ pub async fn request_code(
         }
         // Its single-use record was already there.
         Error::CaptchaFailed => CaptchaRefusal::Replayed.log_and_count(app, channel, &country, purpose),
+        Error::CaptchaTooEasy { difficulty } => {
+            CaptchaRefusal::TooEasy(difficulty).log_and_count(app, channel, &country, purpose)
+        }
         e => e,
     })?;
 
@@ -206,6 +209,8 @@ enum CaptchaRefusal {
     ThirdParty(siteverify::SiteverifyRefusal),
     /// A solution or token that was already used once.
     Replayed,
+    /// A right solution of a challenge easier than the destination now needs.
+    TooEasy(u64),
 }
 
 impl CaptchaRefusal {
@@ -219,6 +224,7 @@ impl CaptchaRefusal {
             CaptchaRefusal::MissingAltcha => "no CAPTCHA solution".to_owned(),
             CaptchaRefusal::ThirdParty(refusal) => refusal.to_string(),
             CaptchaRefusal::Replayed => "the CAPTCHA was already used".to_owned(),
+            CaptchaRefusal::TooEasy(difficulty) => format!("this destination now needs difficulty {difficulty}"),
         };
         let (outcome, error) = match &self {
             CaptchaRefusal::ThirdParty(refusal) if refusal.is_misconfiguration() => {
@@ -245,6 +251,10 @@ impl CaptchaRefusal {
                 );
                 ("unavailable", Error::CaptchaUnavailable)
             }
+            CaptchaRefusal::TooEasy(difficulty) => {
+                tracing::info!(event = "captcha_failed", provider, reason, channel, country, purpose, "code refused");
+                ("too_easy", Error::CaptchaTooEasy { difficulty: *difficulty })
+            }
             _ => {
                 tracing::info!(event = "captcha_failed", provider, reason, channel, country, purpose, "code refused");
                 ("failed", Error::CaptchaFailed)
@@ -255,25 +265,30 @@ impl CaptchaRefusal {
     }
 }
 
-/// The CAPTCHA solution or token, checked; the record that makes it single-use, for the transaction.
-async fn check_captcha(
-    app: &App,
-    payload: Option<&str>,
-    client_ip: Option<&str>,
-    now: Timestamp,
-) -> Result<Option<Limit>, CaptchaRefusal> {
+/// The CAPTCHA solution or token, checked; the limits it brings to the request's transaction: the
+/// record that makes it single-use and, for ALTCHA, how many requests its difficulty pays for.
+async fn check_captcha(app: &App, request: &CodeRequest, now: Timestamp) -> Result<Vec<Limit>, CaptchaRefusal> {
+    let payload = request.captcha.as_deref();
     match &app.config.captcha {
-        CaptchaConfig::Off => Ok(None),
-        CaptchaConfig::Altcha { .. } => {
+        CaptchaConfig::Off => Ok(Vec::new()),
+        CaptchaConfig::Altcha { difficulty: base, .. } => {
             let payload = payload.ok_or(CaptchaRefusal::MissingAltcha)?;
             let key = app.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
             let verified = captcha::parse_payload(payload)
                 .and_then(|solution| captcha::verify_solution(&key, &solution, now))
                 .map_err(CaptchaRefusal::Altcha)?;
-            Ok(Some(Limit::SingleUse { id: verified.id, until: verified.expires_at }))
+            Ok(vec![
+                Limit::SingleUse { id: verified.id, until: verified.expires_at },
+                Limit::Difficulty {
+                    key: LimitKey::new(&app.config.secret, "pow", &destination_prefix(&request.contact)),
+                    window: Window::containing(now, HOUR),
+                    max: captcha::requests_allowed(*base, verified.difficulty),
+                    base: *base,
+                },
+            ])
         }
         CaptchaConfig::ThirdParty(provider) => {
-            siteverify::verify_token(app.siteverify.as_ref(), provider, payload, client_ip)
+            siteverify::verify_token(app.siteverify.as_ref(), provider, payload, request.client_ip.as_deref())
                 .await
                 .map_err(CaptchaRefusal::ThirdParty)?;
             // The provider spends a token when it says yes; recording it too refuses a replay
@@ -283,8 +298,17 @@ async fn check_captcha(
                 .config
                 .secret
                 .keyed_hash(HashPurpose::Captcha, &[provider.provider.name().as_bytes(), token.as_bytes()]);
-            Ok(Some(Limit::SingleUse { id: id.to_hex(), until: now.plus(siteverify::TOKEN_LIFETIME) }))
+            Ok(vec![Limit::SingleUse { id: id.to_hex(), until: now.plus(siteverify::TOKEN_LIFETIME) }])
         }
+    }
+}
+
+/// What the CAPTCHA's difficulty rises for: a number's range (so neither one phone nor a block of
+/// numbers can be flooded cheaply), or one email address (a domain is shared by too many people).
+fn destination_prefix(contact: &Contact) -> String {
+    match contact {
+        Contact::Phone(phone) => phone.range_prefix().to_owned(),
+        Contact::Email(_) => contact.canonical(),
     }
 }
 
@@ -336,10 +360,12 @@ pub enum CaptchaWidget {
 }
 
 /// The CAPTCHA to show: for ALTCHA a challenge, harder for a client IP that has already asked
-/// for many codes this hour.
+/// for many codes this hour, and at least `min_difficulty` (what a `captcha_too_easy` answer named),
+/// up to the hardest one issued.
 pub async fn new_captcha(
     app: &App,
     client_ip: Option<&str>,
+    min_difficulty: Option<u64>,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<CaptchaWidget> {
@@ -361,7 +387,9 @@ pub async fn new_captcha(
         None => 0,
     };
     let key = app.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
-    let challenge = captcha::create_challenge(&key, captcha::difficulty_for(difficulty, recent), now, lifetime, rng);
+    let asked = min_difficulty.unwrap_or(0).min(captcha::max_difficulty(difficulty));
+    let maxnumber = captcha::difficulty_for(difficulty, recent).max(asked);
+    let challenge = captcha::create_challenge(&key, maxnumber, now, lifetime, rng);
     Ok(CaptchaWidget::ProofOfWork(challenge))
 }
 

@@ -34,7 +34,7 @@ use crate::domain::account::{
     Account, AccountChange, PendingSecondFactor, SecondFactor, TokenClaim, TwoFactor, TwoFactorChange,
 };
 use crate::domain::idempotency::IdempotencyRecord;
-use crate::domain::limits::{Limit, LimitKey, Window};
+use crate::domain::limits::{Found, Limit, LimitKey, Window};
 use crate::domain::session::{ClientInfo, DeviceRecord, SessionRecord};
 use crate::domain::sign_in::{MfaChallenge, MfaMethod, PendingReset, SecondFactorUse};
 use crate::domain::two_factor::SecondFactorActivation;
@@ -509,7 +509,8 @@ impl DynamoStore {
                     .build()
                     .map_err(build_error)?,
             ),
-            Limit::Quota { key: k, window, max } => item.update(
+            // A refused difficulty names the difficulty its count needs, so it reads the count back.
+            Limit::Quota { key: k, window, max } | Limit::Difficulty { key: k, window, max, .. } => item.update(
                 Update::builder()
                     .table_name(&self.table)
                     .set_key(Some(window_key(k, *window)))
@@ -520,6 +521,7 @@ impl DynamoStore {
                     .expression_attribute_values(":one", n(1))
                     .expression_attribute_values(":max", n(max))
                     .expression_attribute_values(":ttl", n(window.end.0 + TTL_GRACE_SECS))
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
                     .build()
                     .map_err(build_error)?,
             ),
@@ -567,10 +569,12 @@ impl Store for DynamoStore {
             .zip(limits)
             .find(|(reason, _)| reason.code() == Some("ConditionalCheckFailed"));
         match refused {
-            Some((_, Limit::SingleUse { .. })) => Err(Error::CaptchaFailed),
             Some((reason, limit)) => {
-                let blocked_until = reason.item().and_then(|item| get_n(item, "until").ok()).map(Timestamp);
-                Err(Error::RateLimited { retry_after: limit.retry_after(now, blocked_until) })
+                let found = Found {
+                    until: reason.item().and_then(|item| get_n(item, "until").ok()).map(Timestamp),
+                    count: reason.item().and_then(|item| get_n(item, "count").ok()),
+                };
+                Err(limit.refusal(now, found))
             }
             None => Err(cancelled_without_refusal(cancelled.cancellation_reasons(), &err)),
         }
