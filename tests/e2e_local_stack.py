@@ -36,9 +36,17 @@ def call(method, path, body=None, timeout=120, session=None):
     request = urllib.request.Request(API + path, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
-            return response.status, json.loads(response.read() or b"null")
+            return response.status, parsed(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        return error.code, parsed(error.read())
+
+
+def parsed(body):
+    """The JSON of an answer; the text itself when it is not JSON (an error page of watch itself)."""
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        return body.decode(errors="replace")
 
 
 def sent_messages():
@@ -161,7 +169,9 @@ def warm_up(stack, deadline):
             try:
                 status, _ = call(method, path, {} if method == "POST" else None, timeout=180)
                 print(f"e2e: {method} {path} answered {status}", flush=True)
-                break
+                if status < 500:
+                    break
+                time.sleep(1)
             except (urllib.error.URLError, ConnectionError, TimeoutError) as error:
                 print(f"e2e: {method} {path}: {error}; trying again", flush=True)
                 time.sleep(1)

@@ -124,7 +124,15 @@ impl Config {
 
         let captcha = match lookup("CAPTCHA_PROVIDER").as_deref().map(str::trim) {
             None | Some("altcha") => CaptchaConfig::Altcha {
-                difficulty: number("CAPTCHA_DIFFICULTY", 100_000)?,
+                difficulty: match number("CAPTCHA_DIFFICULTY", 100_000)? {
+                    // 0 would make every challenge free; above a billion no phone solves one in time.
+                    difficulty @ 1..=1_000_000_000 => difficulty,
+                    other => {
+                        return Err(ConfigError(format!(
+                            "CAPTCHA_DIFFICULTY must be from 1 to 1000000000, got {other}"
+                        )))
+                    }
+                },
                 lifetime: seconds("CAPTCHA_TTL_SECONDS", 300)?,
             },
             Some("off") => CaptchaConfig::Off,
@@ -277,6 +285,10 @@ mod tests {
         assert_eq!(config(&some).unwrap().sms_allowed_country_codes, vec![86, 91]);
         let bad = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("CAPTCHA_PROVIDER", "maybe")];
         assert!(config(&bad).is_err());
+        for free in ["0", "1000000001"] {
+            let free = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("CAPTCHA_DIFFICULTY", free)];
+            assert!(config(&free).unwrap_err().to_string().contains("CAPTCHA_DIFFICULTY"));
+        }
         let weak = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("ARGON2_MEMORY_KIB", "4096")];
         assert!(config(&weak).unwrap_err().to_string().contains("OWASP"));
         let no_composition = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("PASSWORD_REQUIRE_COMPOSITION", "false")];

@@ -1,14 +1,16 @@
 //! The CAPTCHA before every code, and the protections against SMS pumping, against moto.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use base64::Engine;
 use integration_tests::outbox::sms_to;
 use integration_tests::{new_email, new_phone, random_ip, random_phone, Stack, TestRequest, TestResponse};
 use serde_json::{json, Value};
-use shared::domain::captcha::{payload_for, solve, CaptchaChallenge};
+use shared::domain::captcha::{create_challenge, payload_for, solve, CaptchaChallenge};
 use shared::domain::verification::{new_captcha, request_code, CaptchaWidget, CodeRequest, Purpose};
 use shared::domain::{Contact, Language};
+use shared::secret::HashPurpose;
 use shared::Timestamp;
 
 async fn post(stack: &Stack, body: Value) -> TestResponse {
@@ -178,6 +180,25 @@ async fn difficulty_rises_for_an_email_address_that_gets_many_codes() {
         });
     }
     assert_eq!(outcomes, ["sent", "sent", "sent", "captcha_too_easy", "sent"]);
+}
+
+#[tokio::test]
+async fn a_challenge_easier_than_the_base_pays_for_nothing() {
+    // As one issued before CAPTCHA_DIFFICULTY was raised: signed by the service, but below the base.
+    let stack = Stack::new().await;
+    let key = stack.app.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
+    let now = Timestamp::now();
+    let puzzle = create_challenge(&key, 999, now, Duration::from_secs(300), &mut rand::rngs::OsRng);
+    let request = CodeRequest {
+        captcha: Some(payload_for(&puzzle, solve(&puzzle).unwrap())),
+        contact: new_phone(),
+        purpose: Purpose::SignUp,
+        client_ip: None,
+        language: Language::English,
+    };
+    let refused = request_code(stack.app, request, now, &mut rand::rngs::OsRng).await;
+    assert!(matches!(refused, Err(shared::Error::CaptchaTooEasy { difficulty: 1_000 })), "{refused:?}");
+    assert_eq!(stack.item_count().await, 0, "nothing was stored");
 }
 
 #[tokio::test]

@@ -207,7 +207,9 @@ pub fn requests_allowed(base: u64, difficulty: u64) -> u32 {
         return u32::MAX;
     }
     match difficulty.checked_div(base) {
-        Some(0) | None => 0,
+        // Base 0: every challenge is as hard as needed.
+        None => u32::MAX,
+        Some(0) => 0,
         // The doublings `difficulty` covers: the largest k with base * 2^k <= difficulty.
         Some(ratio) => (ratio.ilog2() + 1).saturating_mul(REQUESTS_PER_DOUBLING),
     }
@@ -462,9 +464,10 @@ mod tests {
 
     #[test]
     fn requests_allowed_is_the_inverse_of_difficulty_for() {
-        for base in [1, 1_000, 100_000, 3 * MAX_DIFFICULTY] {
-            let mut difficulties = vec![0, base - 1, base, base + 1, 2 * base - 1, 2 * base, 5 * base, MAX_DIFFICULTY];
-            difficulties.extend([MAX_DIFFICULTY - 1, max_difficulty(base), u64::MAX]);
+        for base in [0, 1, 1_000, 100_000, 3 * MAX_DIFFICULTY] {
+            let mut difficulties =
+                vec![0, base.saturating_sub(1), base, base + 1, (2 * base).saturating_sub(1), 2 * base, 5 * base];
+            difficulties.extend([MAX_DIFFICULTY - 1, MAX_DIFFICULTY, max_difficulty(base), u64::MAX]);
             for difficulty in difficulties {
                 let allowed = requests_allowed(base, difficulty);
                 for n in 0..200 {

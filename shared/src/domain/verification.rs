@@ -100,10 +100,10 @@ pub async fn request_code(
     let config = &app.config;
     let (channel, country, purpose) = log_fields(&request);
     let mut limits = Vec::new();
-    let captcha_limits = check_captcha(app, &request, now)
+    let (single_use, difficulty) = check_captcha(app, &request, now)
         .await
         .map_err(|refusal| refusal.log_and_count(app, channel, &country, purpose))?;
-    limits.extend(captcha_limits);
+    limits.extend(single_use);
     if let Contact::Phone(phone) = &request.contact {
         guard_sms(app, phone, now, &mut limits).await.inspect_err(|_| {
             tracing::info!(event = "code_limited", channel, country, purpose, "code refused");
@@ -135,6 +135,8 @@ pub async fn request_code(
             max: config.codes_per_ip_per_hour,
         });
     }
+    // Last: when a rate limit refuses too, the client is told to wait, not to solve a harder CAPTCHA first.
+    limits.extend(difficulty);
 
     let verification = Verification {
         code_hash: code.hash(&config.secret, &id),
@@ -265,27 +267,35 @@ impl CaptchaRefusal {
     }
 }
 
-/// The CAPTCHA solution or token, checked; the limits it brings to the request's transaction: the
-/// record that makes it single-use and, for ALTCHA, how many requests its difficulty pays for.
-async fn check_captcha(app: &App, request: &CodeRequest, now: Timestamp) -> Result<Vec<Limit>, CaptchaRefusal> {
+/// The CAPTCHA solution or token, checked; what it brings to the request's transaction: the record
+/// that makes it single-use and, for ALTCHA, the count of codes its difficulty pays for.
+async fn check_captcha(
+    app: &App,
+    request: &CodeRequest,
+    now: Timestamp,
+) -> Result<(Option<Limit>, Option<Limit>), CaptchaRefusal> {
     let payload = request.captcha.as_deref();
     match &app.config.captcha {
-        CaptchaConfig::Off => Ok(Vec::new()),
+        CaptchaConfig::Off => Ok((None, None)),
         CaptchaConfig::Altcha { difficulty: base, .. } => {
             let payload = payload.ok_or(CaptchaRefusal::MissingAltcha)?;
             let key = app.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
             let verified = captcha::parse_payload(payload)
                 .and_then(|solution| captcha::verify_solution(&key, &solution, now))
                 .map_err(CaptchaRefusal::Altcha)?;
-            Ok(vec![
-                Limit::SingleUse { id: verified.id, until: verified.expires_at },
-                Limit::Difficulty {
-                    key: LimitKey::new(&app.config.secret, "pow", &destination_prefix(&request.contact)),
-                    window: Window::containing(now, HOUR),
-                    max: captcha::requests_allowed(*base, verified.difficulty),
-                    base: *base,
-                },
-            ])
+            // Easier than the base (issued before the base was raised): pays for nothing, even in a
+            // window with no count yet, which the store's condition would let through.
+            let max = captcha::requests_allowed(*base, verified.difficulty);
+            if max == 0 {
+                return Err(CaptchaRefusal::TooEasy(captcha::difficulty_for(*base, 0)));
+            }
+            let difficulty = Limit::Difficulty {
+                key: LimitKey::new(&app.config.secret, "pow", &destination_prefix(&request.contact)),
+                window: Window::containing(now, HOUR),
+                max,
+                base: *base,
+            };
+            Ok((Some(Limit::SingleUse { id: verified.id, until: verified.expires_at }), Some(difficulty)))
         }
         CaptchaConfig::ThirdParty(provider) => {
             siteverify::verify_token(app.siteverify.as_ref(), provider, payload, request.client_ip.as_deref())
@@ -298,7 +308,7 @@ async fn check_captcha(app: &App, request: &CodeRequest, now: Timestamp) -> Resu
                 .config
                 .secret
                 .keyed_hash(HashPurpose::Captcha, &[provider.provider.name().as_bytes(), token.as_bytes()]);
-            Ok(vec![Limit::SingleUse { id: id.to_hex(), until: now.plus(siteverify::TOKEN_LIFETIME) }])
+            Ok((Some(Limit::SingleUse { id: id.to_hex(), until: now.plus(siteverify::TOKEN_LIFETIME) }), None))
         }
     }
 }
