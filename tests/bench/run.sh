@@ -8,8 +8,8 @@
 #
 # Runs its own moto on 127.0.0.1:${BENCH_MOTO_PORT:-4599} for the whole run and stops it after:
 # a moto shared with other test runs makes timings meaningless (one client's data.json dump
-# stalls everyone). Needs the infra/.venv tools (infra/ensure-tools.sh test) and, for the
-# file/socket trace, strace.
+# stalls everyone). Installs what it needs: the infra/.venv tools (infra/ensure-tools.sh test),
+# and GNU time and strace with apt-get when they are missing.
 # About 10 minutes on 2 cores once the release build is cached; the first release build
 # (fat LTO, one codegen unit, per binary) takes longer. BENCH_SKIP_BUILD=1 reuses the binaries;
 # BENCH_BIN_DIR=<dir> takes them from another directory (e.g. a build with symbols kept, for
@@ -29,6 +29,18 @@ fi
 
 step "tools"
 infra/ensure-tools.sh test
+# GNU time (argon2's peak memory) and strace (the file/socket trace) come from the distribution.
+missing=()
+[[ -x /usr/bin/time ]] || missing+=(time)
+command -v strace >/dev/null || missing+=(strace)
+if ((${#missing[@]})); then
+  if [[ "$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq "${missing[@]}"
+  else
+    echo "run.sh: install ${missing[*]} (Debian/Ubuntu: apt-get install ${missing[*]})" >&2
+    exit 2
+  fi
+fi
 # shellcheck source=infra/env.sh
 source infra/env.sh
 TARGET="${CARGO_TARGET_DIR:-${ROOT}/target}"
