@@ -490,19 +490,8 @@ class Bench:
             tokens = self.add_contact_tokens(2)
             self.cold_run("bare hello", BARE_HELLO, [self.bare_get(), self.bare_get()], {200})
             self.cold_run("bare DynamoDB", BARE_DYNAMODB, [self.bare_get(), self.bare_get()], {200})
-            ips = [random_ip(), random_ip()]
-            challenges = self.cold_run("captcha", "captcha", [self.captcha(ip) for ip in ips], {200})
             emails = [f"cold.{uuid.uuid4().hex[:12]}@example.com" for _ in range(2)]
-            sent = self.cold_run("request-code", "request-code",
-                                 [self.code_request(e, c) for e, c in zip(emails, self.solved(ips, challenges))],
-                                 {202})
-            confirmed = self.cold_run("verify-code", "verify-code", [
-                self.confirm(s["verification_id"], c) for s, c in zip(sent, self.codes_for(emails))], {200})
-            self.cold_run("create-account", "create-account",
-                          [self.create_account(c["verification_token"]) for c in confirmed], {201})
-            sessions = [s["session_token"] for s in
-                        self.cold_run("sign-in", "sign-in", [self.sign_in(e) for e in emails], {201})]
-            self.cold_run("manage-account", "manage-account", [self.account_page(s) for s in sessions], {200})
+            sessions = self.cold_sign_up(emails, {})
             self.cold_run("enable-2fa", "enable-2fa", [self.start_2fa(s) for s in sessions], {200})
             self.cold_run("add-recovery-contact", "add-recovery-contact",
                           [self.add_recovery(s, t) for s, t in zip(sessions, tokens)], {201})
@@ -510,20 +499,7 @@ class Bench:
                 reset_tokens = self.verified_tokens(emails, "reset_password")
                 self.cold_run("reset-password", "reset-password", [self.reset(t) for t in reset_tokens], {204})
             # The same by phone: parsing or reading a phone number loads libphonenumber's metadata.
-            ips = [random_ip(), random_ip()]
-            challenges = self.cold_run("captcha", "captcha", [self.captcha(ip) for ip in ips], {200})
-            phones = [random_phone(), random_phone()]
-            sent = self.cold_run("request-code, sms", "request-code",
-                                 [self.code_request(p, c) for p, c in zip(phones, self.solved(ips, challenges))],
-                                 {202})
-            confirmed = self.cold_run("verify-code, sms", "verify-code", [
-                self.confirm(s["verification_id"], c) for s, c in zip(sent, self.codes_for(phones))], {200})
-            self.cold_run("create-account, phone", "create-account",
-                          [self.create_account(c["verification_token"]) for c in confirmed], {201})
-            phone_sessions = [s["session_token"] for s in
-                              self.cold_run("sign-in, phone", "sign-in", [self.sign_in(p) for p in phones], {201})]
-            self.cold_run("manage-account, phone account", "manage-account",
-                          [self.account_page(s) for s in phone_sessions], {200})
+            self.cold_sign_up([random_phone(), random_phone()], PHONE_SERIES)
             # Functions without a scenario here: a route they do not serve (an answer, no AWS call).
             for name in FUNCTIONS:
                 if name not in SCENARIOS:
@@ -541,6 +517,26 @@ class Bench:
         for label, series in self.results["cold"].items():
             log(f"cold {label}: median {statistics.median(series['total']):.1f} ms "
                 f"(init {statistics.median(series['init']):.1f} ms, then warm {statistics.median(series['warm']):.1f} ms)")
+
+    def cold_sign_up(self, contacts, series):
+        """Cold starts along the sign-up screen for two `contacts`: captcha, request-code, verify-code,
+        create-account, sign-in, the account page. `series` renames a function's series (phones are
+        kept apart from emails); the new accounts' sessions."""
+        def label(name):
+            return name + series.get(name, "")
+        ips = [random_ip(), random_ip()]
+        challenges = self.cold_run("captcha", "captcha", [self.captcha(ip) for ip in ips], {200})
+        sent = self.cold_run(label("request-code"), "request-code",
+                             [self.code_request(c, p) for c, p in zip(contacts, self.solved(ips, challenges))],
+                             {202})
+        confirmed = self.cold_run(label("verify-code"), "verify-code", [
+            self.confirm(s["verification_id"], c) for s, c in zip(sent, self.codes_for(contacts))], {200})
+        self.cold_run(label("create-account"), "create-account",
+                      [self.create_account(c["verification_token"]) for c in confirmed], {201})
+        sessions = [s["session_token"] for s in
+                    self.cold_run(label("sign-in"), "sign-in", [self.sign_in(c) for c in contacts], {201})]
+        self.cold_run(label("manage-account"), "manage-account", [self.account_page(s) for s in sessions], {200})
+        return sessions
 
     def add_contact_tokens(self, count):
         """`add_contact` verification tokens in the cold table, made by warm processes (not measured)."""
@@ -787,6 +783,11 @@ def peak_rss_kib(pid):
 def random_phone():
     """A fresh Indian mobile number in E.164 (the +91 98 range is all mobile)."""
     return f"+9198{random.randrange(10**8):08d}"
+
+
+# The phone series of the cold starts (`cold_sign_up`), apart from the email ones.
+PHONE_SERIES = {"request-code": ", sms", "verify-code": ", sms", "create-account": ", phone", "sign-in": ", phone",
+                "manage-account": ", phone account"}
 
 
 def random_ip():

@@ -229,39 +229,23 @@ impl CaptchaRefusal {
             CaptchaRefusal::TooEasy(difficulty) => format!("this destination now needs difficulty {difficulty}"),
         };
         let (outcome, error) = match &self {
-            CaptchaRefusal::ThirdParty(refusal) if refusal.is_misconfiguration() => {
-                tracing::error!(
-                    event = "captcha_unavailable",
-                    provider,
-                    reason,
-                    channel,
-                    country,
-                    purpose,
-                    "code refused"
-                );
+            CaptchaRefusal::ThirdParty(refusal) if refusal.is_misconfiguration() || refusal.is_unavailable() => {
                 ("unavailable", Error::CaptchaUnavailable)
             }
-            CaptchaRefusal::ThirdParty(refusal) if refusal.is_unavailable() => {
-                tracing::warn!(
-                    event = "captcha_unavailable",
-                    provider,
-                    reason,
-                    channel,
-                    country,
-                    purpose,
-                    "code refused"
-                );
-                ("unavailable", Error::CaptchaUnavailable)
-            }
-            CaptchaRefusal::TooEasy(difficulty) => {
-                tracing::info!(event = "captcha_failed", provider, reason, channel, country, purpose, "code refused");
-                ("too_easy", Error::CaptchaTooEasy { difficulty: *difficulty })
-            }
-            _ => {
-                tracing::info!(event = "captcha_failed", provider, reason, channel, country, purpose, "code refused");
-                ("failed", Error::CaptchaFailed)
-            }
+            CaptchaRefusal::TooEasy(difficulty) => ("too_easy", Error::CaptchaTooEasy { difficulty: *difficulty }),
+            _ => ("failed", Error::CaptchaFailed),
         };
+        let event = if outcome == "unavailable" { "captcha_unavailable" } else { "captcha_failed" };
+        macro_rules! refused {
+            ($level:ident) => {
+                tracing::$level!(event, provider, reason, channel, country, purpose, "code refused")
+            };
+        }
+        match &self {
+            CaptchaRefusal::ThirdParty(refusal) if refusal.is_misconfiguration() => refused!(error),
+            _ if outcome == "unavailable" => refused!(warn),
+            _ => refused!(info),
+        }
         metrics::count("CaptchaFailures", &[("Channel", channel), ("Outcome", outcome)]);
         error
     }
