@@ -4,11 +4,16 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCrede
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_types::SdkConfig;
 
+use std::sync::Mutex;
+
 use crate::config::{Config, ConfigError};
 use crate::domain::siteverify::SiteverifyTransport;
 use crate::notify::{AwsNotifier, NoNotifier, Notifier};
+use crate::rotation::SECRET_REFRESH;
+use crate::secret::ServiceSecret;
 use crate::siteverify_client::HttpSiteverify;
 use crate::store::{DynamoStore, Store};
+use crate::Timestamp;
 
 pub struct App {
     pub config: Config,
@@ -16,6 +21,14 @@ pub struct App {
     pub notifier: Box<dyn Notifier>,
     /// Asks a third-party CAPTCHA provider about a token (`CaptchaConfig::ThirdParty`).
     pub siteverify: Box<dyn SiteverifyTransport>,
+    /// Where the service secret is re-read from, when it came from Secrets Manager.
+    secret_source: Option<SecretSource>,
+}
+
+struct SecretSource {
+    client: aws_sdk_secretsmanager::Client,
+    arn: String,
+    next_read: Mutex<Timestamp>,
 }
 
 /// How a function's messages leave, chosen by its `main` through `shared::http::run` or
@@ -51,21 +64,27 @@ impl Channels for NoMessages {
 impl App {
     /// The cold start: settings and AWS credentials from the process environment.
     pub async fn from_env<C: Channels>() -> Result<Self, ConfigError> {
-        let env = |name: &str| std::env::var(name).ok();
-        let sdk = lambda_sdk_config(env)?;
-        Self::load::<C>(env, &sdk).await
+        let sdk = environment_sdk_config()?;
+        Self::load::<C>(|name| std::env::var(name).ok(), &sdk).await
     }
 
     /// Reads the settings through `env` and, when `SERVICE_SECRET_ARN` names one, the service
-    /// secret from Secrets Manager: one call per cold start, never per request. A deployed
-    /// stack always uses the ARN; `SERVICE_SECRET` in the environment is for tests and tools.
+    /// secret from Secrets Manager: one call per cold start, then one every `SECRET_REFRESH`
+    /// (`refresh_secret`), never per request. A deployed stack always uses the ARN;
+    /// `SERVICE_SECRET` in the environment is for tests and tools.
     pub async fn load<C: Channels>(env: impl Fn(&str) -> Option<String>, sdk: &SdkConfig) -> Result<Self, ConfigError> {
-        let from_secrets_manager = match env("SERVICE_SECRET_ARN").filter(|arn| !arn.trim().is_empty()) {
-            None => None,
+        let (secret_source, from_secrets_manager) = match env("SERVICE_SECRET_ARN").filter(|arn| !arn.trim().is_empty())
+        {
+            None => (None, None),
             Some(_) if env("SERVICE_SECRET").is_some() => {
                 return Err(ConfigError::new("set SERVICE_SECRET_ARN or SERVICE_SECRET, not both"));
             }
-            Some(arn) => Some(read_secret(sdk, &arn).await?),
+            Some(arn) => {
+                let client = aws_sdk_secretsmanager::Client::new(sdk);
+                let value = read_secret(&client, &arn).await?;
+                let next_read = Mutex::new(Timestamp::now().plus(SECRET_REFRESH));
+                (Some(SecretSource { client, arn, next_read }), Some(value))
+            }
         };
         let config = Config::from_lookup(|name| match (name, &from_secrets_manager) {
             ("SERVICE_SECRET", Some(secret)) => Some(secret.clone()),
@@ -78,13 +97,39 @@ impl App {
         }
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone());
         let notifier = C::notifier(&config, sdk);
-        Ok(App { config, store: Box::new(store), notifier, siteverify: Box::new(HttpSiteverify::default()) })
+        Ok(App {
+            config,
+            store: Box::new(store),
+            notifier,
+            siteverify: Box::new(HttpSiteverify::default()),
+            secret_source,
+        })
+    }
+
+    /// Re-reads the service secret once `SECRET_REFRESH` has passed since the last read, so
+    /// a rotation's new keyring reaches warm functions within minutes. A failed read keeps
+    /// the keys in use (they are still valid) and is tried again after the next interval.
+    pub async fn refresh_secret(&self, now: Timestamp) {
+        let Some(source) = &self.secret_source else { return };
+        {
+            let mut next_read = source.next_read.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            if now < *next_read {
+                return;
+            }
+            *next_read = now.plus(SECRET_REFRESH);
+        }
+        let read = read_secret(&source.client, &source.arn).await;
+        match read
+            .and_then(|text| ServiceSecret::parse(&text).map_err(|e| ConfigError::new(format!("SERVICE_SECRET: {e}"))))
+        {
+            Ok(secret) => self.config.secret.replace_keys(&secret),
+            Err(error) => tracing::warn!(%error, "service secret not re-read; the keys in use stay"),
+        }
     }
 }
 
 /// The secret's current string value. Errors name the ARN and the SDK's error, never a value.
-async fn read_secret(sdk: &SdkConfig, arn: &str) -> Result<String, ConfigError> {
-    let client = aws_sdk_secretsmanager::Client::new(sdk);
+async fn read_secret(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<String, ConfigError> {
     let output = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
         ConfigError::new(format!(
             "SERVICE_SECRET_ARN: cannot read {arn}: {}",
@@ -92,6 +137,11 @@ async fn read_secret(sdk: &SdkConfig, arn: &str) -> Result<String, ConfigError> 
         ))
     })?;
     output.secret_string.ok_or_else(|| ConfigError::new(format!("SERVICE_SECRET_ARN: {arn} has no string value")))
+}
+
+/// `lambda_sdk_config` of this process's environment; also what the rotation tool uses.
+pub fn environment_sdk_config() -> Result<SdkConfig, ConfigError> {
+    lambda_sdk_config(|name| std::env::var(name).ok())
 }
 
 /// The SDK configuration straight from what Lambda puts in every function's environment

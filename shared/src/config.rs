@@ -101,8 +101,8 @@ impl Config {
             u32::try_from(number(name, default)?).map_err(|_| ConfigError(format!("{name} is too large")))
         };
 
-        let secret = ServiceSecret::new(required("SERVICE_SECRET")?.into_bytes())
-            .ok_or_else(|| ConfigError(format!("SERVICE_SECRET must be at least {} bytes", ServiceSecret::MIN_LEN)))?;
+        let secret = ServiceSecret::parse(&required("SERVICE_SECRET")?)
+            .map_err(|e| ConfigError(format!("SERVICE_SECRET: {e}")))?;
 
         let flag = |name: &str, default: bool| -> Result<bool, ConfigError> {
             match lookup(name).as_deref().map(str::trim) {

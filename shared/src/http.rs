@@ -169,6 +169,7 @@ where
     let started = Instant::now();
     let method = request.method().to_string();
     let route = request.raw_http_path().to_owned();
+    app.refresh_secret(Timestamp::now()).await;
     let response = match handler(app, request).await {
         Ok(response) => response,
         Err(error) => {

@@ -8,6 +8,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod notify;
+pub mod rotation;
 pub mod secret;
 pub mod siteverify_client;
 pub mod store;

@@ -1,5 +1,8 @@
 //! The service secret and the keyed hashes derived from it.
 
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
@@ -69,22 +72,27 @@ impl std::fmt::Debug for KeyedHash {
     }
 }
 
-/// At least 32 bytes of key material, never printed.
+/// The service's keys, never printed. The current key makes every new hash and sealed secret;
+/// the others, kept from before a rotation, are still accepted, so nothing made under them
+/// breaks. A warm function swaps in a re-read keyring (`App::refresh_secret`), hence the lock.
 #[derive(Clone)]
-pub struct ServiceSecret(Vec<u8>);
+pub struct ServiceSecret(Arc<RwLock<Keyring>>);
 
-impl ServiceSecret {
-    pub const MIN_LEN: usize = 32;
+#[derive(Clone)]
+struct Keyring {
+    current: Key,
+    older: Vec<Key>,
+}
 
-    pub fn new(bytes: impl Into<Vec<u8>>) -> Option<Self> {
-        let bytes = bytes.into();
-        (bytes.len() >= Self::MIN_LEN).then_some(ServiceSecret(bytes))
-    }
+#[derive(Clone)]
+struct Key {
+    id: String,
+    bytes: Vec<u8>,
+}
 
-    /// HMAC over the purpose label and each part, length-prefixed so that
-    /// ("ab", "c") and ("a", "bc") hash differently.
-    pub fn keyed_hash(&self, purpose: HashPurpose, parts: &[&[u8]]) -> KeyedHash {
-        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+impl Key {
+    fn hash(&self, purpose: HashPurpose, parts: &[&[u8]]) -> KeyedHash {
+        let mut mac = HmacSha256::new_from_slice(&self.bytes).expect("HMAC takes any key length");
         for part in std::iter::once(purpose.label()).chain(parts.iter().copied()) {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part);
@@ -93,9 +101,122 @@ impl ServiceSecret {
     }
 }
 
+impl ServiceSecret {
+    pub const MIN_LEN: usize = 32;
+
+    /// One key: a secret from before rotation existed, or a developer's.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Option<Self> {
+        let bytes = bytes.into();
+        (bytes.len() >= Self::MIN_LEN)
+            .then(|| Self::from_keyring(Keyring { current: Key { id: String::new(), bytes }, older: vec![] }))
+    }
+
+    /// The secret's text: one key of at least 32 bytes, or a keyring `Document`
+    /// (`{"current": "2", "1": "<key>", "2": "<key>"}`). Errors never quote a key.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let document = Document::parse(text)?;
+        let mut older = Vec::new();
+        let mut current = None;
+        for (id, key) in document.keys {
+            if key.len() < Self::MIN_LEN {
+                return Err(format!("key {id:?} must be at least {} bytes", Self::MIN_LEN));
+            }
+            let key = Key { bytes: key.into_bytes(), id };
+            if key.id == document.current {
+                current = Some(key);
+            } else {
+                older.push(key);
+            }
+        }
+        let current = current.ok_or_else(|| format!("\"current\" names {:?}, which is not a key", document.current))?;
+        Ok(Self::from_keyring(Keyring { current, older }))
+    }
+
+    fn from_keyring(keyring: Keyring) -> Self {
+        ServiceSecret(Arc::new(RwLock::new(keyring)))
+    }
+
+    fn keyring(&self) -> std::sync::RwLockReadGuard<'_, Keyring> {
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Puts `other`'s keys in place of these, for everyone holding this secret.
+    pub fn replace_keys(&self, other: &ServiceSecret) {
+        let keyring = other.keyring().clone();
+        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = keyring;
+    }
+
+    /// The current key's id (empty for a single-key secret); for logs, never the key.
+    pub fn current_key_id(&self) -> String {
+        self.keyring().current.id.clone()
+    }
+
+    /// HMAC under the current key over the purpose label and each part, length-prefixed so
+    /// that ("ab", "c") and ("a", "bc") hash differently.
+    pub fn keyed_hash(&self, purpose: HashPurpose, parts: &[&[u8]]) -> KeyedHash {
+        self.keyring().current.hash(purpose, parts)
+    }
+
+    /// The same hash under every key, the current key's first: what something made before a
+    /// rotation is checked against.
+    pub fn keyed_hashes(&self, purpose: HashPurpose, parts: &[&[u8]]) -> Vec<KeyedHash> {
+        let keyring = self.keyring();
+        std::iter::once(&keyring.current).chain(&keyring.older).map(|key| key.hash(purpose, parts)).collect()
+    }
+
+    /// Whether `stored` is the hash of `parts` under any key (each compared in constant time).
+    pub fn verify(&self, stored: &KeyedHash, purpose: HashPurpose, parts: &[&[u8]]) -> bool {
+        self.keyed_hashes(purpose, parts).iter().any(|hash| hash.matches(stored))
+    }
+}
+
 impl std::fmt::Debug for ServiceSecret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("ServiceSecret(..)")
+    }
+}
+
+/// A keyring as Secrets Manager holds it: one flat JSON object of strings, so the stack can
+/// generate it and a person can read which keys exist. `current` names the key in use.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    pub current: String,
+    pub keys: BTreeMap<String, String>,
+}
+
+impl Document {
+    /// The field that names the current key; every other field is a key.
+    const CURRENT: &'static str = "current";
+
+    /// A document, or a single-key secret (plain text) as a document of key "1".
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if !text.trim_start().starts_with('{') {
+            return Ok(Document { current: "1".into(), keys: BTreeMap::from([("1".into(), text.to_owned())]) });
+        }
+        // serde_json's syntax errors name a line and column, never the text around them.
+        let fields: BTreeMap<String, serde_json::Value> =
+            serde_json::from_str(text).map_err(|e| format!("not a keyring document: {e}"))?;
+        let mut current = None;
+        let mut keys = BTreeMap::new();
+        for (name, value) in fields {
+            let serde_json::Value::String(value) = value else {
+                return Err(format!("{name:?} is not a string"));
+            };
+            if name == Document::CURRENT {
+                current = Some(value);
+            } else {
+                keys.insert(name, value);
+            }
+        }
+        let current = current.ok_or("the keyring document has no \"current\"")?;
+        Ok(Document { current, keys })
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut fields: serde_json::Map<String, serde_json::Value> =
+            self.keys.iter().map(|(id, key)| (id.clone(), key.clone().into())).collect();
+        fields.insert(Document::CURRENT.into(), self.current.clone().into());
+        serde_json::Value::Object(fields).to_string()
     }
 }
 
@@ -120,6 +241,40 @@ mod tests {
         assert!(!base.matches(&h(&secret(2), HashPurpose::VerificationCode, &[b"ab", b"c"])));
         assert!(!base.matches(&h(&secret(1), HashPurpose::VerificationToken, &[b"ab", b"c"])));
         assert!(!base.matches(&h(&secret(1), HashPurpose::VerificationCode, &[b"a", b"bc"])));
+    }
+
+    #[test]
+    fn a_keyring_hashes_with_its_current_key_and_verifies_with_every_key() {
+        let (one, two) = ("1".repeat(32), "2".repeat(32));
+        let keyring = ServiceSecret::parse(&format!(r#"{{"current": "b", "a": "{one}", "b": "{two}"}}"#)).unwrap();
+        let parts: &[&[u8]] = &[b"x"];
+        let under_one = ServiceSecret::parse(&one).unwrap().keyed_hash(HashPurpose::SessionToken, parts);
+        let under_two = ServiceSecret::parse(&two).unwrap().keyed_hash(HashPurpose::SessionToken, parts);
+        assert!(keyring.keyed_hash(HashPurpose::SessionToken, parts).matches(&under_two));
+        assert!(keyring.verify(&under_one, HashPurpose::SessionToken, parts));
+        assert!(keyring.verify(&under_two, HashPurpose::SessionToken, parts));
+        assert!(!keyring.verify(&under_two, HashPurpose::DeviceToken, parts));
+
+        let holder = keyring.clone();
+        keyring.replace_keys(&ServiceSecret::parse(&one).unwrap());
+        assert!(holder.keyed_hash(HashPurpose::SessionToken, parts).matches(&under_one), "every holder sees new keys");
+        assert!(!holder.verify(&under_two, HashPurpose::SessionToken, parts));
+    }
+
+    #[test]
+    fn a_bad_keyring_is_refused_without_quoting_a_key() {
+        let key = "k".repeat(32);
+        for (text, expected) in [
+            (format!(r#"{{"current": "2", "1": "{key}"}}"#), "names \"2\", which is not a key"),
+            (format!(r#"{{"1": "{key}"}}"#), "no \"current\""),
+            (r#"{"current": "1", "1": "short-key"}"#.to_owned(), "at least 32 bytes"),
+            (format!(r#"{{"current": "1", "1": "{key}", "2": 5}}"#), "\"2\" is not a string"),
+            (format!(r#"{{"current": "1", "1": "{key}""#), "not a keyring document"),
+        ] {
+            let error = ServiceSecret::parse(&text).err().expect("refused");
+            assert!(error.contains(expected), "{error}");
+            assert!(!error.contains(&key) && !error.contains("short-key"), "{error}");
+        }
     }
 
     #[test]

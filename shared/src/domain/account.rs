@@ -148,15 +148,14 @@ pub struct AccountCreated {
 pub async fn claim_token(app: &App, token: &str, purpose: Purpose, now: Timestamp) -> Result<TokenClaim> {
     let token = VerificationToken::parse(token.trim())
         .ok_or_else(|| Error::InvalidRequest("verification_token is malformed".into()))?;
-    let token_hash = token.hash(&app.config.secret);
     let verification = app.store.verification(&token.id).await?.ok_or(Error::VerificationExpired)?;
+    // The stored hash, which the consuming transaction's condition names: it may be from a key
+    // that was current before a rotation.
+    let token_hash = verification.token_hash.clone().filter(|stored| token.verify(&app.config.secret, stored));
     let usable = verification.state == VerificationState::Verified
         && verification.purpose == purpose
-        && verification.token_hash.as_ref().is_some_and(|stored| stored.matches(&token_hash))
         && verification.token_expires_at.is_some_and(|expires| expires > now);
-    if !usable {
-        return Err(Error::VerificationExpired);
-    }
+    let (true, Some(token_hash)) = (usable, token_hash) else { return Err(Error::VerificationExpired) };
     Ok(TokenClaim { verification, token_hash, now })
 }
 

@@ -141,7 +141,7 @@ pub fn parse_payload(text: &str) -> Result<CaptchaSolution, CaptchaRejection> {
 /// Checks a solution as altcha-lib's `verifySolution` does, but stricter: the expiry is
 /// required, and the salt must have exactly the shape [`create_challenge`] gives it.
 pub fn verify_solution(
-    hmac_key: &[u8; 32],
+    hmac_keys: &[[u8; 32]],
     solution: &CaptchaSolution,
     now: Timestamp,
 ) -> Result<VerifiedCaptcha, CaptchaRejection> {
@@ -157,7 +157,8 @@ pub fn verify_solution(
     if !same_text(&challenge, &solution.challenge) {
         return Err(CaptchaRejection::WrongSolution);
     }
-    if !same_text(&signature_hex(hmac_key, &challenge), &solution.signature) {
+    // Signed under any of the keys: a challenge issued just before a rotation still counts.
+    if !hmac_keys.iter().any(|key| same_text(&signature_hex(key, &challenge), &solution.signature)) {
         return Err(CaptchaRejection::BadSignature);
     }
     Ok(VerifiedCaptcha { id: challenge, expires_at, difficulty })
@@ -299,7 +300,7 @@ mod tests {
         let solution = parse_payload(REF_PAYLOAD).unwrap();
         assert_eq!(solution.number, 4242);
         assert_eq!(solution.salt, REF_SALT);
-        let verified = verify_solution(KEY, &solution, NOW).unwrap();
+        let verified = verify_solution(&[*KEY], &solution, NOW).unwrap();
         let expected =
             VerifiedCaptcha { id: REF_CHALLENGE.to_owned(), expires_at: Timestamp(1_700_000_600), difficulty: 0 };
         assert_eq!(verified, expected);
@@ -335,13 +336,13 @@ mod tests {
         let number = solve(&challenge).unwrap();
         assert!(number <= challenge.maxnumber);
         let solution = parse_payload(&payload_for(&challenge, number)).unwrap();
-        let verified = verify_solution(KEY, &solution, NOW).unwrap();
+        let verified = verify_solution(&[*KEY], &solution, NOW).unwrap();
         assert_eq!(verified.id, challenge.challenge);
         assert_eq!(verified.expires_at, NOW.plus(LIFETIME));
         assert_eq!(verified.difficulty, 2_000);
-        assert!(verify_solution(KEY, &solution, Timestamp(verified.expires_at.0 - 1)).is_ok());
+        assert!(verify_solution(&[*KEY], &solution, Timestamp(verified.expires_at.0 - 1)).is_ok());
         for late in [verified.expires_at, Timestamp(verified.expires_at.0 + 1)] {
-            assert_eq!(verify_solution(KEY, &solution, late), Err(CaptchaRejection::Expired));
+            assert_eq!(verify_solution(&[*KEY], &solution, late), Err(CaptchaRejection::Expired));
         }
     }
 
@@ -358,20 +359,20 @@ mod tests {
         let good = solved(5);
 
         let wrong_number = CaptchaSolution { number: good.number + 1, ..good.clone() };
-        assert_eq!(verify_solution(KEY, &wrong_number, NOW), Err(CaptchaRejection::WrongSolution));
+        assert_eq!(verify_solution(&[*KEY], &wrong_number, NOW), Err(CaptchaRejection::WrongSolution));
 
         let mut bad_signature = good.clone();
         bad_signature.signature.replace_range(..1, if good.signature.starts_with('0') { "1" } else { "0" });
-        assert_eq!(verify_solution(KEY, &bad_signature, NOW), Err(CaptchaRejection::BadSignature));
-        assert_eq!(verify_solution(&[9; 32], &good, NOW), Err(CaptchaRejection::BadSignature));
+        assert_eq!(verify_solution(&[*KEY], &bad_signature, NOW), Err(CaptchaRejection::BadSignature));
+        assert_eq!(verify_solution(&[[9; 32]], &good, NOW), Err(CaptchaRejection::BadSignature));
 
         // A challenge a client made up for itself, with a later expiry: the hash is right, the signature is not.
         let salt = good.salt.replace("1700000600", "1800000000");
         let forged = CaptchaSolution { challenge: challenge_hex(&salt, 1), number: 1, salt, ..good.clone() };
-        assert_eq!(verify_solution(KEY, &forged, NOW), Err(CaptchaRejection::BadSignature));
+        assert_eq!(verify_solution(&[*KEY], &forged, NOW), Err(CaptchaRejection::BadSignature));
 
         let uppercase = CaptchaSolution { challenge: good.challenge.to_uppercase(), ..good.clone() };
-        assert_eq!(verify_solution(KEY, &uppercase, NOW), Err(CaptchaRejection::WrongSolution));
+        assert_eq!(verify_solution(&[*KEY], &uppercase, NOW), Err(CaptchaRejection::WrongSolution));
     }
 
     #[test]
@@ -384,7 +385,7 @@ mod tests {
         let (head, tail) = digits.split_at(split);
         let spliced = CaptchaSolution { salt: format!("{}{head}", good.salt), number: tail.parse().unwrap(), ..good };
         assert_eq!(challenge_hex(&spliced.salt, spliced.number), spliced.challenge);
-        assert_eq!(verify_solution(KEY, &spliced, NOW), Err(CaptchaRejection::Malformed));
+        assert_eq!(verify_solution(&[*KEY], &spliced, NOW), Err(CaptchaRejection::Malformed));
     }
 
     #[test]
@@ -392,7 +393,7 @@ mod tests {
         let good = solved(7);
         for algorithm in ["SHA-1", "SHA-512", "sha-256", ""] {
             let other = CaptchaSolution { algorithm: algorithm.into(), ..good.clone() };
-            assert_eq!(verify_solution(KEY, &other, NOW), Err(CaptchaRejection::UnsupportedAlgorithm));
+            assert_eq!(verify_solution(&[*KEY], &other, NOW), Err(CaptchaRejection::UnsupportedAlgorithm));
         }
         let nonce = &good.salt[..32];
         for (salt, rejection) in [
@@ -413,7 +414,7 @@ mod tests {
             (format!("{}?expires=1700000600&", nonce.to_uppercase()), CaptchaRejection::Malformed),
         ] {
             let other = CaptchaSolution { salt: salt.clone(), ..good.clone() };
-            assert_eq!(verify_solution(KEY, &other, NOW), Err(rejection), "{salt:?}");
+            assert_eq!(verify_solution(&[*KEY], &other, NOW), Err(rejection), "{salt:?}");
         }
     }
 
@@ -489,6 +490,6 @@ mod tests {
         let good = solved(9);
         let salt = good.salt.replace("maxnumber=2000&", "maxnumber=9000000&");
         let raised = CaptchaSolution { challenge: challenge_hex(&salt, good.number), salt, ..good };
-        assert_eq!(verify_solution(KEY, &raised, NOW), Err(CaptchaRejection::BadSignature));
+        assert_eq!(verify_solution(&[*KEY], &raised, NOW), Err(CaptchaRejection::BadSignature));
     }
 }

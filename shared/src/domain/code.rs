@@ -36,6 +36,11 @@ impl VerificationCode {
     pub fn hash(&self, secret: &ServiceSecret, verification_id: &VerificationId) -> KeyedHash {
         secret.keyed_hash(HashPurpose::VerificationCode, &[verification_id.as_str().as_bytes(), self.0.as_bytes()])
     }
+
+    /// Whether `stored` is this code's hash under any of the secret's keys.
+    pub fn verify(&self, secret: &ServiceSecret, verification_id: &VerificationId, stored: &KeyedHash) -> bool {
+        secret.verify(stored, HashPurpose::VerificationCode, &[verification_id.as_str().as_bytes(), self.0.as_bytes()])
+    }
 }
 
 impl std::fmt::Debug for VerificationCode {
@@ -91,6 +96,11 @@ impl VerificationToken {
 
     pub fn hash(&self, secret: &ServiceSecret) -> KeyedHash {
         secret.keyed_hash(HashPurpose::VerificationToken, &[self.id.as_str().as_bytes(), self.secret.as_bytes()])
+    }
+
+    /// Whether `stored` is this token's hash under any of the secret's keys.
+    pub fn verify(&self, secret: &ServiceSecret, stored: &KeyedHash) -> bool {
+        secret.verify(stored, HashPurpose::VerificationToken, &[self.id.as_str().as_bytes(), self.secret.as_bytes()])
     }
 
     /// The text handed to the client, once.

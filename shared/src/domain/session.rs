@@ -38,6 +38,11 @@ impl AccountToken {
         secret.keyed_hash(purpose, &[self.account_id.as_bytes(), self.id.as_bytes(), self.secret.as_bytes()])
     }
 
+    /// Whether `stored` is this token's hash under any of the secret's keys.
+    pub fn verify(&self, secret: &ServiceSecret, purpose: HashPurpose, stored: &KeyedHash) -> bool {
+        secret.verify(stored, purpose, &[self.account_id.as_bytes(), self.id.as_bytes(), self.secret.as_bytes()])
+    }
+
     pub fn reveal(&self) -> String {
         format!("{}.{}.{}", self.account_id, self.id, self.secret)
     }
@@ -124,7 +129,7 @@ pub async fn is_remembered_device(app: &App, account: &Account, device_token: &s
         return Ok(false);
     };
     let Some(device) = app.store.device(&account.id, &token.id).await? else { return Ok(false) };
-    Ok(device.secret_hash.matches(&token.hash(&app.config.secret, HashPurpose::DeviceToken))
+    Ok(token.verify(&app.config.secret, HashPurpose::DeviceToken, &device.secret_hash)
         && device.expires_at > now
         && device.epoch == account.device_epoch)
 }
@@ -140,7 +145,7 @@ pub async fn authenticate(app: &App, bearer: Option<&str>, now: Timestamp) -> Re
     let token = bearer.and_then(AccountToken::parse).ok_or(Error::Unauthorized)?;
     let (account, session) = app.store.account_with_session(&token.account_id, &token.id).await?;
     let (Some(account), Some(session)) = (account, session) else { return Err(Error::Unauthorized) };
-    let valid = session.secret_hash.matches(&token.hash(&app.config.secret, HashPurpose::SessionToken))
+    let valid = token.verify(&app.config.secret, HashPurpose::SessionToken, &session.secret_hash)
         && session.expires_at > now
         && session.epoch == account.session_epoch;
     if !valid {

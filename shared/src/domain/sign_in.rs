@@ -231,10 +231,13 @@ pub enum SecondFactorUse {
     Sms,
 }
 
-/// Normalises a typed recovery code: case, spaces and dashes do not matter.
+/// A typed recovery code as it is hashed: case, spaces and dashes do not matter.
+fn normalised_recovery_code(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
+}
+
 pub fn recovery_code_hash(app: &App, account_id: &str, code: &str) -> String {
-    let normalised: String =
-        code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
+    let normalised = normalised_recovery_code(code);
     app.config.secret.keyed_hash(HashPurpose::RecoveryCode, &[account_id.as_bytes(), normalised.as_bytes()]).to_hex()
 }
 
@@ -251,19 +254,32 @@ pub fn check_second_factor(
     Ok(match method {
         MfaMethod::Totp => {
             let Some(sealed) = &account.two_factor.totp_secret else { return Ok(None) };
-            let secret = TotpSecret::open(&app.config.secret, &account.id, sealed)?;
+            // Sealed under a retired key: the person has to use another way in.
+            let secret = match TotpSecret::open(&app.config.secret, &account.id, sealed) {
+                Ok(secret) => secret,
+                Err(error) => {
+                    tracing::error!(%error, "TOTP secret unreadable; the code is refused");
+                    return Ok(None);
+                }
+            };
             secret.matching_step(code, now, account.two_factor.totp_last_step).map(SecondFactorUse::TotpStep)
         }
         MfaMethod::Sms => sms_code.and_then(|(salt, stored)| {
-            let hash = app.config.secret.keyed_hash(HashPurpose::SecondFactorCode, &[salt.as_bytes(), code.as_bytes()]);
-            hash.matches(stored).then_some(SecondFactorUse::Sms)
+            let parts: [&[u8]; 2] = [salt.as_bytes(), code.as_bytes()];
+            app.config.secret.verify(stored, HashPurpose::SecondFactorCode, &parts).then_some(SecondFactorUse::Sms)
         }),
         MfaMethod::RecoveryCode => {
-            let hash = recovery_code_hash(app, &account.id, code);
-            let known = account.two_factor.recovery_codes.iter().any(|stored| {
-                KeyedHash::from_hex(stored).zip(KeyedHash::from_hex(&hash)).is_some_and(|(a, b)| a.matches(&b))
+            // Under every key, so codes made before a rotation still work; the stored hash that
+            // matched is the one the sign-in removes.
+            let normalised = normalised_recovery_code(code);
+            let hashes = app
+                .config
+                .secret
+                .keyed_hashes(HashPurpose::RecoveryCode, &[account.id.as_bytes(), normalised.as_bytes()]);
+            let known = account.two_factor.recovery_codes.iter().find(|stored| {
+                KeyedHash::from_hex(stored).is_some_and(|stored| hashes.iter().any(|hash| hash.matches(&stored)))
             });
-            known.then_some(SecondFactorUse::RecoveryCode(hash))
+            known.map(|stored| SecondFactorUse::RecoveryCode(stored.clone()))
         }
         MfaMethod::SecondContact => None,
     })
@@ -290,10 +306,23 @@ pub async fn complete_sign_in(
     let used = check_second_factor(app, &account, answer.method, &answer.code, sms_code, now)?
         .ok_or(Error::InvalidCode { attempts_left })?;
 
+    // A TOTP secret sealed under a key from before a rotation moves to the current key here,
+    // in the write every TOTP sign-in makes, so an old key can one day be retired.
+    let sealed = account.two_factor.totp_secret.as_deref().filter(|_| matches!(used, SecondFactorUse::TotpStep(_)));
+    let resealed = match sealed {
+        Some(sealed) => TotpSecret::reseal(&config.secret, &account.id, sealed, rng)?,
+        None => None,
+    };
     let (session, issued) = new_session(app, &account, challenge.client.clone(), now, rng);
     let device = answer.remember_device.then(|| new_device(app, &account, now, rng));
     app.store
-        .complete_challenge(&challenge, &session, &used, device.as_ref().map(|(record, _)| record))
+        .complete_challenge(
+            &challenge,
+            &session,
+            &used,
+            sealed.zip(resealed.as_deref()),
+            device.as_ref().map(|(record, _)| record),
+        )
         .await
         // A concurrent sign-in used the same TOTP step or recovery code first.
         .map_err(|e| if let Error::InvalidCode { .. } = e { Error::InvalidCode { attempts_left } } else { e })?;

@@ -10,7 +10,7 @@ use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::error::{Error, Result};
-use crate::secret::{HashPurpose, ServiceSecret};
+use crate::secret::{HashPurpose, KeyedHash, ServiceSecret};
 use crate::time::Timestamp;
 
 const STEP_SECS: u64 = 30;
@@ -70,22 +70,49 @@ impl TotpSecret {
     ) -> Result<String> {
         let mut nonce = [0u8; 12];
         rng.fill_bytes(&mut nonce);
-        let sealed = cipher(service)
+        let sealed = cipher(&service.keyed_hash(HashPurpose::TotpEncryption, &[]))
             .encrypt(Nonce::from_slice(&nonce), Payload { msg: &self.0, aad: account_id.as_bytes() })
             .map_err(|_| Error::Internal("TOTP secret encryption".into()))?;
         Ok(STANDARD.encode([nonce.as_slice(), &sealed].concat()))
     }
 
+    /// Opens a sealed secret under whichever of the service's keys sealed it.
     pub fn open(service: &ServiceSecret, account_id: &str, sealed: &str) -> Result<Self> {
+        Self::open_under_any_key(service, account_id, sealed).map(|(secret, _)| secret)
+    }
+
+    /// The secret sealed again under the current key, when an older key (from before a
+    /// rotation) sealed it; None when it is already under the current key.
+    pub fn reseal(
+        service: &ServiceSecret,
+        account_id: &str,
+        sealed: &str,
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> Result<Option<String>> {
+        match Self::open_under_any_key(service, account_id, sealed)? {
+            (_, true) => Ok(None),
+            (secret, false) => secret.seal(service, account_id, rng).map(Some),
+        }
+    }
+
+    /// The secret, and whether the current key (tried first) opened it.
+    fn open_under_any_key(service: &ServiceSecret, account_id: &str, sealed: &str) -> Result<(Self, bool)> {
         let bytes = STANDARD.decode(sealed).map_err(|_| Error::Internal("stored TOTP secret".into()))?;
         if bytes.len() < 12 {
             return Err(Error::Internal("stored TOTP secret".into()));
         }
         let (nonce, ciphertext) = bytes.split_at(12);
-        cipher(service)
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: account_id.as_bytes() })
-            .map(TotpSecret)
-            .map_err(|_| Error::Internal("TOTP secret does not decrypt".into()))
+        let payload = || Payload { msg: ciphertext, aad: account_id.as_bytes() };
+        service
+            .keyed_hashes(HashPurpose::TotpEncryption, &[])
+            .iter()
+            .enumerate()
+            .find_map(|(i, key)| {
+                cipher(key).decrypt(Nonce::from_slice(nonce), payload()).ok().map(|b| (TotpSecret(b), i == 0))
+            })
+            .ok_or_else(|| {
+                Error::Internal("TOTP secret opens under no key of the service secret (a retired key?)".into())
+            })
     }
 
     #[cfg(test)]
@@ -94,8 +121,7 @@ impl TotpSecret {
     }
 }
 
-fn cipher(service: &ServiceSecret) -> Aes256Gcm {
-    let key = service.keyed_hash(HashPurpose::TotpEncryption, &[]);
+fn cipher(key: &KeyedHash) -> Aes256Gcm {
     Aes256Gcm::new_from_slice(&key.0).expect("a 32-byte key")
 }
 
@@ -139,6 +165,24 @@ mod tests {
         assert!(TotpSecret::open(&service, "account-b", &sealed).is_err());
         let other = ServiceSecret::new(vec![8u8; 32]).unwrap();
         assert!(TotpSecret::open(&other, "account-a", &sealed).is_err());
+    }
+
+    #[test]
+    fn a_secret_sealed_before_a_rotation_opens_and_is_resealed_under_the_current_key() {
+        let mut rng = StdRng::seed_from_u64(4);
+        let old = "k".repeat(32);
+        let before = ServiceSecret::parse(&old).unwrap();
+        let secret = TotpSecret::generate(&mut rng);
+        let sealed = secret.seal(&before, "account-a", &mut rng).unwrap();
+        assert_eq!(TotpSecret::reseal(&before, "account-a", &sealed, &mut rng).unwrap(), None);
+
+        let rotated =
+            ServiceSecret::parse(&format!(r#"{{"current":"2","1":"{old}","2":"{}"}}"#, "n".repeat(32))).unwrap();
+        assert_eq!(TotpSecret::open(&rotated, "account-a", &sealed).unwrap().0, secret.0);
+        let resealed = TotpSecret::reseal(&rotated, "account-a", &sealed, &mut rng).unwrap().expect("resealed");
+        assert!(TotpSecret::open(&before, "account-a", &resealed).is_err(), "under the new key only");
+        assert_eq!(TotpSecret::open(&rotated, "account-a", &resealed).unwrap().0, secret.0);
+        assert_eq!(TotpSecret::reseal(&rotated, "account-a", &resealed, &mut rng).unwrap(), None);
     }
 
     #[test]

@@ -263,9 +263,10 @@ async fn check_captcha(
         CaptchaConfig::Off => Ok((None, None)),
         CaptchaConfig::Altcha { difficulty: base, .. } => {
             let payload = payload.ok_or(CaptchaRefusal::MissingAltcha)?;
-            let key = app.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
+            let keys: Vec<[u8; 32]> =
+                app.config.secret.keyed_hashes(HashPurpose::Captcha, &[]).into_iter().map(|key| key.0).collect();
             let verified = captcha::parse_payload(payload)
-                .and_then(|solution| captcha::verify_solution(&key, &solution, now))
+                .and_then(|solution| captcha::verify_solution(&keys, &solution, now))
                 .map_err(CaptchaRefusal::Altcha)?;
             // Easier than the base (issued before the base was raised): pays for nothing, even in a
             // window with no count yet, which the store's condition would let through.
@@ -402,7 +403,7 @@ pub async fn confirm_code(
     let verification =
         app.store.count_code_attempt(&id, now, config.code_max_attempts).await?.ok_or(Error::VerificationExpired)?;
 
-    if !code.hash(&config.secret, &id).matches(&verification.code_hash) {
+    if !code.verify(&config.secret, &id, &verification.code_hash) {
         let failures = failure_key(app, &verification.contact_key);
         app.store.count_failure(&failures, Window::containing(now, HOUR)).await?;
         return Err(Error::InvalidCode {

@@ -902,6 +902,7 @@ impl Store for DynamoStore {
         challenge: &MfaChallenge,
         session: &SessionRecord,
         used: &SecondFactorUse,
+        resealed_totp: Option<(&str, &str)>,
         device: Option<&DeviceRecord>,
     ) -> Result<()> {
         let close = Update::builder()
@@ -920,12 +921,20 @@ impl Store for DynamoStore {
         ];
         let use_factor = Update::builder().table_name(&self.table).set_key(Some(account_key(&challenge.account_id)));
         let use_factor = match used {
-            SecondFactorUse::TotpStep(step) => Some(
-                use_factor
-                    .update_expression("SET totp_last_step = :step")
-                    .condition_expression("attribute_not_exists(totp_last_step) OR totp_last_step < :step")
-                    .expression_attribute_values(":step", n(step)),
-            ),
+            SecondFactorUse::TotpStep(step) => {
+                let step_unused = "(attribute_not_exists(totp_last_step) OR totp_last_step < :step)";
+                let use_factor = use_factor.expression_attribute_values(":step", n(step));
+                Some(match resealed_totp {
+                    None => {
+                        use_factor.update_expression("SET totp_last_step = :step").condition_expression(step_unused)
+                    }
+                    Some((was, resealed)) => use_factor
+                        .update_expression("SET totp_last_step = :step, totp_secret = :resealed")
+                        .condition_expression(format!("{step_unused} AND totp_secret = :was"))
+                        .expression_attribute_values(":was", s(was))
+                        .expression_attribute_values(":resealed", s(resealed)),
+                })
+            }
             SecondFactorUse::RecoveryCode(hash) => Some(
                 use_factor
                     .update_expression("DELETE recovery_codes :set")

@@ -123,11 +123,14 @@ pub trait Store: Send + Sync {
     /// Closes the challenge, starts the session, uses up the second factor and
     /// remembers the device, all or nothing. `Error::ChallengeExpired` when the challenge
     /// was already used, `Error::InvalidCode` when the factor was used meanwhile.
+    /// `resealed_totp` (the stored sealed TOTP secret, and the same secret sealed under the
+    /// current key) replaces the first with the second, if 2FA did not change meanwhile.
     async fn complete_challenge(
         &self,
         challenge: &MfaChallenge,
         session: &SessionRecord,
         used: &SecondFactorUse,
+        resealed_totp: Option<(&str, &str)>,
         device: Option<&DeviceRecord>,
     ) -> Result<()>;
 
