@@ -4,8 +4,9 @@ use integration_tests::outbox::{last_code_to, messages_to};
 use integration_tests::{new_email, new_phone, random_ip, Stack, TestRequest, TestResponse};
 use serde_json::{json, Value};
 use shared::domain::password::Password;
-use shared::domain::sign_in::{sign_in, SignInOutcome, SignInRequest};
+use shared::domain::sign_in::{complete_sign_in, sign_in, MfaAnswer, MfaMethod, SignInOutcome, SignInRequest};
 use shared::domain::Contact;
+use shared::rotation::{self, Step};
 use shared::Timestamp;
 use totp_rs::{Algorithm, Secret, TOTP};
 
@@ -333,4 +334,72 @@ async fn sms_two_factor_needs_a_verified_phone() {
     let session = stack.session(&email.canonical(), PASSWORD).await;
     let refused = start_2fa(&stack, &session, "sms").await;
     assert_eq!((refused.status, refused.error_code()), (400, "no_verified_phone"));
+}
+
+/// A rotation through Secrets Manager, as `rotate-service-secret` runs it, with the function
+/// re-reading the keyring as a warm one does every 5 minutes (time passed in, no sleeping).
+async fn rotate(stack: &Stack, step: Step, at: Timestamp) -> Result<String, String> {
+    let secrets = aws_sdk_secretsmanager::Client::new(&integration_tests::sdk_config().await);
+    let result = rotation::rotate(&secrets, &stack.table, &step, at, &mut rand::rngs::OsRng).await;
+    stack.app.refresh_secret(at.plus(rotation::SECRET_REFRESH)).await;
+    result
+}
+
+#[tokio::test]
+async fn a_secret_rotation_signs_nobody_out_and_retiring_the_old_key_ends_only_what_it_made() {
+    let stack = Stack::new().await;
+    let email = new_email();
+    stack.sign_up(&email, PASSWORD).await;
+    let old_session = stack.session(&email.canonical(), PASSWORD).await;
+    let secret = start_2fa(&stack, &old_session, "totp").await.json["secret"].as_str().unwrap().to_owned();
+    let enabled = confirm_2fa(&stack, &old_session, &authenticator_code(&secret, now())).await;
+    let recovery_codes = enabled.json["recovery_codes"].as_array().unwrap().clone();
+    let other = new_email();
+    let token_before = stack.verified_token(&other, "sign_up").await;
+
+    // Add, then promote once every function has had time to re-read the keyring.
+    let mut at = Timestamp::now();
+    assert!(rotate(&stack, Step::Add, at).await.unwrap().contains("added key 2"));
+    at = at.plus(rotation::SECRET_REFRESH);
+    let early = rotate(&stack, Step::Promote, Timestamp::now()).await.unwrap_err();
+    assert!(early.contains("promote in"), "{early}");
+    at = at.plus(rotation::PROMOTE_AFTER);
+    assert!(rotate(&stack, Step::Promote, at).await.unwrap().contains("key 2 is current"));
+
+    // Everything made under the old key still works: session, token, recovery code, TOTP.
+    assert_eq!(stack.account_page(&old_session).await.status, 200);
+    assert_eq!(stack.create_account(&token_before, PASSWORD).await.status, 201);
+    let mfa_sign_in = |method: &'static str, code: String| {
+        let stack = &stack;
+        let login = email.canonical();
+        async move {
+            let challenge = stack.sign_in(json!({"login": login, "password": PASSWORD})).await;
+            let id = challenge.json["challenge_id"].as_str().unwrap().to_owned();
+            mfa(stack, json!({"challenge_id": id, "method": method, "code": code})).await
+        }
+    };
+    assert_eq!(mfa_sign_in("recovery_code", recovery_codes[0].as_str().unwrap().into()).await.status, 201);
+    // This sign-in also re-seals the TOTP secret under the new key.
+    let by_totp = mfa_sign_in("totp", authenticator_code(&secret, now() + 30)).await;
+    assert_eq!(by_totp.status, 201, "{:?}", by_totp.json);
+    let new_session = by_totp.json["session_token"].as_str().unwrap().to_owned();
+
+    // Retiring the old key ends what only it verifies; the re-sealed TOTP secret still works.
+    at = at.plus(rotation::PROMOTE_AFTER);
+    assert!(rotate(&stack, Step::Retire("1".into()), at).await.unwrap().contains("key 1 is retired"));
+    assert_eq!(stack.account_page(&old_session).await.status, 401);
+    assert_eq!(stack.account_page(&new_session).await.status, 200);
+    let old_code = mfa_sign_in("recovery_code", recovery_codes[1].as_str().unwrap().into()).await;
+    assert_eq!(old_code.error_code(), "invalid_code");
+    // Two minutes on (the last TOTP step is used up), as the domain function takes time.
+    let later = Timestamp::now().plus(std::time::Duration::from_secs(120));
+    let challenge = stack.sign_in(json!({"login": email.canonical(), "password": PASSWORD})).await;
+    let answer = MfaAnswer {
+        language: Default::default(),
+        challenge_id: challenge.json["challenge_id"].as_str().unwrap().into(),
+        method: MfaMethod::Totp,
+        code: authenticator_code(&secret, later.0 as u64),
+        remember_device: false,
+    };
+    assert!(complete_sign_in(stack.app, answer, later, &mut rand::rngs::OsRng).await.is_ok());
 }
