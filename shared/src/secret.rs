@@ -271,7 +271,7 @@ mod tests {
             (format!(r#"{{"current": "1", "1": "{key}", "2": 5}}"#), "\"2\" is not a string"),
             (format!(r#"{{"current": "1", "1": "{key}""#), "not a keyring document"),
         ] {
-            let error = ServiceSecret::parse(&text).err().expect("refused");
+            let error = ServiceSecret::parse(&text).expect_err("refused");
             assert!(error.contains(expected), "{error}");
             assert!(!error.contains(&key) && !error.contains("short-key"), "{error}");
         }
