@@ -1,10 +1,10 @@
 //! What a function builds once per cold start and shares across its requests.
 
+use std::sync::Mutex;
+
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_types::SdkConfig;
-
-use std::sync::Mutex;
 
 use crate::config::{Config, ConfigError};
 use crate::domain::siteverify::SiteverifyTransport;
