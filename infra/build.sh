@@ -20,7 +20,7 @@ source infra/env.sh
 
 arch="${1:-}"
 if [[ -z "${arch}" ]]; then
-  if rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu && command -v zig >/dev/null; then
+  if can_build_arm64; then
     arch=--arm64
   else
     arch=--x86-64

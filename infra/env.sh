@@ -11,3 +11,9 @@ export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
 unset AWS_SESSION_TOKEN AWS_PROFILE
 # No instance-metadata probes (slow time-outs) when something looks for credentials/region.
 export AWS_EC2_METADATA_DISABLED=true
+
+# Whether this machine can build the arm64 packages template.yaml deploys: the aarch64 Rust
+# target (rustup) and zig as the cross linker (`infra/ensure-tools.sh zig`).
+can_build_arm64() {
+  rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu && command -v zig >/dev/null
+}

@@ -194,30 +194,17 @@ impl Document {
         if !text.trim_start().starts_with('{') {
             return Ok(Document { current: "1".into(), keys: BTreeMap::from([("1".into(), text.to_owned())]) });
         }
-        // serde_json's syntax errors name a line and column, never the text around them.
-        let fields: BTreeMap<String, serde_json::Value> =
+        // serde_json's errors name a line and column, and at most a value that is not a string.
+        let mut keys: BTreeMap<String, String> =
             serde_json::from_str(text).map_err(|e| format!("not a keyring document: {e}"))?;
-        let mut current = None;
-        let mut keys = BTreeMap::new();
-        for (name, value) in fields {
-            let serde_json::Value::String(value) = value else {
-                return Err(format!("{name:?} is not a string"));
-            };
-            if name == Document::CURRENT {
-                current = Some(value);
-            } else {
-                keys.insert(name, value);
-            }
-        }
-        let current = current.ok_or("the keyring document has no \"current\"")?;
+        let current = keys.remove(Self::CURRENT).ok_or("the keyring document has no \"current\"")?;
         Ok(Document { current, keys })
     }
 
     pub fn to_text(&self) -> String {
-        let mut fields: serde_json::Map<String, serde_json::Value> =
-            self.keys.iter().map(|(id, key)| (id.clone(), key.clone().into())).collect();
-        fields.insert(Document::CURRENT.into(), self.current.clone().into());
-        serde_json::Value::Object(fields).to_string()
+        let mut fields: BTreeMap<&str, &str> = self.keys.iter().map(|(id, key)| (id.as_str(), key.as_str())).collect();
+        fields.insert(Self::CURRENT, &self.current);
+        serde_json::to_string(&fields).expect("a map of strings serialises")
     }
 }
 
@@ -269,7 +256,7 @@ mod tests {
             (format!(r#"{{"current": "2", "1": "{key}"}}"#), "names \"2\", which is not a key"),
             (format!(r#"{{"1": "{key}"}}"#), "no \"current\""),
             (r#"{"current": "1", "1": "short-key"}"#.to_owned(), "at least 32 bytes"),
-            (format!(r#"{{"current": "1", "1": "{key}", "2": 5}}"#), "\"2\" is not a string"),
+            (format!(r#"{{"current": "1", "1": "{key}", "2": 5}}"#), "expected a string"),
             (format!(r#"{{"current": "1", "1": "{key}""#), "not a keyring document"),
         ] {
             let error = ServiceSecret::parse(&text).expect_err("refused");

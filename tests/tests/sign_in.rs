@@ -42,6 +42,19 @@ fn now() -> u64 {
     Timestamp::now().0 as u64
 }
 
+/// A new account with TOTP 2FA on: its email, a session, the authenticator secret and the
+/// recovery codes.
+async fn account_with_totp(stack: &Stack) -> (Contact, String, String, Vec<String>) {
+    let email = new_email();
+    stack.sign_up(&email, PASSWORD).await;
+    let session = stack.session(&email.canonical(), PASSWORD).await;
+    let secret = start_2fa(stack, &session, "totp").await.json["secret"].as_str().unwrap().to_owned();
+    let enabled = confirm_2fa(stack, &session, &authenticator_code(&secret, now())).await;
+    assert_eq!(enabled.status, 200, "{:?}", enabled.json);
+    let codes = enabled.json["recovery_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().into()).collect();
+    (email, session, secret, codes)
+}
+
 #[tokio::test]
 async fn sign_in_by_phone_in_any_form_and_by_email() {
     let stack = Stack::new().await;
@@ -259,11 +272,7 @@ async fn totp_two_factor_from_setup_to_sign_in() {
 #[tokio::test]
 async fn a_challenge_allows_five_attempts() {
     let stack = Stack::new().await;
-    let email = new_email();
-    stack.sign_up(&email, PASSWORD).await;
-    let session = stack.session(&email.canonical(), PASSWORD).await;
-    let secret = start_2fa(&stack, &session, "totp").await.json["secret"].as_str().unwrap().to_owned();
-    assert_eq!(confirm_2fa(&stack, &session, &authenticator_code(&secret, now())).await.status, 200);
+    let (email, _, secret, _) = account_with_totp(&stack).await;
 
     let challenge = stack.sign_in(json!({"login": email.canonical(), "password": PASSWORD})).await;
     let id = challenge.json["challenge_id"].as_str().unwrap();
@@ -348,12 +357,7 @@ async fn rotate(stack: &Stack, step: Step, at: Timestamp) -> Result<String, Stri
 #[tokio::test]
 async fn a_secret_rotation_signs_nobody_out_and_retiring_the_old_key_ends_only_what_it_made() {
     let stack = Stack::new().await;
-    let email = new_email();
-    stack.sign_up(&email, PASSWORD).await;
-    let old_session = stack.session(&email.canonical(), PASSWORD).await;
-    let secret = start_2fa(&stack, &old_session, "totp").await.json["secret"].as_str().unwrap().to_owned();
-    let enabled = confirm_2fa(&stack, &old_session, &authenticator_code(&secret, now())).await;
-    let recovery_codes = enabled.json["recovery_codes"].as_array().unwrap().clone();
+    let (email, old_session, secret, recovery_codes) = account_with_totp(&stack).await;
     let other = new_email();
     let token_before = stack.verified_token(&other, "sign_up").await;
 
@@ -378,7 +382,7 @@ async fn a_secret_rotation_signs_nobody_out_and_retiring_the_old_key_ends_only_w
             mfa(stack, json!({"challenge_id": id, "method": method, "code": code})).await
         }
     };
-    assert_eq!(mfa_sign_in("recovery_code", recovery_codes[0].as_str().unwrap().into()).await.status, 201);
+    assert_eq!(mfa_sign_in("recovery_code", recovery_codes[0].clone()).await.status, 201);
     // This sign-in also re-seals the TOTP secret under the new key.
     let by_totp = mfa_sign_in("totp", authenticator_code(&secret, now() + 30)).await;
     assert_eq!(by_totp.status, 201, "{:?}", by_totp.json);
@@ -389,7 +393,7 @@ async fn a_secret_rotation_signs_nobody_out_and_retiring_the_old_key_ends_only_w
     assert!(rotate(&stack, Step::Retire("1".into()), at).await.unwrap().contains("key 1 is retired"));
     assert_eq!(stack.account_page(&old_session).await.status, 401);
     assert_eq!(stack.account_page(&new_session).await.status, 200);
-    let old_code = mfa_sign_in("recovery_code", recovery_codes[1].as_str().unwrap().into()).await;
+    let old_code = mfa_sign_in("recovery_code", recovery_codes[1].clone()).await;
     assert_eq!(old_code.error_code(), "invalid_code");
     // Two minutes on (the last TOTP step is used up), as the domain function takes time.
     let later = Timestamp::now().plus(std::time::Duration::from_secs(120));
