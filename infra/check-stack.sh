@@ -40,7 +40,10 @@ if ! can_build_arm64; then
   mkdir -p "${TARGET}/sam"
   template="${TARGET}/sam/template-x86_64.yaml"
   sed 's/^    Architectures: \[arm64\]$/    Architectures: [x86_64]/' template.yaml >"${template}"
-  grep -q '^    Architectures: \[x86_64\]$' "${template}"
+  grep -q '^    Architectures: \[x86_64\]$' "${template}" || {
+    echo "sam build: template.yaml has no line '    Architectures: [arm64]' to replace" >&2
+    exit 1
+  }
   export CARGO_LAMBDA_COMPILER=cargo
   echo "sam build: no aarch64 Rust target or zig here; building ${template} (x86_64)"
 fi

@@ -15,5 +15,5 @@ export AWS_EC2_METADATA_DISABLED=true
 # Whether this machine can build the arm64 packages template.yaml deploys: the aarch64 Rust
 # target (rustup) and zig as the cross linker (`infra/ensure-tools.sh zig`).
 can_build_arm64() {
-  rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu && command -v zig >/dev/null
+  rustup target list --installed 2>/dev/null | grep -x aarch64-unknown-linux-gnu >/dev/null && command -v zig >/dev/null
 }

@@ -1,6 +1,7 @@
 //! What a function builds once per cold start and shares across its requests.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider, SharedHttpClient};
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
@@ -70,7 +71,7 @@ impl App {
 
     /// Reads the settings through `env` and, when `SERVICE_SECRET_ARN` names one, the service
     /// secret from Secrets Manager: one call per cold start, then one every `SECRET_REFRESH`
-    /// (`refresh_secret`), never per request. A deployed stack always uses the ARN;
+    /// (`refresh_secret`), not one per request. A deployed stack always uses the ARN;
     /// `SERVICE_SECRET` in the environment is for tests and tools.
     pub async fn load<C: Channels>(env: impl Fn(&str) -> Option<String>, sdk: &SdkConfig) -> Result<Self, ConfigError> {
         let (secret_source, from_secrets_manager) = match env("SERVICE_SECRET_ARN").filter(|arn| !arn.trim().is_empty())
@@ -107,9 +108,12 @@ impl App {
     }
 
     /// Re-reads the service secret once `SECRET_REFRESH` has passed since the last read, so
-    /// a rotation's new keyring reaches warm functions within minutes. A failed read keeps
-    /// the keys in use (they are still valid) and is tried again after the next interval.
+    /// a rotation's new keyring reaches warm functions within minutes: the request that finds
+    /// it due pays for one read, bounded by `REFRESH_TIMEOUT`. A failed read never fails the
+    /// request: the keys in use stay (they are still valid) and it is tried again sooner.
     pub async fn refresh_secret(&self, now: Timestamp) {
+        const REFRESH_TIMEOUT: Duration = Duration::from_secs(2);
+        const FAILED_REFRESH_RETRY: Duration = Duration::from_secs(30);
         let Some(source) = &self.secret_source else { return };
         {
             let mut next_read = source.next_read.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -118,12 +122,19 @@ impl App {
             }
             *next_read = now.plus(SECRET_REFRESH);
         }
-        let read = read_secret(&source.client, &source.arn).await;
-        match read
-            .and_then(|text| ServiceSecret::parse(&text).map_err(|e| ConfigError::new(format!("SERVICE_SECRET: {e}"))))
-        {
+        let read = match tokio::time::timeout(REFRESH_TIMEOUT, read_secret(&source.client, &source.arn)).await {
+            Ok(read) => read.and_then(|text| {
+                ServiceSecret::parse(&text).map_err(|e| ConfigError::new(format!("SERVICE_SECRET: {e}")))
+            }),
+            Err(_) => Err(ConfigError::new(format!("SERVICE_SECRET_ARN: no answer in {REFRESH_TIMEOUT:?}"))),
+        };
+        match read {
             Ok(secret) => self.config.secret.replace_keys(&secret),
-            Err(error) => tracing::warn!(%error, "service secret not re-read; the keys in use stay"),
+            Err(error) => {
+                tracing::warn!(%error, "service secret not re-read; the keys in use stay");
+                *source.next_read.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    now.plus(FAILED_REFRESH_RETRY);
+            }
         }
     }
 }

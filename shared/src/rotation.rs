@@ -5,9 +5,9 @@
 //!    keyring every `SECRET_REFRESH`, so within minutes all of them accept what it makes.
 //! 2. `promote`, refused until every function has had time to re-read: the new key becomes
 //!    current and makes every new hash and sealed secret. Older ones still verify.
-//! 3. `retire <id>`, only when an old key must stop working (it leaked): what was made under
-//!    it stops verifying (sessions, remembered devices, recovery codes, TOTP secrets not
-//!    re-sealed by a sign-in since the promotion).
+//! 3. `retire <id>`, only when an old key must stop working (it leaked), and refused until
+//!    the promotion has reached every function: what was made under it stops verifying
+//!    (sessions, remembered devices, recovery codes, TOTP secrets not re-sealed since).
 
 use std::time::Duration;
 
@@ -23,9 +23,10 @@ use crate::Timestamp;
 /// How often a warm function re-reads the service secret (`App::refresh_secret`).
 pub const SECRET_REFRESH: Duration = Duration::from_secs(300);
 
-/// What `promote` waits for after the last change: every function's re-read, plus a margin
-/// for a request that started just before it.
-pub const PROMOTE_AFTER: Duration = Duration::from_secs(SECRET_REFRESH.as_secs() + 60);
+/// What `promote` and `retire` wait for after the last change, so that every function has
+/// re-read the keyring: two intervals, so a function whose first re-read failed (and was
+/// retried 30 s later, `App::refresh_secret`) has it too.
+pub const SETTLE: Duration = Duration::from_secs(2 * SECRET_REFRESH.as_secs());
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {
@@ -36,9 +37,14 @@ pub enum Step {
     Show,
 }
 
-/// The ids in use, as numbers: `add` takes the next one, `promote` the highest.
-fn numeric_ids(document: &Document) -> impl Iterator<Item = u64> + '_ {
-    document.keys.keys().filter_map(|id| id.parse().ok())
+/// An id as `add` writes them: a number, without leading zeros.
+fn number(id: &str) -> Option<u64> {
+    id.parse().ok().filter(|n: &u64| n.to_string() == id)
+}
+
+/// The highest numeric id: `add` takes the next one, `promote` makes it current.
+fn newest(document: &Document) -> Option<u64> {
+    document.keys.keys().filter_map(|id| number(id)).max()
 }
 
 /// Applies `step` to the keyring text; returns the new text (None for `Show`) and what it did.
@@ -51,26 +57,23 @@ pub fn apply(
     let summary = match step {
         Step::Show => return Ok((None, describe(&document))),
         Step::Add => {
-            let id = (numeric_ids(&document).max().unwrap_or(0) + 1).to_string();
+            let id = newest(&document).unwrap_or(0).checked_add(1).ok_or("no key id is left")?.to_string();
             let mut key = [0u8; 48];
             rng.fill_bytes(&mut key);
             document.keys.insert(id.clone(), URL_SAFE_NO_PAD.encode(key));
             format!(
                 "added key {id}; promote it after {} minutes, once every function has re-read the keyring",
-                PROMOTE_AFTER.as_secs() / 60
+                SETTLE.as_secs() / 60
             )
         }
-        Step::Promote => {
-            let newest = numeric_ids(&document).max().map(|id| id.to_string());
-            match newest {
-                Some(id) if id != document.current => {
-                    let summary = format!("key {id} is current; key {} still verifies", document.current);
-                    document.current = id;
-                    summary
-                }
-                _ => return Err(format!("nothing to promote: key {} is the newest; run add first", document.current)),
+        Step::Promote => match newest(&document) {
+            Some(id) if Some(id) > number(&document.current) => {
+                let summary = format!("key {id} is current; key {} still verifies", document.current);
+                document.current = id.to_string();
+                summary
             }
-        }
+            _ => return Err(format!("nothing to promote: key {} is the newest; run add first", document.current)),
+        },
         Step::Retire(id) if *id == document.current => {
             return Err(format!("key {id} is current: promote another key first"))
         }
@@ -90,7 +93,7 @@ fn describe(document: &Document) -> String {
 }
 
 /// Reads the secret, applies `step` and stores the result as the secret's new current version.
-/// `promote` is refused while the last change is younger than `PROMOTE_AFTER` at `now`.
+/// `promote` and `retire` are refused while the last change is younger than `SETTLE` at `now`.
 pub async fn rotate(
     client: &Client,
     secret_id: &str,
@@ -105,12 +108,12 @@ pub async fn rotate(
         .await
         .map_err(|e| format!("cannot read {secret_id}: {}", DisplayErrorContext(&e)))?;
     let text = current.secret_string().ok_or_else(|| format!("{secret_id} has no string value"))?;
-    if *step == Step::Promote {
+    if matches!(step, Step::Promote | Step::Retire(_)) {
         let changed = current.created_date().map_or(0, |date| date.secs());
-        let ready = Timestamp(changed).plus(PROMOTE_AFTER);
+        let ready = Timestamp(changed).plus(SETTLE);
         if now < ready {
             return Err(format!(
-                "the keyring changed {} s ago; functions re-read it every {} s: promote in {} s",
+                "the keyring changed {} s ago and functions re-read it every {} s: try again in {} s",
                 now.0 - changed,
                 SECRET_REFRESH.as_secs(),
                 ready.0 - now.0
@@ -177,6 +180,9 @@ mod tests {
         let (added, _) = apply(&Step::Add, plain, rng).unwrap();
         let error = apply(&Step::Retire("9".into()), &added.unwrap(), rng).unwrap_err();
         assert!(error.contains("no key 9"), "{error}");
+        // Only ids as `add` writes them count: "01" is not newer than "1".
+        let odd = format!(r#"{{"current": "1", "1": "{plain}", "01": "{plain}"}}"#);
+        assert!(apply(&Step::Promote, &odd, rng).unwrap_err().contains("nothing to promote"));
         let (_, shown) = apply(&Step::Show, plain, rng).unwrap();
         assert_eq!(shown, "keys: 1; current: 1");
         for error in [&error, &shown] {

@@ -147,11 +147,6 @@ impl ServiceSecret {
         *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = keyring;
     }
 
-    /// The current key's id (empty for a single-key secret); for logs, never the key.
-    pub fn current_key_id(&self) -> String {
-        self.keyring().current.id.clone()
-    }
-
     /// HMAC under the current key over the purpose label and each part, length-prefixed so
     /// that ("ab", "c") and ("a", "bc") hash differently.
     pub fn keyed_hash(&self, purpose: HashPurpose, parts: &[&[u8]]) -> KeyedHash {
@@ -179,10 +174,17 @@ impl std::fmt::Debug for ServiceSecret {
 
 /// A keyring as Secrets Manager holds it: one flat JSON object of strings, so the stack can
 /// generate it and a person can read which keys exist. `current` names the key in use.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Document {
     pub current: String,
     pub keys: BTreeMap<String, String>,
+}
+
+/// The ids only: a document holds keys.
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Document").field("current", &self.current).field("ids", &self.keys.keys()).finish()
+    }
 }
 
 impl Document {

@@ -2,11 +2,13 @@
 //! the deployed stack provides it, and a stack that cannot read it refuses to start.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use integration_tests::{random_hex, sdk_config};
 use shared::app::SesAndSns;
+use shared::rotation::SECRET_REFRESH;
 use shared::secret::HashPurpose;
-use shared::App;
+use shared::{App, Timestamp};
 
 const TABLE: &str = "accounts-unused";
 const SENDER: &str = "no-reply@example.com";
@@ -68,4 +70,33 @@ async fn two_sources_of_the_secret_are_refused() {
 async fn no_secret_at_all_is_refused() {
     let error = load(&[]).await.err().expect("refused");
     assert!(error.contains("SERVICE_SECRET is required"), "{error}");
+}
+
+/// A warm function re-reads the secret every 5 minutes; an unreadable or bad value never
+/// fails a request or drops the keys in use, and is tried again 30 s later.
+#[tokio::test]
+async fn a_warm_function_re_reads_the_secret_and_keeps_its_keys_when_a_read_fails() {
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk_config().await);
+    let first = random_hex(32);
+    let arn = create_secret(&first).await;
+    let app = load(&[("SERVICE_SECRET_ARN", &arn)]).await.expect("loads");
+    let before = fingerprint(&app);
+    let put = |value: String| secrets.put_secret_value().secret_id(&arn).secret_string(value).send();
+
+    put("too-short".into()).await.expect("put");
+    let due = Timestamp::now().plus(SECRET_REFRESH);
+    app.refresh_secret(due).await;
+    assert_eq!(fingerprint(&app), before, "a bad value is not taken");
+
+    let second = random_hex(32);
+    put(second.clone()).await.expect("put");
+    app.refresh_secret(due.plus(Duration::from_secs(29))).await;
+    assert_eq!(fingerprint(&app), before, "not read again before 30 s");
+    app.refresh_secret(due.plus(Duration::from_secs(30))).await;
+    let expected = load(&[("SERVICE_SECRET", &second)]).await.expect("loads");
+    assert_eq!(fingerprint(&app), fingerprint(&expected), "read again after a failure");
+
+    put(random_hex(32)).await.expect("put");
+    app.refresh_secret(due.plus(Duration::from_secs(60))).await;
+    assert_eq!(fingerprint(&app), fingerprint(&expected), "a good read waits the full interval");
 }

@@ -366,8 +366,8 @@ async fn a_secret_rotation_signs_nobody_out_and_retiring_the_old_key_ends_only_w
     assert!(rotate(&stack, Step::Add, at).await.unwrap().contains("added key 2"));
     at = at.plus(rotation::SECRET_REFRESH);
     let early = rotate(&stack, Step::Promote, Timestamp::now()).await.unwrap_err();
-    assert!(early.contains("promote in"), "{early}");
-    at = at.plus(rotation::PROMOTE_AFTER);
+    assert!(early.contains("try again in"), "{early}");
+    at = at.plus(rotation::SETTLE);
     assert!(rotate(&stack, Step::Promote, at).await.unwrap().contains("key 2 is current"));
 
     // Everything made under the old key still works: session, token, recovery code, TOTP.
@@ -388,8 +388,11 @@ async fn a_secret_rotation_signs_nobody_out_and_retiring_the_old_key_ends_only_w
     assert_eq!(by_totp.status, 201, "{:?}", by_totp.json);
     let new_session = by_totp.json["session_token"].as_str().unwrap().to_owned();
 
-    // Retiring the old key ends what only it verifies; the re-sealed TOTP secret still works.
-    at = at.plus(rotation::PROMOTE_AFTER);
+    // Retiring the old key waits for the promotion to reach every function, then ends what
+    // only the old key verifies; the re-sealed TOTP secret still works.
+    let early = rotate(&stack, Step::Retire("1".into()), Timestamp::now()).await.unwrap_err();
+    assert!(early.contains("try again in"), "{early}");
+    at = at.plus(rotation::SETTLE);
     assert!(rotate(&stack, Step::Retire("1".into()), at).await.unwrap().contains("key 1 is retired"));
     assert_eq!(stack.account_page(&old_session).await.status, 401);
     assert_eq!(stack.account_page(&new_session).await.status, 200);

@@ -923,6 +923,8 @@ impl Store for DynamoStore {
         let use_factor = match used {
             SecondFactorUse::TotpStep(step) => {
                 let step_unused = "(attribute_not_exists(totp_last_step) OR totp_last_step < :step)";
+                // Only over the sealed secret this sign-in opened: never brings back a TOTP that was
+                // turned off or replaced meanwhile (two such sign-ins at once: the second is refused).
                 let use_factor = use_factor.expression_attribute_values(":step", n(step));
                 Some(match resealed_totp {
                     None => {
