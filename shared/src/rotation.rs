@@ -37,6 +37,18 @@ pub enum Step {
     Show,
 }
 
+/// `rotate-service-secret`'s arguments: `<secret-id> show | add | promote | retire <key-id>`.
+pub fn parse_args(args: &[String]) -> Option<(&str, Step)> {
+    let step = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [_, "show"] => Step::Show,
+        [_, "add"] => Step::Add,
+        [_, "promote"] => Step::Promote,
+        [_, "retire", id] => Step::Retire(id.to_owned()),
+        _ => return None,
+    };
+    Some((&args[0], step))
+}
+
 /// An id as `add` writes them: a number, without leading zeros.
 fn number(id: &str) -> Option<u64> {
     id.parse().ok().filter(|n: &u64| n.to_string() == id)
@@ -167,6 +179,16 @@ mod tests {
         let secret = ServiceSecret::parse(&retired.unwrap()).unwrap();
         assert!(!secret.verify(&before, HashPurpose::SessionToken, &[b"probe"]));
         assert!(secret.verify(&after, HashPurpose::SessionToken, &[b"probe"]));
+    }
+
+    #[test]
+    fn arguments_name_the_secret_and_one_step() {
+        let args = |text: &str| text.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(parse_args(&args("arn:x add")), Some(("arn:x", Step::Add)));
+        assert_eq!(parse_args(&args("arn:x retire 1")), Some(("arn:x", Step::Retire("1".into()))));
+        for wrong in ["arn:x", "add", "arn:x retire", "arn:x promote now", "arn:x rotate"] {
+            assert_eq!(parse_args(&args(wrong)), None, "{wrong}");
+        }
     }
 
     #[test]

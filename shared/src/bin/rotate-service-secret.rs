@@ -5,40 +5,33 @@
 //! Credentials come from the environment (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 //! `AWS_SESSION_TOKEN`, `AWS_REGION`), e.g. `eval "$(aws configure export-credentials --format env)"`.
 
-use shared::rotation::{rotate, Step};
+use std::process::ExitCode;
+
+use shared::rotation::{parse_args, rotate};
 use shared::Timestamp;
 
-const USAGE: &str = "usage: rotate-service-secret <secret-id> show | add | promote | retire <key-id>";
-
 #[tokio::main(flavor = "current_thread")]
-async fn main() -> std::process::ExitCode {
+async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let step = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
-        [_, "show"] => Step::Show,
-        [_, "add"] => Step::Add,
-        [_, "promote"] => Step::Promote,
-        [_, "retire", id] => Step::Retire(id.to_owned()),
-        _ => {
-            eprintln!("{USAGE}");
-            return std::process::ExitCode::from(2);
-        }
+    let Some((secret_id, step)) = parse_args(&args) else {
+        eprintln!("usage: rotate-service-secret <secret-id> show | add | promote | retire <key-id>");
+        return ExitCode::from(2);
     };
-    let sdk = match shared::app::environment_sdk_config() {
-        Ok(sdk) => sdk,
-        Err(error) => {
-            eprintln!("{error}");
-            return std::process::ExitCode::FAILURE;
+    let rotated = match shared::app::environment_sdk_config() {
+        Ok(sdk) => {
+            let client = aws_sdk_secretsmanager::Client::new(&sdk);
+            rotate(&client, secret_id, &step, Timestamp::now(), &mut rand::rngs::OsRng).await
         }
+        Err(error) => Err(error.to_string()),
     };
-    let client = aws_sdk_secretsmanager::Client::new(&sdk);
-    match rotate(&client, &args[0], &step, Timestamp::now(), &mut rand::rngs::OsRng).await {
+    match rotated {
         Ok(summary) => {
             println!("{summary}");
-            std::process::ExitCode::SUCCESS
+            ExitCode::SUCCESS
         }
         Err(error) => {
             eprintln!("rotate-service-secret: {error}");
-            std::process::ExitCode::FAILURE
+            ExitCode::FAILURE
         }
     }
 }
