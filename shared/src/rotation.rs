@@ -1,5 +1,5 @@
 //! Rotating the service secret without signing anyone out, in three steps an operator runs
-//! with `cargo run -p shared --bin rotate-service-secret` (README, "Rotating the service secret"):
+//! with `cargo run -p shared --bin rotate-service-secret` (README.md, Operations):
 //!
 //! 1. `add`: a new random key joins the keyring, not yet current. Functions re-read the
 //!    keyring every `SECRET_REFRESH`, so within minutes all of them accept what it makes.
