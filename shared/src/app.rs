@@ -7,11 +7,10 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCrede
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_types::SdkConfig;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{service_secret, Config, ConfigError};
 use crate::domain::siteverify::SiteverifyTransport;
 use crate::notify::{AwsNotifier, NoNotifier, Notifier};
 use crate::rotation::SECRET_REFRESH;
-use crate::secret::ServiceSecret;
 use crate::siteverify_client::HttpSiteverify;
 use crate::store::{DynamoStore, Store};
 use crate::Timestamp;
@@ -123,9 +122,7 @@ impl App {
             *next_read = now.plus(SECRET_REFRESH);
         }
         let read = match tokio::time::timeout(REFRESH_TIMEOUT, read_secret(&source.client, &source.arn)).await {
-            Ok(read) => read.and_then(|text| {
-                ServiceSecret::parse(&text).map_err(|e| ConfigError::new(format!("SERVICE_SECRET: {e}")))
-            }),
+            Ok(read) => read.and_then(|text| service_secret(&text)),
             Err(_) => Err(ConfigError::new(format!("SERVICE_SECRET_ARN: no answer in {REFRESH_TIMEOUT:?}"))),
         };
         match read {

@@ -71,6 +71,11 @@ impl ConfigError {
     }
 }
 
+/// `SERVICE_SECRET`'s value (from the environment or Secrets Manager) as the service's keys.
+pub(crate) fn service_secret(text: &str) -> Result<ServiceSecret, ConfigError> {
+    ServiceSecret::parse(text).map_err(|e| ConfigError(format!("SERVICE_SECRET: {e}")))
+}
+
 impl CaptchaConfig {
     /// As `CAPTCHA_PROVIDER` names it; for logs.
     pub fn name(&self) -> &'static str {
@@ -101,8 +106,7 @@ impl Config {
             u32::try_from(number(name, default)?).map_err(|_| ConfigError(format!("{name} is too large")))
         };
 
-        let secret = ServiceSecret::parse(&required("SERVICE_SECRET")?)
-            .map_err(|e| ConfigError(format!("SERVICE_SECRET: {e}")))?;
+        let secret = service_secret(&required("SERVICE_SECRET")?)?;
 
         let flag = |name: &str, default: bool| -> Result<bool, ConfigError> {
             match lookup(name).as_deref().map(str::trim) {

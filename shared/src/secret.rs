@@ -85,14 +85,11 @@ struct Keyring {
 }
 
 #[derive(Clone)]
-struct Key {
-    id: String,
-    bytes: Vec<u8>,
-}
+struct Key(Vec<u8>);
 
 impl Key {
     fn hash(&self, purpose: HashPurpose, parts: &[&[u8]]) -> KeyedHash {
-        let mut mac = HmacSha256::new_from_slice(&self.bytes).expect("HMAC takes any key length");
+        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
         for part in std::iter::once(purpose.label()).chain(parts.iter().copied()) {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part);
@@ -108,8 +105,7 @@ impl ServiceSecret {
     #[cfg(test)]
     pub fn new(bytes: impl Into<Vec<u8>>) -> Option<Self> {
         let bytes = bytes.into();
-        (bytes.len() >= Self::MIN_LEN)
-            .then(|| Self::from_keyring(Keyring { current: Key { id: String::new(), bytes }, older: vec![] }))
+        (bytes.len() >= Self::MIN_LEN).then(|| Self::from_keyring(Keyring { current: Key(bytes), older: vec![] }))
     }
 
     /// The secret's text: one key of at least 32 bytes, or a keyring `Document`
@@ -122,8 +118,8 @@ impl ServiceSecret {
             if key.len() < Self::MIN_LEN {
                 return Err(format!("key {id:?} must be at least {} bytes", Self::MIN_LEN));
             }
-            let key = Key { bytes: key.into_bytes(), id };
-            if key.id == document.current {
+            let key = Key(key.into_bytes());
+            if id == document.current {
                 current = Some(key);
             } else {
                 older.push(key);

@@ -8,7 +8,7 @@ use integration_tests::outbox::sms_to;
 use integration_tests::{new_email, new_phone, random_ip, random_phone, Stack, TestRequest, TestResponse};
 use serde_json::{json, Value};
 use shared::domain::captcha::{create_challenge, payload_for, solve, CaptchaChallenge};
-use shared::domain::verification::{new_captcha, request_code, CaptchaWidget, CodeRequest, Purpose};
+use shared::domain::verification::{request_code, CodeRequest, Purpose};
 use shared::domain::{Contact, Language};
 use shared::secret::HashPurpose;
 use shared::Timestamp;
@@ -25,6 +25,17 @@ async fn challenge(stack: &Stack, ip: &str) -> CaptchaChallenge {
 
 fn sms_body(phone: &Contact) -> Value {
     json!({"channel": "sms", "phone": phone.canonical(), "purpose": "sign_up"})
+}
+
+/// A sign-up code request for the domain function, as the handler would build it.
+fn code_request(captcha: String, contact: Contact) -> CodeRequest {
+    CodeRequest {
+        captcha: Some(captcha),
+        contact,
+        purpose: Purpose::SignUp,
+        client_ip: None,
+        language: Language::English,
+    }
 }
 
 #[tokio::test]
@@ -65,13 +76,7 @@ async fn no_code_without_a_solved_captcha() {
 #[tokio::test]
 async fn a_captcha_expires_after_five_minutes() {
     let stack = Stack::new().await;
-    let request = |captcha: String| CodeRequest {
-        captcha: Some(captcha),
-        contact: new_phone(),
-        purpose: Purpose::SignUp,
-        client_ip: None,
-        language: Language::English,
-    };
+    let request = |captcha: String| code_request(captcha, new_phone());
     let now = Timestamp::now();
     let late =
         request_code(stack.app, request(stack.solved_captcha().await), Timestamp(now.0 + 301), &mut rand::rngs::OsRng)
@@ -103,14 +108,6 @@ fn with(mut body: Value, captcha: String) -> Value {
     body
 }
 
-/// A solved challenge of `GET path` (`/v1/captcha?difficulty=N`).
-async fn solved(stack: &Stack, path: &str) -> (u64, String) {
-    let answer = stack.call(captcha::handle, TestRequest::get(path)).await;
-    assert_eq!(answer.status, 200, "{:?}", answer.json);
-    let puzzle: CaptchaChallenge = serde_json::from_value(answer.json).unwrap();
-    (puzzle.maxnumber, payload_for(&puzzle, solve(&puzzle).unwrap()))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn difficulty_rises_for_a_number_range_that_gets_many_codes() {
     let stack = Arc::new(Stack::new().await);
@@ -123,7 +120,7 @@ async fn difficulty_rises_for_a_number_range_that_gets_many_codes() {
     let mut tasks = Vec::new();
     for last in 1..=6 {
         let (stack, mut body) = (stack.clone(), body(last));
-        body["captcha"] = json!(solved(&stack, "/v1/captcha").await.1);
+        body["captcha"] = json!(stack.solved_captcha().await);
         tasks.push(tokio::spawn(async move { post(&stack, body).await }));
     }
     let mut answers = Vec::new();
@@ -142,12 +139,11 @@ async fn difficulty_rises_for_a_number_range_that_gets_many_codes() {
     let items = stack.item_count().await;
 
     // The named difficulty gets the code; an easier challenge does not, and writes nothing.
-    let (_, easy) = solved(&stack, "/v1/captcha").await;
-    let refused = post(&stack, with(body(7), easy)).await;
+    let refused = post(&stack, with(body(7), stack.solved_captcha().await)).await;
     assert_eq!((refused.status, refused.error_code()), (403, "captcha_too_easy"));
     assert_eq!(stack.item_count().await, items, "nothing was stored");
-    let (maxnumber, hard) = solved(&stack, "/v1/captcha?difficulty=2000").await;
-    assert_eq!(maxnumber, 2_000);
+    assert_eq!(solved_maxnumber(&stack, "/v1/captcha?difficulty=2000").await, 2_000);
+    let hard = stack.solved_captcha_of("/v1/captcha?difficulty=2000").await;
     assert_eq!(post(&stack, with(body(7), hard)).await.status, 202);
 
     // Another range is not affected.
@@ -165,15 +161,7 @@ async fn difficulty_rises_for_an_email_address_that_gets_many_codes() {
     let mut outcomes = Vec::new();
     for (i, captcha) in [None, None, None, None, Some(2_000)].into_iter().enumerate() {
         let at = Timestamp(start + 61 * i as i64);
-        let widget = new_captcha(stack.app, None, captcha, at, &mut rand::rngs::OsRng).await.unwrap();
-        let CaptchaWidget::ProofOfWork(puzzle) = widget else { panic!("an ALTCHA stack") };
-        let request = CodeRequest {
-            captcha: Some(payload_for(&puzzle, solve(&puzzle).unwrap())),
-            contact: email.clone(),
-            purpose: Purpose::SignUp,
-            client_ip: None,
-            language: Language::English,
-        };
+        let request = code_request(stack.solved_captcha_at(at, captcha).await, email.clone());
         outcomes.push(match request_code(stack.app, request, at, &mut rand::rngs::OsRng).await {
             Ok(_) => "sent".to_owned(),
             Err(e) => e.code().to_owned(),
@@ -189,13 +177,7 @@ async fn a_challenge_easier_than_the_base_pays_for_nothing() {
     let key = stack.app.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
     let now = Timestamp::now();
     let puzzle = create_challenge(&key, 999, now, Duration::from_secs(300), &mut rand::rngs::OsRng);
-    let request = CodeRequest {
-        captcha: Some(payload_for(&puzzle, solve(&puzzle).unwrap())),
-        contact: new_phone(),
-        purpose: Purpose::SignUp,
-        client_ip: None,
-        language: Language::English,
-    };
+    let request = code_request(payload_for(&puzzle, solve(&puzzle).unwrap()), new_phone());
     let refused = request_code(stack.app, request, now, &mut rand::rngs::OsRng).await;
     assert!(matches!(refused, Err(shared::Error::CaptchaTooEasy { difficulty: 1_000 })), "{refused:?}");
     assert_eq!(stack.item_count().await, 0, "nothing was stored");

@@ -34,12 +34,16 @@ impl VerificationCode {
     /// Keyed with the service secret and bound to one verification, so a stolen
     /// table neither reveals codes nor lets one code stand for another verification.
     pub fn hash(&self, secret: &ServiceSecret, verification_id: &VerificationId) -> KeyedHash {
-        secret.keyed_hash(HashPurpose::VerificationCode, &[verification_id.as_str().as_bytes(), self.0.as_bytes()])
+        secret.keyed_hash(HashPurpose::VerificationCode, &self.hashed(verification_id))
     }
 
     /// Whether `stored` is this code's hash under any of the secret's keys.
     pub fn verify(&self, secret: &ServiceSecret, verification_id: &VerificationId, stored: &KeyedHash) -> bool {
-        secret.verify(stored, HashPurpose::VerificationCode, &[verification_id.as_str().as_bytes(), self.0.as_bytes()])
+        secret.verify(stored, HashPurpose::VerificationCode, &self.hashed(verification_id))
+    }
+
+    fn hashed<'a>(&'a self, verification_id: &'a VerificationId) -> [&'a [u8]; 2] {
+        [verification_id.as_str().as_bytes(), self.0.as_bytes()]
     }
 }
 
@@ -95,12 +99,16 @@ impl VerificationToken {
     }
 
     pub fn hash(&self, secret: &ServiceSecret) -> KeyedHash {
-        secret.keyed_hash(HashPurpose::VerificationToken, &[self.id.as_str().as_bytes(), self.secret.as_bytes()])
+        secret.keyed_hash(HashPurpose::VerificationToken, &self.hashed())
     }
 
     /// Whether `stored` is this token's hash under any of the secret's keys.
     pub fn verify(&self, secret: &ServiceSecret, stored: &KeyedHash) -> bool {
-        secret.verify(stored, HashPurpose::VerificationToken, &[self.id.as_str().as_bytes(), self.secret.as_bytes()])
+        secret.verify(stored, HashPurpose::VerificationToken, &self.hashed())
+    }
+
+    fn hashed(&self) -> [&[u8]; 2] {
+        [self.id.as_str().as_bytes(), self.secret.as_bytes()]
     }
 
     /// The text handed to the client, once.

@@ -35,12 +35,16 @@ impl AccountToken {
     }
 
     pub fn hash(&self, secret: &ServiceSecret, purpose: HashPurpose) -> KeyedHash {
-        secret.keyed_hash(purpose, &[self.account_id.as_bytes(), self.id.as_bytes(), self.secret.as_bytes()])
+        secret.keyed_hash(purpose, &self.hashed())
     }
 
     /// Whether `stored` is this token's hash under any of the secret's keys.
     pub fn verify(&self, secret: &ServiceSecret, purpose: HashPurpose, stored: &KeyedHash) -> bool {
-        secret.verify(stored, purpose, &[self.account_id.as_bytes(), self.id.as_bytes(), self.secret.as_bytes()])
+        secret.verify(stored, purpose, &self.hashed())
+    }
+
+    fn hashed(&self) -> [&[u8]; 3] {
+        [self.account_id.as_bytes(), self.id.as_bytes(), self.secret.as_bytes()]
     }
 
     pub fn reveal(&self) -> String {

@@ -228,24 +228,30 @@ impl CaptchaRefusal {
             CaptchaRefusal::Replayed => "the CAPTCHA was already used".to_owned(),
             CaptchaRefusal::TooEasy(difficulty) => format!("this destination now needs difficulty {difficulty}"),
         };
-        let (outcome, error) = match &self {
-            CaptchaRefusal::ThirdParty(refusal) if refusal.is_misconfiguration() || refusal.is_unavailable() => {
-                ("unavailable", Error::CaptchaUnavailable)
-            }
-            CaptchaRefusal::TooEasy(difficulty) => ("too_easy", Error::CaptchaTooEasy { difficulty: *difficulty }),
-            _ => ("failed", Error::CaptchaFailed),
-        };
-        let event = if outcome == "unavailable" { "captcha_unavailable" } else { "captcha_failed" };
         macro_rules! refused {
-            ($level:ident) => {
-                tracing::$level!(event, provider, reason, channel, country, purpose, "code refused")
+            ($level:ident, $event:literal) => {
+                tracing::$level!(event = $event, provider, reason, channel, country, purpose, "code refused")
             };
         }
-        match &self {
-            CaptchaRefusal::ThirdParty(refusal) if refusal.is_misconfiguration() => refused!(error),
-            _ if outcome == "unavailable" => refused!(warn),
-            _ => refused!(info),
-        }
+        let (outcome, error) = match &self {
+            // Our own keys refused: an operator must act.
+            CaptchaRefusal::ThirdParty(refusal) if refusal.is_misconfiguration() => {
+                refused!(error, "captcha_unavailable");
+                ("unavailable", Error::CaptchaUnavailable)
+            }
+            CaptchaRefusal::ThirdParty(refusal) if refusal.is_unavailable() => {
+                refused!(warn, "captcha_unavailable");
+                ("unavailable", Error::CaptchaUnavailable)
+            }
+            CaptchaRefusal::TooEasy(difficulty) => {
+                refused!(info, "captcha_failed");
+                ("too_easy", Error::CaptchaTooEasy { difficulty: *difficulty })
+            }
+            _ => {
+                refused!(info, "captcha_failed");
+                ("failed", Error::CaptchaFailed)
+            }
+        };
         metrics::count("CaptchaFailures", &[("Channel", channel), ("Outcome", outcome)]);
         error
     }
