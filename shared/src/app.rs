@@ -7,22 +7,30 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCrede
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_types::SdkConfig;
 
-use crate::config::{service_secret, Config, ConfigError};
-use crate::domain::siteverify::SiteverifyTransport;
-use crate::notify::{AwsNotifier, NoNotifier, Notifier};
-use crate::rotation::SECRET_REFRESH;
-use crate::siteverify_client::HttpSiteverify;
-use crate::store::{DynamoStore, Store};
-use crate::Timestamp;
+use domain::config::{service_secret, CaptchaConfig, Config, ConfigError};
+use domain::notify::{NoNotifier, Notifier};
+use domain::{Services, Timestamp};
 
+use crate::notify::AwsNotifier;
+use crate::rotation::SECRET_REFRESH;
+use crate::siteverify::HttpSiteverify;
+use crate::store::DynamoStore;
+
+/// The production `Services` (DynamoDB, SES/SNS, siteverify over HTTPS) and the re-read of the
+/// service secret that keeps a warm function's keyring current. Domain functions take
+/// `&Services`; an `&App` is one, through `Deref`.
 pub struct App {
-    pub config: Config,
-    pub store: Box<dyn Store>,
-    pub notifier: Box<dyn Notifier>,
-    /// Asks a third-party CAPTCHA provider about a token (`CaptchaConfig::ThirdParty`).
-    pub siteverify: Box<dyn SiteverifyTransport>,
+    services: Services,
     /// Where the service secret is re-read from, when it came from Secrets Manager.
     secret_source: Option<SecretSource>,
+}
+
+impl std::ops::Deref for App {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 struct SecretSource {
@@ -90,20 +98,15 @@ impl App {
             ("SERVICE_SECRET", Some(secret)) => Some(secret.clone()),
             _ => env(name),
         })?;
-        if config.captcha == crate::config::CaptchaConfig::Off {
+        if config.captcha == CaptchaConfig::Off {
             tracing::warn!(
                 "CAPTCHA_PROVIDER is off: codes are sent without a CAPTCHA; never do this outside local development"
             );
         }
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone());
         let notifier = C::notifier(&config, sdk);
-        Ok(App {
-            config,
-            store: Box::new(store),
-            notifier,
-            siteverify: Box::new(HttpSiteverify::default()),
-            secret_source,
-        })
+        let services = Services::new(config, Box::new(store), notifier, Box::new(HttpSiteverify::default()));
+        Ok(App { services, secret_source })
     }
 
     /// Re-reads the service secret once `SECRET_REFRESH` has passed since the last read, so

@@ -12,11 +12,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::app::{App, Channels, NoMessages, SesAndSns};
-use crate::domain::idempotency::Idempotency;
-use crate::domain::session::{authenticate, Authenticated, ClientInfo};
-use crate::domain::Language;
-use crate::error::{Error, Result};
-use crate::time::Timestamp;
+use domain::error::{Error, Result};
+use domain::idempotency::Idempotency;
+use domain::session::{authenticate, Authenticated, ClientInfo};
+use domain::time::Timestamp;
+use domain::Language;
 
 /// Larger bodies are refused before parsing; no request of this API needs more.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;

@@ -1,19 +1,15 @@
-//! The account service's shared crate: domain rules, configuration, the store,
-//! the notifier and the HTTP glue that every Lambda function uses.
+//! The adapters every Lambda function shares: the DynamoDB store, the SES/SNS notifier, the
+//! siteverify client, the HTTP glue (`http`, the only module that knows `lambda_http`) and
+//! `App`, which assembles the domain's `Services` from the environment once per cold start.
+//! The domain itself is the `domain` crate, re-exported here so a function needs one dependency.
 
 pub mod app;
-pub mod config;
-pub mod domain;
-pub mod error;
 pub mod http;
-pub mod metrics;
 pub mod notify;
 pub mod rotation;
-pub mod secret;
-pub mod siteverify_client;
+pub mod siteverify;
 pub mod store;
-pub mod time;
 
 pub use app::App;
-pub use error::{Error, Result};
-pub use time::Timestamp;
+pub use domain;
+pub use domain::{Error, Result, Timestamp};

@@ -17,8 +17,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use rand::{CryptoRng, RngCore};
 
-use crate::secret::{Document, ServiceSecret};
-use crate::Timestamp;
+use domain::secret::{Document, ServiceSecret};
+use domain::Timestamp;
 
 /// How often a warm function re-reads the service secret (`App::refresh_secret`).
 pub const SECRET_REFRESH: Duration = Duration::from_secs(300);
@@ -148,11 +148,11 @@ pub async fn rotate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::HashPurpose;
+    use domain::secret::HashPurpose;
     use rand::rngs::StdRng;
     use rand::SeedableRng;
 
-    fn probe(secret: &ServiceSecret) -> crate::secret::KeyedHash {
+    fn probe(secret: &ServiceSecret) -> domain::secret::KeyedHash {
         secret.keyed_hash(HashPurpose::SessionToken, &[b"probe"])
     }
 

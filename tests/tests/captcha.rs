@@ -8,9 +8,9 @@ use integration_tests::outbox::sms_to;
 use integration_tests::{new_email, new_phone, random_ip, random_phone, Stack, TestRequest, TestResponse};
 use serde_json::{json, Value};
 use shared::domain::captcha::{create_challenge, payload_for, solve, CaptchaChallenge};
+use shared::domain::secret::HashPurpose;
 use shared::domain::verification::{request_code, CodeRequest, Purpose};
 use shared::domain::{Contact, Language};
-use shared::secret::HashPurpose;
 use shared::Timestamp;
 
 async fn post(stack: &Stack, body: Value) -> TestResponse {

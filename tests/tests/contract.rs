@@ -5,7 +5,7 @@
 //! - every operation maps to a real handler, and every request example of the document is
 //!   accepted by it (not refused as malformed), with a real session where the operation
 //!   needs one;
-//! - every error code of `shared/src/error.rs` is documented, under the status that
+//! - every error code of `shared/domain/src/error.rs` is documented, under the status that
 //!   `shared/src/http.rs` gives it, with the body it really has;
 //! - the answers along a sign-up, a sign-in with two-factor authentication and the account
 //!   routes match the documented status, schema and headers.
@@ -529,10 +529,10 @@ fn every_error() -> Vec<Error> {
     ]
 }
 
-/// The strings of the `=> "..."` arms of `Error::code()` in shared/src/error.rs.
+/// The strings of the `=> "..."` arms of `Error::code()` in shared/domain/src/error.rs.
 fn error_codes_in_source() -> BTreeSet<String> {
-    let source = repo_file("shared/src/error.rs");
-    let start = source.find("fn code(").expect("shared/src/error.rs has fn code(");
+    let source = repo_file("shared/domain/src/error.rs");
+    let start = source.find("fn code(").expect("shared/domain/src/error.rs has fn code(");
     let body_start = start + source[start..].find('{').expect("fn code has a body");
     let mut depth = 0;
     let mut body_end = body_start;
@@ -599,7 +599,7 @@ fn every_error_code_is_documented_under_its_status() {
     let sampled: BTreeSet<String> = samples.iter().map(|e| e.code().to_owned()).collect();
     assert_eq!(
         sampled, in_source,
-        "every_error() in tests/tests/contract.rs must hold one sample of each Error variant of shared/src/error.rs"
+        "every_error() in tests/tests/contract.rs must hold one sample of each Error variant of shared/domain/src/error.rs"
     );
 
     let enumerated: BTreeSet<String> = doc["components"]["schemas"]["ErrorCode"]["enum"]
@@ -668,11 +668,11 @@ fn serde_variants(file: &str, name: &str) -> BTreeSet<String> {
 fn documented_enums_match_the_rust_enums() {
     let doc = openapi();
     for (schema, file, rust_enum) in [
-        ("PasswordViolation", "shared/src/domain/password.rs", "Violation"),
-        ("Purpose", "shared/src/domain/verification.rs", "Purpose"),
-        ("Channel", "shared/src/domain/contact.rs", "Channel"),
-        ("MfaMethod", "shared/src/domain/sign_in.rs", "MfaMethod"),
-        ("SecondFactor", "shared/src/domain/account.rs", "SecondFactor"),
+        ("PasswordViolation", "shared/domain/src/password.rs", "Violation"),
+        ("Purpose", "shared/domain/src/verification.rs", "Purpose"),
+        ("Channel", "shared/domain/src/contact.rs", "Channel"),
+        ("MfaMethod", "shared/domain/src/sign_in.rs", "MfaMethod"),
+        ("SecondFactor", "shared/domain/src/account.rs", "SecondFactor"),
     ] {
         let documented: BTreeSet<String> = doc["components"]["schemas"][schema]["enum"]
             .as_array()

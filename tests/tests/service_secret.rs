@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use integration_tests::{random_hex, sdk_config};
 use shared::app::SesAndSns;
+use shared::domain::secret::HashPurpose;
 use shared::rotation::SECRET_REFRESH;
-use shared::secret::HashPurpose;
 use shared::{App, Timestamp};
 
 const TABLE: &str = "accounts-unused";

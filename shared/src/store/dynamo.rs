@@ -29,20 +29,20 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 
-use super::Store;
-use crate::domain::account::{
+use domain::account::{
     Account, AccountChange, PendingSecondFactor, SecondFactor, TokenClaim, TwoFactor, TwoFactorChange,
 };
-use crate::domain::idempotency::IdempotencyRecord;
-use crate::domain::limits::{Found, Limit, LimitKey, Window};
-use crate::domain::session::{ClientInfo, DeviceRecord, SessionRecord};
-use crate::domain::sign_in::{MfaChallenge, MfaMethod, PendingReset, SecondFactorUse};
-use crate::domain::two_factor::SecondFactorActivation;
-use crate::domain::verification::{Purpose, Verification, VerificationState};
-use crate::domain::{Channel, Contact, EmailAddress, PhoneNumber, VerificationId};
-use crate::error::{Error, Result};
-use crate::secret::KeyedHash;
-use crate::time::Timestamp;
+use domain::error::{Error, Result};
+use domain::idempotency::IdempotencyRecord;
+use domain::limits::{Found, Limit, LimitKey, Window};
+use domain::secret::KeyedHash;
+use domain::session::{ClientInfo, DeviceRecord, SessionRecord};
+use domain::sign_in::{MfaChallenge, MfaMethod, PendingReset, SecondFactorUse};
+use domain::store::Store;
+use domain::time::Timestamp;
+use domain::two_factor::SecondFactorActivation;
+use domain::verification::{Purpose, Verification, VerificationState};
+use domain::{Channel, Contact, EmailAddress, PhoneNumber, VerificationId};
 
 type Item = HashMap<String, AttributeValue>;
 

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use crate::domain::password::{PasswordHasherConfig, PasswordPolicy};
-use crate::domain::siteverify::{Provider, ProviderConfig, ProviderSecret};
+use crate::password::{PasswordHasherConfig, PasswordPolicy};
 use crate::secret::ServiceSecret;
+use crate::siteverify::{Provider, ProviderConfig, ProviderSecret};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -66,13 +66,13 @@ pub enum CaptchaConfig {
 pub struct ConfigError(String);
 
 impl ConfigError {
-    pub(crate) fn new(message: impl Into<String>) -> Self {
+    pub fn new(message: impl Into<String>) -> Self {
         ConfigError(message.into())
     }
 }
 
 /// `SERVICE_SECRET`'s value (from the environment or Secrets Manager) as the service's keys.
-pub(crate) fn service_secret(text: &str) -> Result<ServiceSecret, ConfigError> {
+pub fn service_secret(text: &str) -> Result<ServiceSecret, ConfigError> {
     ServiceSecret::parse(text).map_err(|e| ConfigError(format!("SERVICE_SECRET: {e}")))
 }
 

@@ -10,11 +10,11 @@ use super::account::{Account, PendingSecondFactor, SecondFactor};
 use super::sign_in::{check_second_factor, recovery_code_hash, MfaMethod, SecondFactorUse};
 use super::totp::TotpSecret;
 use super::{random_text, Contact, Language, VerificationCode};
-use crate::app::App;
 use crate::error::{Error, Result};
 use crate::notify::{Message, SecurityEvent};
 use crate::secret::HashPurpose;
 use crate::time::Timestamp;
+use crate::Services;
 
 const SETUP_TTL: Duration = Duration::from_secs(10 * 60);
 const SETUP_RESEND_AFTER: Duration = Duration::from_secs(60);
@@ -29,7 +29,7 @@ pub enum SetupStarted {
 
 /// Starts setting up `method`; nothing is on until `confirm_two_factor` sees a right code.
 pub async fn start_two_factor(
-    app: &App,
+    services: &Services,
     account: &Account,
     method: SecondFactor,
     language: Language,
@@ -52,32 +52,33 @@ pub async fn start_two_factor(
     let started = match method {
         SecondFactor::Totp => {
             let secret = TotpSecret::generate(rng);
-            pending.sealed_totp_secret = Some(secret.seal(&app.config.secret, &account.id, rng)?);
+            pending.sealed_totp_secret = Some(secret.seal(&services.config.secret, &account.id, rng)?);
             let label = account.primary.masked();
             SetupStarted::Totp {
                 secret: secret.base32(),
-                otpauth_uri: secret.otpauth_uri(&app.config.totp_issuer, &label),
+                otpauth_uri: secret.otpauth_uri(&services.config.totp_issuer, &label),
             }
         }
         SecondFactor::Sms => {
             let phone = account.phone().ok_or(Error::NoVerifiedPhone)?.clone();
-            super::verification::check_sms_country(app, &phone)?;
+            super::verification::check_sms_country(services, &phone)?;
             let code = VerificationCode::generate(rng);
             pending.code_hash = Some(
-                app.config
+                services
+                    .config
                     .secret
                     .keyed_hash(HashPurpose::SecondFactorCode, &[nonce.as_bytes(), code.as_str().as_bytes()]),
             );
-            let message = Message::verification_code(&app.config.service_name, &code, SETUP_TTL, language);
-            if !app.store.start_second_factor(&account.id, &pending, SETUP_RESEND_AFTER).await? {
+            let message = Message::verification_code(&services.config.service_name, &code, SETUP_TTL, language);
+            if !services.store.start_second_factor(&account.id, &pending, SETUP_RESEND_AFTER).await? {
                 return Err(Error::RateLimited { retry_after: SETUP_RESEND_AFTER });
             }
-            app.notifier.send(&Contact::Phone(phone.clone()), &message).await?;
+            services.notifier.send(&Contact::Phone(phone.clone()), &message).await?;
             super::verification::count_sms_sent(&phone);
             return Ok(SetupStarted::Sms { destination: phone.masked(), expires_in: SETUP_TTL.as_secs() });
         }
     };
-    if !app.store.start_second_factor(&account.id, &pending, SETUP_RESEND_AFTER).await? {
+    if !services.store.start_second_factor(&account.id, &pending, SETUP_RESEND_AFTER).await? {
         return Err(Error::RateLimited { retry_after: SETUP_RESEND_AFTER });
     }
     Ok(started)
@@ -101,21 +102,21 @@ pub struct SecondFactorActivation {
 }
 
 pub async fn confirm_two_factor(
-    app: &App,
+    services: &Services,
     account: &Account,
     code: &str,
     language: Language,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<TwoFactorEnabled> {
-    let max = app.config.mfa_max_attempts;
+    let max = services.config.mfa_max_attempts;
     let pending = account
         .two_factor
         .pending
         .clone()
         .filter(|p| p.expires_at > now && p.attempts < max)
         .ok_or(Error::ChallengeExpired)?;
-    if !app.store.count_second_factor_attempt(&account.id, &pending.nonce, max).await? {
+    if !services.store.count_second_factor_attempt(&account.id, &pending.nonce, max).await? {
         return Err(Error::ChallengeExpired);
     }
     let attempts_left = max.saturating_sub(pending.attempts + 1);
@@ -127,7 +128,7 @@ pub async fn confirm_two_factor(
         SecondFactor::Totp => (MfaMethod::Totp, None),
         SecondFactor::Sms => (MfaMethod::Sms, pending.code_hash.as_ref().map(|h| (pending.nonce.as_str(), h))),
     };
-    let used = check_second_factor(app, &candidate, method, code, sms_code, now)?
+    let used = check_second_factor(services, &candidate, method, code, sms_code, now)?
         .ok_or(Error::InvalidCode { attempts_left })?;
 
     let codes = recovery_codes(rng);
@@ -139,14 +140,14 @@ pub async fn confirm_two_factor(
             SecondFactorUse::TotpStep(step) => Some(step),
             _ => None,
         },
-        recovery_code_hashes: codes.iter().map(|c| recovery_code_hash(app, &account.id, c)).collect(),
+        recovery_code_hashes: codes.iter().map(|c| recovery_code_hash(services, &account.id, c)).collect(),
     };
-    if !app.store.activate_second_factor(&account.id, &activation).await? {
+    if !services.store.activate_second_factor(&account.id, &activation).await? {
         return Err(Error::ChallengeExpired);
     }
-    let notice = Message::security_notice(&app.config.service_name, SecurityEvent::TwoFactorOn, "", language);
+    let notice = Message::security_notice(&services.config.service_name, SecurityEvent::TwoFactorOn, "", language);
     for (contact, _) in account.contacts() {
-        super::contacts::notify_quietly(app, &contact, &notice).await;
+        super::contacts::notify_quietly(services, &contact, &notice).await;
     }
     Ok(TwoFactorEnabled { enabled: true, recovery_codes: codes })
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::domain::password::Violation;
+use crate::password::Violation;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -2,8 +2,8 @@
 //!
 //! It is the AWS SDK's own connector (`aws-smithy-http-client`: hyper 1, rustls with aws-lc and
 //! the Mozilla roots of `app::tls_context`), so the functions carry no second HTTP or TLS stack. Plain
-//! `http://` works too, for a fake verifier in tests. Timeouts are the caller's
-//! (`domain::siteverify::verify_token` bounds the whole call), so none are set here.
+//! `http://` works too, for a fake verifier in tests. Timeouts are the protocol's
+//! (`protocol::verify_token` bounds the whole call), so none are set here.
 
 use std::sync::OnceLock;
 
@@ -16,7 +16,9 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use http_body_util::{BodyExt, Limited};
 
-use crate::domain::siteverify::{HttpAnswer, SiteverifyTransport};
+use domain::siteverify::{CaptchaVerifier, ProviderConfig, SiteverifyRefusal};
+
+use super::protocol::{verify_token, HttpAnswer, SiteverifyTransport};
 
 /// Longest answer read. A real one is a few hundred bytes; a proxy's error page may be longer,
 /// and is unreadable either way.
@@ -52,5 +54,17 @@ impl SiteverifyTransport for HttpSiteverify {
             .map_err(|e| format!("reading the answer: {e}"))?
             .to_bytes();
         Ok(HttpAnswer { status, body: body.to_vec() })
+    }
+}
+
+#[async_trait]
+impl CaptchaVerifier for HttpSiteverify {
+    async fn verify(
+        &self,
+        config: &ProviderConfig,
+        token: Option<&str>,
+        client_ip: Option<&str>,
+    ) -> Result<(), SiteverifyRefusal> {
+        verify_token(self, config, token, client_ip).await
     }
 }

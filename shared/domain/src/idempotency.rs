@@ -3,10 +3,10 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::app::App;
 use crate::error::{Error, Result};
 use crate::secret::{HashPurpose, KeyedHash};
 use crate::time::Timestamp;
+use crate::Services;
 
 /// The client's key and a keyed hash of the request it came with. Both are hashed:
 /// the body may hold a password.
@@ -18,11 +18,11 @@ pub struct Idempotency {
 
 impl Idempotency {
     /// `route` and `body` together identify the request; keys are 1 to 255 visible ASCII characters.
-    pub fn new(app: &App, key: &str, route: &str, body: &[u8]) -> Result<Self> {
+    pub fn new(services: &Services, key: &str, route: &str, body: &[u8]) -> Result<Self> {
         if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::InvalidRequest("Idempotency-Key must be 1 to 255 visible ASCII characters".into()));
         }
-        let secret = &app.config.secret;
+        let secret = &services.config.secret;
         Ok(Idempotency {
             key_hash: secret.keyed_hash(HashPurpose::IdempotencyKey, &[route.as_bytes(), key.as_bytes()]).to_hex(),
             request_hash: secret.keyed_hash(HashPurpose::IdempotencyRequest, &[route.as_bytes(), body]),
@@ -30,18 +30,18 @@ impl Idempotency {
     }
 
     /// What to write beside the operation, in its transaction.
-    pub fn record(&self, response: &impl Serialize, now: Timestamp, app: &App) -> IdempotencyRecord {
+    pub fn record(&self, response: &impl Serialize, now: Timestamp, services: &Services) -> IdempotencyRecord {
         IdempotencyRecord {
             key_hash: self.key_hash.clone(),
             request_hash: self.request_hash.clone(),
             response: serde_json::to_string(response).expect("responses serialise"),
-            expires_at: now.plus(app.config.idempotency_ttl),
+            expires_at: now.plus(services.config.idempotency_ttl),
         }
     }
 
     /// The first answer, when this key was already used for this very request.
-    pub async fn replay<T: DeserializeOwned>(&self, app: &App, now: Timestamp) -> Result<Option<T>> {
-        let Some(record) = app.store.idempotency_record(&self.key_hash).await? else { return Ok(None) };
+    pub async fn replay<T: DeserializeOwned>(&self, services: &Services, now: Timestamp) -> Result<Option<T>> {
+        let Some(record) = services.store.idempotency_record(&self.key_hash).await? else { return Ok(None) };
         if record.expires_at <= now {
             return Ok(None);
         }

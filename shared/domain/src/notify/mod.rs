@@ -1,15 +1,14 @@
-//! Sending messages to a contact: SMS through SNS, email through SES v2.
+//! Sending messages to a contact: what is said (`messages`) and the port that delivers it
+//! (production: `shared::notify::AwsNotifier`, SMS through SNS and email through SES v2).
 
-mod aws;
 mod messages;
 
-pub use aws::AwsNotifier;
 pub use messages::{Message, SecurityEvent};
 
 use async_trait::async_trait;
 
-use crate::domain::Contact;
 use crate::error::Result;
+use crate::Contact;
 
 #[async_trait]
 pub trait Notifier: Send + Sync {
@@ -17,7 +16,7 @@ pub trait Notifier: Send + Sync {
     async fn send(&self, to: &Contact, message: &Message) -> Result<()>;
 }
 
-/// The notifier of a function built without message channels (`app::NoMessages`). Such a
+/// The notifier of a function built without message channels (`shared::app::NoMessages`). Such a
 /// function has no route that sends, so a call here is a bug: it fails instead of sending.
 pub struct NoNotifier;
 

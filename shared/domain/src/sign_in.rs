@@ -12,11 +12,11 @@ use super::password::{Password, PasswordHasherConfig};
 use super::session::{is_remembered_device, new_device, new_session, ClientInfo, SessionIssued};
 use super::totp::TotpSecret;
 use super::{random_text, Contact, Language, VerificationCode};
-use crate::app::App;
 use crate::error::{Error, Result};
 use crate::notify::{Message, SecurityEvent};
 use crate::secret::{HashPurpose, KeyedHash};
 use crate::time::Timestamp;
+use crate::Services;
 
 /// Failed sign-ins are counted in windows of this length.
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
@@ -78,12 +78,12 @@ fn dummy_hash(hasher: &PasswordHasherConfig) -> &'static str {
 }
 
 pub async fn sign_in(
-    app: &App,
+    services: &Services,
     request: SignInRequest,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<SignInOutcome> {
-    let config = &app.config;
+    let config = &services.config;
     let window = Window::containing(now, FAILURE_WINDOW);
     let mut throttles =
         vec![(LimitKey::new(&config.secret, "sign-in", &request.login.canonical()), config.sign_in_failures_per_login)];
@@ -91,13 +91,13 @@ pub async fn sign_in(
         throttles.push((LimitKey::new(&config.secret, "sign-in-ip", ip), config.sign_in_failures_per_ip));
     }
     let keys: Vec<LimitKey> = throttles.iter().map(|(key, _)| key.clone()).collect();
-    let (owner, failures) = app.store.sign_in_lookup(&request.login, &keys, window).await?;
+    let (owner, failures) = services.store.sign_in_lookup(&request.login, &keys, window).await?;
     if throttles.iter().zip(&failures).any(|((_, max), count)| count >= max) {
         return Err(Error::RateLimited { retry_after: window.end.remaining_from(now).max(Duration::from_secs(1)) });
     }
 
     let account = match &owner {
-        Some(id) => app.store.account(id).await?,
+        Some(id) => services.store.account(id).await?,
         None => None,
     };
     let hasher = &config.password_hasher;
@@ -110,13 +110,13 @@ pub async fn sign_in(
     };
     let Some(account) = account.filter(|_| password_ok) else {
         for key in &keys {
-            app.store.count_failure(key, window).await?;
+            services.store.count_failure(key, window).await?;
         }
         return Err(Error::InvalidCredentials);
     };
 
     let remembered = match &request.device_token {
-        Some(token) if account.two_factor_enabled() => is_remembered_device(app, &account, token, now).await?,
+        Some(token) if account.two_factor_enabled() => is_remembered_device(services, &account, token, now).await?,
         _ => false,
     };
     if account.two_factor_enabled() && !remembered {
@@ -130,7 +130,7 @@ pub async fn sign_in(
             client: request.client,
             reset: None,
         };
-        app.store.put_challenge(&challenge).await?;
+        services.store.put_challenge(&challenge).await?;
         return Ok(SignInOutcome::MfaRequired {
             mfa_required: true,
             challenge_id: challenge.id,
@@ -138,18 +138,19 @@ pub async fn sign_in(
         });
     }
     if !remembered {
-        tell_new_device(app, &account, &request.client, request.language).await;
+        tell_new_device(services, &account, &request.client, request.language).await;
     }
-    let (session, issued) = new_session(app, &account, request.client, now, rng);
-    app.store.put_session(&session).await?;
+    let (session, issued) = new_session(services, &account, request.client, now, rng);
+    services.store.put_session(&session).await?;
     Ok(SignInOutcome::SignedIn(issued))
 }
 
 /// A sign-in from a device that is not remembered is told to the owner, with the network it came from.
-async fn tell_new_device(app: &App, account: &Account, client: &ClientInfo, language: Language) {
+async fn tell_new_device(services: &Services, account: &Account, client: &ClientInfo, language: Language) {
     let network = client.ip.as_deref().and_then(super::self_service::coarse_ip).unwrap_or_default();
-    let notice = Message::security_notice(&app.config.service_name, SecurityEvent::NewDeviceSignIn, &network, language);
-    super::contacts::notify_quietly(app, &account.primary, &notice).await;
+    let notice =
+        Message::security_notice(&services.config.service_name, SecurityEvent::NewDeviceSignIn, &network, language);
+    super::contacts::notify_quietly(services, &account.primary, &notice).await;
 }
 
 fn challenge_methods(account: &Account) -> Vec<MfaMethod> {
@@ -176,31 +177,31 @@ pub struct SmsCodeSent {
 
 /// Sends a code for a challenge (sign-in or password reset) by SMS to the account's verified phone.
 pub async fn send_challenge_sms(
-    app: &App,
+    services: &Services,
     challenge_id: &str,
     language: Language,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<SmsCodeSent> {
     let challenge =
-        app.store.challenge(challenge_id).await?.filter(|c| c.expires_at > now).ok_or(Error::ChallengeExpired)?;
+        services.store.challenge(challenge_id).await?.filter(|c| c.expires_at > now).ok_or(Error::ChallengeExpired)?;
     if !challenge.methods.contains(&MfaMethod::Sms) {
         return Err(Error::InvalidRequest("this challenge cannot be answered by SMS".into()));
     }
-    let account = app.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
+    let account = services.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
     let phone = account.phone().ok_or(Error::NoVerifiedPhone)?.clone();
-    super::verification::check_sms_country(app, &phone)?;
+    super::verification::check_sms_country(services, &phone)?;
     let code = VerificationCode::generate(rng);
-    let hash = app
+    let hash = services
         .config
         .secret
         .keyed_hash(HashPurpose::SecondFactorCode, &[challenge.id.as_bytes(), code.as_str().as_bytes()]);
-    if !app.store.set_challenge_sms(&challenge.id, &hash, now, SMS_RESEND_AFTER).await? {
+    if !services.store.set_challenge_sms(&challenge.id, &hash, now, SMS_RESEND_AFTER).await? {
         return Err(Error::RateLimited { retry_after: SMS_RESEND_AFTER });
     }
     let lifetime = challenge.expires_at.remaining_from(now);
-    let message = Message::verification_code(&app.config.service_name, &code, lifetime, language);
-    app.notifier.send(&Contact::Phone(phone.clone()), &message).await?;
+    let message = Message::verification_code(&services.config.service_name, &code, lifetime, language);
+    services.notifier.send(&Contact::Phone(phone.clone()), &message).await?;
     super::verification::count_sms_sent(&phone);
     Ok(SmsCodeSent { destination: phone.masked(), resend_after: SMS_RESEND_AFTER.as_secs() })
 }
@@ -236,14 +237,18 @@ fn normalised_recovery_code(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
 }
 
-pub fn recovery_code_hash(app: &App, account_id: &str, code: &str) -> String {
+pub fn recovery_code_hash(services: &Services, account_id: &str, code: &str) -> String {
     let normalised = normalised_recovery_code(code);
-    app.config.secret.keyed_hash(HashPurpose::RecoveryCode, &[account_id.as_bytes(), normalised.as_bytes()]).to_hex()
+    services
+        .config
+        .secret
+        .keyed_hash(HashPurpose::RecoveryCode, &[account_id.as_bytes(), normalised.as_bytes()])
+        .to_hex()
 }
 
 /// Checks a second-factor code for `account`; every caller has counted the attempt first.
 pub fn check_second_factor(
-    app: &App,
+    services: &Services,
     account: &Account,
     method: MfaMethod,
     code: &str,
@@ -255,7 +260,7 @@ pub fn check_second_factor(
         MfaMethod::Totp => {
             let Some(sealed) = &account.two_factor.totp_secret else { return Ok(None) };
             // Sealed under a retired key: the person has to use another way in.
-            let secret = match TotpSecret::open(&app.config.secret, &account.id, sealed) {
+            let secret = match TotpSecret::open(&services.config.secret, &account.id, sealed) {
                 Ok(secret) => secret,
                 Err(error) => {
                     tracing::error!(%error, "TOTP secret unreadable; the code is refused");
@@ -266,13 +271,13 @@ pub fn check_second_factor(
         }
         MfaMethod::Sms => sms_code.and_then(|(salt, stored)| {
             let parts: [&[u8]; 2] = [salt.as_bytes(), code.as_bytes()];
-            app.config.secret.verify(stored, HashPurpose::SecondFactorCode, &parts).then_some(SecondFactorUse::Sms)
+            services.config.secret.verify(stored, HashPurpose::SecondFactorCode, &parts).then_some(SecondFactorUse::Sms)
         }),
         MfaMethod::RecoveryCode => {
             // Under every key, so codes made before a rotation still work; the stored hash that
             // matched is the one the sign-in removes.
             let normalised = normalised_recovery_code(code);
-            let hashes = app
+            let hashes = services
                 .config
                 .secret
                 .keyed_hashes(HashPurpose::RecoveryCode, &[account.id.as_bytes(), normalised.as_bytes()]);
@@ -286,13 +291,13 @@ pub fn check_second_factor(
 }
 
 pub async fn complete_sign_in(
-    app: &App,
+    services: &Services,
     answer: MfaAnswer,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<MfaSignedIn> {
-    let config = &app.config;
-    let challenge = app
+    let config = &services.config;
+    let challenge = services
         .store
         .count_challenge_attempt(&answer.challenge_id, now, config.mfa_max_attempts)
         .await?
@@ -300,10 +305,10 @@ pub async fn complete_sign_in(
     if !challenge.methods.contains(&answer.method) || challenge.reset.is_some() {
         return Err(Error::InvalidRequest("this method is not available for this sign-in".into()));
     }
-    let account = app.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
+    let account = services.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
     let sms_code = challenge.sms_code_hash.as_ref().map(|hash| (challenge.id.as_str(), hash));
     let attempts_left = config.mfa_max_attempts.saturating_sub(challenge.attempts);
-    let used = check_second_factor(app, &account, answer.method, &answer.code, sms_code, now)?
+    let used = check_second_factor(services, &account, answer.method, &answer.code, sms_code, now)?
         .ok_or(Error::InvalidCode { attempts_left })?;
 
     // A TOTP secret sealed under a key from before a rotation moves to the current key here,
@@ -313,9 +318,10 @@ pub async fn complete_sign_in(
         Some(sealed) => TotpSecret::reseal(&config.secret, &account.id, sealed, rng)?,
         None => None,
     };
-    let (session, issued) = new_session(app, &account, challenge.client.clone(), now, rng);
-    let device = answer.remember_device.then(|| new_device(app, &account, now, rng));
-    app.store
+    let (session, issued) = new_session(services, &account, challenge.client.clone(), now, rng);
+    let device = answer.remember_device.then(|| new_device(services, &account, now, rng));
+    services
+        .store
         .complete_challenge(
             &challenge,
             &session,
@@ -326,6 +332,6 @@ pub async fn complete_sign_in(
         .await
         // A concurrent sign-in used the same TOTP step or recovery code first.
         .map_err(|e| if let Error::InvalidCode { .. } = e { Error::InvalidCode { attempts_left } } else { e })?;
-    tell_new_device(app, &account, &challenge.client, answer.language).await;
+    tell_new_device(services, &account, &challenge.client, answer.language).await;
     Ok(MfaSignedIn { session: issued, device_token: device.map(|(_, token)| token) })
 }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::domain::{Language, VerificationCode};
+use crate::{Language, VerificationCode};
 
 /// A message for either channel: SMS sends `text`, email uses `subject` and `text`.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,10 +8,10 @@ use super::password::Password;
 use super::verification::{Purpose, Verification, VerificationState};
 use super::{random_text, Contact, EmailAddress, PhoneNumber, VerificationToken};
 
-use crate::app::App;
 use crate::error::{Error, Result};
 use crate::secret::KeyedHash;
 use crate::time::Timestamp;
+use crate::Services;
 
 #[derive(Debug, Clone)]
 pub struct Account {
@@ -145,13 +145,13 @@ pub struct AccountCreated {
 }
 
 /// Checks a verification token for `purpose` and returns the claim that consumes it.
-pub async fn claim_token(app: &App, token: &str, purpose: Purpose, now: Timestamp) -> Result<TokenClaim> {
+pub async fn claim_token(services: &Services, token: &str, purpose: Purpose, now: Timestamp) -> Result<TokenClaim> {
     let token = VerificationToken::parse(token.trim())
         .ok_or_else(|| Error::InvalidRequest("verification_token is malformed".into()))?;
-    let verification = app.store.verification(&token.id).await?.ok_or(Error::VerificationExpired)?;
+    let verification = services.store.verification(&token.id).await?.ok_or(Error::VerificationExpired)?;
     // The stored hash, which the consuming transaction's condition names: it may be from a key
     // that was current before a rotation.
-    let token_hash = verification.token_hash.clone().filter(|stored| token.verify(&app.config.secret, stored));
+    let token_hash = verification.token_hash.clone().filter(|stored| token.verify(&services.config.secret, stored));
     let usable = verification.state == VerificationState::Verified
         && verification.purpose == purpose
         && verification.token_expires_at.is_some_and(|expires| expires > now);
@@ -162,31 +162,31 @@ pub async fn claim_token(app: &App, token: &str, purpose: Purpose, now: Timestam
 /// Creates the account, consuming the token, in one transaction that also
 /// claims the contact, so one phone or email never has two accounts.
 pub async fn create_account(
-    app: &App,
+    services: &Services,
     request: NewAccount,
     idempotency: Option<Idempotency>,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<AccountCreated> {
-    let Some(idempotency) = idempotency else { return create(app, request, None, now, rng).await };
-    if let Some(first) = idempotency.replay(app, now).await? {
+    let Some(idempotency) = idempotency else { return create(services, request, None, now, rng).await };
+    if let Some(first) = idempotency.replay(services, now).await? {
         return Ok(first);
     }
-    match create(app, request, Some(&idempotency), now, rng).await {
+    match create(services, request, Some(&idempotency), now, rng).await {
         // A concurrent retry with the same key used the token first: answer as it did.
-        Err(Error::VerificationExpired) => idempotency.replay(app, now).await?.ok_or(Error::VerificationExpired),
+        Err(Error::VerificationExpired) => idempotency.replay(services, now).await?.ok_or(Error::VerificationExpired),
         other => other,
     }
 }
 
 async fn create(
-    app: &App,
+    services: &Services,
     request: NewAccount,
     idempotency: Option<&Idempotency>,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<AccountCreated> {
-    let config = &app.config;
+    let config = &services.config;
     if !request.accept_terms {
         return Err(Error::TermsNotAccepted);
     }
@@ -197,14 +197,14 @@ async fn create(
             config.terms_version
         )));
     }
-    let claim = claim_token(app, &request.verification_token, Purpose::SignUp, now).await?;
+    let claim = claim_token(services, &request.verification_token, Purpose::SignUp, now).await?;
     let contact = claim.verification.contact.clone();
     config.password_policy.check(&request.password, &contact)?;
 
     let password_hash = config.password_hasher.hash(&request.password)?;
     let account = Account::new(random_text(rng, 16), password_hash, contact, terms_version, now);
     let created = AccountCreated { account_id: account.id.clone(), login: account.primary.canonical() };
-    let record = idempotency.map(|i| i.record(&created, now, app));
-    app.store.create_account(&account, &claim, record.as_ref()).await?;
+    let record = idempotency.map(|i| i.record(&created, now, services));
+    services.store.create_account(&account, &claim, record.as_ref()).await?;
     Ok(created)
 }

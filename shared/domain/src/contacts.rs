@@ -5,10 +5,10 @@ use serde::Serialize;
 use super::account::{claim_token, Account, SecondFactor};
 use super::verification::Purpose;
 use super::{Channel, Contact, Language};
-use crate::app::App;
 use crate::error::Result;
 use crate::notify::Message;
 use crate::time::Timestamp;
+use crate::Services;
 
 #[derive(Debug, Serialize)]
 pub struct ContactView {
@@ -74,25 +74,25 @@ impl Account {
 /// Adds the contact proven by an `add_contact` token as a recovery contact, replacing
 /// (and freeing) the recovery contact of the same kind, and tells the owner.
 pub async fn add_recovery_contact(
-    app: &App,
+    services: &Services,
     account: &Account,
     verification_token: &str,
     language: Language,
     now: Timestamp,
 ) -> Result<ContactView> {
-    let claim = claim_token(app, verification_token, Purpose::AddContact, now).await?;
+    let claim = claim_token(services, verification_token, Purpose::AddContact, now).await?;
     let contact = claim.verification.contact.clone();
     let replaced = account.recovery_of_kind(&contact);
-    app.store.add_recovery_contact(account, &claim, &contact, replaced.as_ref()).await?;
+    services.store.add_recovery_contact(account, &claim, &contact, replaced.as_ref()).await?;
 
-    let notice = Message::recovery_contact_added(&app.config.service_name, &contact.masked(), language);
-    notify_quietly(app, &account.primary, &notice).await;
+    let notice = Message::recovery_contact_added(&services.config.service_name, &contact.masked(), language);
+    notify_quietly(services, &account.primary, &notice).await;
     Ok(contact_view(&contact, "recovery"))
 }
 
 /// Security notices never fail the change they report; a failed send is logged without personal data.
-pub async fn notify_quietly(app: &App, to: &Contact, message: &Message) {
-    if app.notifier.send(to, message).await.is_err() {
+pub async fn notify_quietly(services: &Services, to: &Contact, message: &Message) {
+    if services.notifier.send(to, message).await.is_err() {
         tracing::warn!(channel = ?to.channel(), "security notice not delivered");
     }
 }

@@ -1,100 +1,12 @@
-//! Third-party CAPTCHAs: Cloudflare Turnstile, hCaptcha and Google reCAPTCHA.
-//!
-//! Their widget hands the browser a token, the client sends it as `captcha` (the field that
-//! carries an ALTCHA payload otherwise), and only the provider can say whether it is good: we
-//! POST it with our secret key to the provider's siteverify endpoint, and [`verify_token`] turns
-//! the answer into a pass or a [`SiteverifyRefusal`]. The three speak the same protocol: a form
-//! with `secret`, `response` and `remoteip` (hCaptcha also takes `sitekey`), answered with JSON
-//! `{"success", "error-codes", "hostname", "score", ...}`.
-//!
-//! It fails closed. Anything but a well-formed "yes" within the timeout is a refusal: a token the
-//! provider refuses (including a replay, `timeout-or-duplicate`) is [`SiteverifyRefusal::is_unavailable`]
-//! `false` (403 `captcha_failed`); no answer, a non-2xx answer, an unreadable one, or one that says
-//! our own keys are wrong is `true` (503 `captcha_unavailable`), never a pass.
-
-use std::time::Duration;
+//! The siteverify wire protocol of Turnstile, hCaptcha and reCAPTCHA: a form with `secret`,
+//! `response` and `remoteip` (hCaptcha also takes `sitekey`), answered with JSON
+//! `{"success", "error-codes", "hostname", "score", ...}`. [`verify_token`] turns an answer
+//! into a pass or a [`SiteverifyRefusal`], failing closed (see `domain::siteverify`).
 
 use async_trait::async_trait;
 use serde::Deserialize;
 
-/// Longest token sent to a provider. Turnstile's are at most 2048 characters and reCAPTCHA's run
-/// to about 2000; anything longer is refused here, with no call to the provider.
-pub const MAX_TOKEN_LEN: usize = 4096;
-
-/// How long an accepted token is remembered as used: the longest any of the three providers
-/// accepts a token (Turnstile, 300 seconds), so a replay is refused here even if the provider
-/// were ever to miss it.
-pub const TOKEN_LIFETIME: Duration = Duration::from_secs(300);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Provider {
-    Turnstile,
-    HCaptcha,
-    Recaptcha,
-}
-
-impl Provider {
-    /// The name `CAPTCHA_PROVIDER` takes and `GET /v1/captcha` answers.
-    pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "turnstile" => Some(Provider::Turnstile),
-            "hcaptcha" => Some(Provider::HCaptcha),
-            "recaptcha" => Some(Provider::Recaptcha),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Provider::Turnstile => "turnstile",
-            Provider::HCaptcha => "hcaptcha",
-            Provider::Recaptcha => "recaptcha",
-        }
-    }
-
-    pub fn default_verify_url(self) -> &'static str {
-        match self {
-            Provider::Turnstile => "https://challenges.cloudflare.com/turnstile/v0/siteverify",
-            Provider::HCaptcha => "https://api.hcaptcha.com/siteverify",
-            Provider::Recaptcha => "https://www.google.com/recaptcha/api/siteverify",
-        }
-    }
-}
-
-/// The provider's secret key: sent to siteverify and nowhere else, never printed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct ProviderSecret(String);
-
-impl ProviderSecret {
-    pub fn new(secret: String) -> Self {
-        ProviderSecret(secret)
-    }
-}
-
-impl std::fmt::Debug for ProviderSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("ProviderSecret(..)")
-    }
-}
-
-/// How one provider is asked and what its answer must say.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProviderConfig {
-    pub provider: Provider,
-    /// Public: the frontend renders the widget with it.
-    pub site_key: String,
-    pub secret_key: ProviderSecret,
-    pub verify_url: String,
-    /// For the whole call, connecting included.
-    pub timeout: Duration,
-    /// The least score that passes, on reCAPTCHA's scale (1.0 is surely a person). Applied only
-    /// to answers that carry a score: reCAPTCHA v3, and hCaptcha Enterprise, whose score is a
-    /// risk (1.0 is surely a bot) and is turned around to compare.
-    pub min_score: f64,
-    /// When set, the hostname the token was solved on must be this one: a token solved on
-    /// another site that uses the same keys does not pass.
-    pub hostname: Option<String>,
-}
+use domain::siteverify::{Provider, ProviderConfig, SiteverifyRefusal, MAX_TOKEN_LEN};
 
 /// A siteverify endpoint's answer, whatever its status.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,47 +23,6 @@ pub trait SiteverifyTransport: Send + Sync {
 }
 
 /// Why a token did not pass. The text is for logs: it holds no token and no secret.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum SiteverifyRefusal {
-    #[error("no CAPTCHA token")]
-    MissingToken,
-    #[error("the CAPTCHA token is longer than any provider issues")]
-    OversizedToken,
-    #[error("the provider refused the token: {0}")]
-    Rejected(String),
-    #[error("the token was solved on {0:?}, not on CAPTCHA_HOSTNAME")]
-    WrongHostname(String),
-    #[error("the provider's score {0} does not meet CAPTCHA_MIN_SCORE")]
-    LowScore(f64),
-    #[error("the provider did not answer within CAPTCHA_VERIFY_TIMEOUT_MS")]
-    Timeout,
-    #[error("the provider could not be reached: {0}")]
-    Unreachable(String),
-    #[error("the provider answered HTTP {0}")]
-    BadStatus(u16),
-    #[error("the provider's answer is not siteverify JSON")]
-    Unreadable,
-    #[error("the provider could not check the token: {0}")]
-    ProviderError(String),
-    #[error("the provider refused our request or keys: {0}; check CAPTCHA_SECRET_KEY and CAPTCHA_SITE_KEY")]
-    Misconfigured(String),
-}
-
-impl SiteverifyRefusal {
-    /// Whether nobody could tell if the token is good (503), rather than that it is not (403).
-    pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            Self::Timeout | Self::Unreachable(_) | Self::BadStatus(_) | Self::Unreadable | Self::ProviderError(_)
-        ) || self.is_misconfiguration()
-    }
-
-    /// Whether the operator must fix something: every token will fail until then.
-    pub fn is_misconfiguration(&self) -> bool {
-        matches!(self, Self::Misconfigured(_))
-    }
-}
-
 /// Error codes that mean our side is wrong (keys, or the request we built), not the token.
 const OUR_FAULT: [&str; 4] = ["missing-input-secret", "invalid-input-secret", "sitekey-secret-mismatch", "bad-request"];
 
@@ -207,7 +78,7 @@ pub async fn verify_token(
 
 fn form(config: &ProviderConfig, token: &str, client_ip: Option<&str>) -> String {
     let mut form = form_urlencoded::Serializer::new(String::new());
-    form.append_pair("secret", &config.secret_key.0).append_pair("response", token);
+    form.append_pair("secret", config.secret_key.expose()).append_pair("response", token);
     if let Some(ip) = client_ip {
         form.append_pair("remoteip", ip);
     }
@@ -253,6 +124,10 @@ fn judge(config: &ProviderConfig, answer: &Answer) -> Result<(), SiteverifyRefus
 mod tests {
     use std::collections::HashMap;
     use std::sync::Mutex;
+
+    use std::time::Duration;
+
+    use domain::siteverify::ProviderSecret;
 
     use super::*;
 
@@ -447,21 +322,5 @@ mod tests {
         assert_eq!(verdict(&Scripted::json(200, &with(0.9)), &hcaptcha).await, Err(SiteverifyRefusal::LowScore(0.9)));
         let strict = ProviderConfig { min_score: 0.95, ..config(Provider::Recaptcha) };
         assert!(verdict(&Scripted::json(200, &with(0.9)), &strict).await.is_err());
-    }
-
-    #[test]
-    fn provider_names_and_default_urls() {
-        for provider in [Provider::Turnstile, Provider::HCaptcha, Provider::Recaptcha] {
-            assert_eq!(Provider::parse(provider.name()), Some(provider));
-            assert!(provider.default_verify_url().starts_with("https://"));
-        }
-        assert_eq!(Provider::parse("altcha"), None);
-    }
-
-    #[test]
-    fn the_secret_is_never_printed() {
-        let printed = format!("{:?}", config(Provider::Turnstile));
-        assert!(!printed.contains("s3cret"), "{printed}");
-        assert!(printed.contains("ProviderSecret(..)"));
     }
 }

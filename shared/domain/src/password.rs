@@ -183,7 +183,7 @@ impl PasswordHasherConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{EmailAddress, PhoneNumber};
+    use crate::{EmailAddress, PhoneNumber};
 
     fn phone() -> Contact {
         Contact::Phone(PhoneNumber::parse(Some("+91"), "98123 45678").unwrap())

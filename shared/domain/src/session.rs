@@ -6,10 +6,10 @@ use serde::Serialize;
 
 use super::account::Account;
 use super::random_text;
-use crate::app::App;
 use crate::error::{Error, Result};
 use crate::secret::{HashPurpose, KeyedHash, ServiceSecret};
 use crate::time::Timestamp;
+use crate::Services;
 
 /// `<account id>.<id>.<secret>`: names its item, so checking it is one read with no index.
 #[derive(Clone)]
@@ -89,18 +89,18 @@ pub struct SessionIssued {
 
 /// A new session for `account`, and the token that is its only key.
 pub fn new_session(
-    app: &App,
+    services: &Services,
     account: &Account,
     client: ClientInfo,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> (SessionRecord, SessionIssued) {
     let token = AccountToken::generate(&account.id, rng);
-    let ttl = app.config.session_ttl;
+    let ttl = services.config.session_ttl;
     let record = SessionRecord {
         account_id: account.id.clone(),
         id: token.id.clone(),
-        secret_hash: token.hash(&app.config.secret, HashPurpose::SessionToken),
+        secret_hash: token.hash(&services.config.secret, HashPurpose::SessionToken),
         epoch: account.session_epoch,
         created_at: now,
         expires_at: now.plus(ttl),
@@ -110,7 +110,7 @@ pub fn new_session(
 }
 
 pub fn new_device(
-    app: &App,
+    services: &Services,
     account: &Account,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
@@ -119,21 +119,26 @@ pub fn new_device(
     let record = DeviceRecord {
         account_id: account.id.clone(),
         id: token.id.clone(),
-        secret_hash: token.hash(&app.config.secret, HashPurpose::DeviceToken),
+        secret_hash: token.hash(&services.config.secret, HashPurpose::DeviceToken),
         epoch: account.device_epoch,
         created_at: now,
-        expires_at: now.plus(app.config.remembered_device_ttl),
+        expires_at: now.plus(services.config.remembered_device_ttl),
     };
     (record, token.reveal())
 }
 
 /// Whether `device_token` is a remembered device of `account` that has not expired or been forgotten.
-pub async fn is_remembered_device(app: &App, account: &Account, device_token: &str, now: Timestamp) -> Result<bool> {
+pub async fn is_remembered_device(
+    services: &Services,
+    account: &Account,
+    device_token: &str,
+    now: Timestamp,
+) -> Result<bool> {
     let Some(token) = AccountToken::parse(device_token).filter(|t| t.account_id == account.id) else {
         return Ok(false);
     };
-    let Some(device) = app.store.device(&account.id, &token.id).await? else { return Ok(false) };
-    Ok(token.verify(&app.config.secret, HashPurpose::DeviceToken, &device.secret_hash)
+    let Some(device) = services.store.device(&account.id, &token.id).await? else { return Ok(false) };
+    Ok(token.verify(&services.config.secret, HashPurpose::DeviceToken, &device.secret_hash)
         && device.expires_at > now
         && device.epoch == account.device_epoch)
 }
@@ -145,11 +150,11 @@ pub struct Authenticated {
 }
 
 /// One read for the account and its session together; every failure is the same 401.
-pub async fn authenticate(app: &App, bearer: Option<&str>, now: Timestamp) -> Result<Authenticated> {
+pub async fn authenticate(services: &Services, bearer: Option<&str>, now: Timestamp) -> Result<Authenticated> {
     let token = bearer.and_then(AccountToken::parse).ok_or(Error::Unauthorized)?;
-    let (account, session) = app.store.account_with_session(&token.account_id, &token.id).await?;
+    let (account, session) = services.store.account_with_session(&token.account_id, &token.id).await?;
     let (Some(account), Some(session)) = (account, session) else { return Err(Error::Unauthorized) };
-    let valid = token.verify(&app.config.secret, HashPurpose::SessionToken, &session.secret_hash)
+    let valid = token.verify(&services.config.secret, HashPurpose::SessionToken, &session.secret_hash)
         && session.expires_at > now
         && session.epoch == account.session_epoch;
     if !valid {
@@ -158,8 +163,8 @@ pub async fn authenticate(app: &App, bearer: Option<&str>, now: Timestamp) -> Re
     Ok(Authenticated { account, session })
 }
 
-pub async fn sign_out(app: &App, signed_in: &Authenticated) -> Result<()> {
-    app.store.delete_session(&signed_in.account.id, &signed_in.session.id).await
+pub async fn sign_out(services: &Services, signed_in: &Authenticated) -> Result<()> {
+    services.store.delete_session(&signed_in.account.id, &signed_in.session.id).await
 }
 
 #[cfg(test)]

@@ -14,36 +14,36 @@ use super::session::Authenticated;
 use super::sign_in::{check_second_factor, recovery_code_hash, MfaMethod, SecondFactorUse};
 use super::two_factor::recovery_codes;
 use super::{Channel, Contact, Language};
-use crate::app::App;
 use crate::error::{Error, Result};
 use crate::notify::{Message, SecurityEvent};
 use crate::time::Timestamp;
+use crate::Services;
 
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
-async fn tell(app: &App, account: &Account, event: SecurityEvent, detail: &str, language: Language) {
-    let notice = Message::security_notice(&app.config.service_name, event, detail, language);
+async fn tell(services: &Services, account: &Account, event: SecurityEvent, detail: &str, language: Language) {
+    let notice = Message::security_notice(&services.config.service_name, event, detail, language);
     for (contact, _) in account.contacts() {
-        notify_quietly(app, &contact, &notice).await;
+        notify_quietly(services, &contact, &notice).await;
     }
 }
 
 /// Checks the account's password, throttled like sign-in so a stolen session cannot guess it.
-async fn check_password(app: &App, account: &Account, password: &Password, now: Timestamp) -> Result<()> {
-    let key = LimitKey::new(&app.config.secret, "password-check", &account.id);
+async fn check_password(services: &Services, account: &Account, password: &Password, now: Timestamp) -> Result<()> {
+    let key = LimitKey::new(&services.config.secret, "password-check", &account.id);
     let window = Window::containing(now, FAILURE_WINDOW);
-    if app.store.window_count(&key, window).await? >= app.config.sign_in_failures_per_login {
+    if services.store.window_count(&key, window).await? >= services.config.sign_in_failures_per_login {
         return Err(Error::RateLimited { retry_after: window.end.remaining_from(now).max(Duration::from_secs(1)) });
     }
-    if !app.config.password_hasher.verify(password, &account.password_hash)? {
-        app.store.count_failure(&key, window).await?;
+    if !services.config.password_hasher.verify(password, &account.password_hash)? {
+        services.store.count_failure(&key, window).await?;
         return Err(Error::InvalidCredentials);
     }
     Ok(())
 }
 
 pub async fn change_password(
-    app: &App,
+    services: &Services,
     signed_in: &Authenticated,
     current: &Password,
     new: &Password,
@@ -51,22 +51,22 @@ pub async fn change_password(
     now: Timestamp,
 ) -> Result<()> {
     let account = &signed_in.account;
-    check_password(app, account, current, now).await?;
-    app.config.password_policy.check(new, &account.primary)?;
+    check_password(services, account, current, now).await?;
+    services.config.password_policy.check(new, &account.primary)?;
     let change = AccountChange {
         account_id: &account.id,
-        password_hash: Some(app.config.password_hasher.hash(new)?),
+        password_hash: Some(services.config.password_hasher.hash(new)?),
         sign_out_everywhere: Some(account.session_epoch),
         keep_session: Some(&signed_in.session),
         ..Default::default()
     };
-    app.store.change_account(&change).await?;
-    tell(app, account, SecurityEvent::PasswordChanged, "", language).await;
+    services.store.change_account(&change).await?;
+    tell(services, account, SecurityEvent::PasswordChanged, "", language).await;
     Ok(())
 }
 
 pub async fn remove_recovery_contact(
-    app: &App,
+    services: &Services,
     signed_in: &Authenticated,
     kind: &str,
     language: Language,
@@ -81,8 +81,8 @@ pub async fn remove_recovery_contact(
         return Err(if account.primary.channel() == channel { Error::PrimaryContact } else { Error::NotFound });
     };
     let change = AccountChange { account_id: &account.id, remove_recovery: Some(&contact), ..Default::default() };
-    app.store.change_account(&change).await?;
-    tell(app, account, SecurityEvent::RecoveryContactRemoved, &contact.masked(), language).await;
+    services.store.change_account(&change).await?;
+    tell(services, account, SecurityEvent::RecoveryContactRemoved, &contact.masked(), language).await;
     Ok(())
 }
 
@@ -92,24 +92,29 @@ pub enum Proof {
     Code(String),
 }
 
-async fn prove(app: &App, account: &Account, proof: &Proof, now: Timestamp) -> Result<Option<SecondFactorUse>> {
+async fn prove(
+    services: &Services,
+    account: &Account,
+    proof: &Proof,
+    now: Timestamp,
+) -> Result<Option<SecondFactorUse>> {
     match proof {
-        Proof::Password(password) => check_password(app, account, password, now).await.map(|()| None),
+        Proof::Password(password) => check_password(services, account, password, now).await.map(|()| None),
         Proof::Code(code) => {
             for method in [MfaMethod::Totp, MfaMethod::RecoveryCode] {
-                if let Some(used) = check_second_factor(app, account, method, code, None, now)? {
+                if let Some(used) = check_second_factor(services, account, method, code, None, now)? {
                     return Ok(Some(used));
                 }
             }
-            let key = LimitKey::new(&app.config.secret, "password-check", &account.id);
-            app.store.count_failure(&key, Window::containing(now, FAILURE_WINDOW)).await?;
+            let key = LimitKey::new(&services.config.secret, "password-check", &account.id);
+            services.store.count_failure(&key, Window::containing(now, FAILURE_WINDOW)).await?;
             Err(Error::InvalidCode { attempts_left: 0 })
         }
     }
 }
 
 pub async fn disable_two_factor(
-    app: &App,
+    services: &Services,
     signed_in: &Authenticated,
     proof: &Proof,
     language: Language,
@@ -119,15 +124,15 @@ pub async fn disable_two_factor(
     if !account.two_factor_enabled() {
         return Ok(());
     }
-    let used = prove(app, account, proof, now).await?;
+    let used = prove(services, account, proof, now).await?;
     let change = AccountChange {
         account_id: &account.id,
         factor: used.as_ref(),
         two_factor: Some(TwoFactorChange::Off),
         ..Default::default()
     };
-    app.store.change_account(&change).await?;
-    tell(app, account, SecurityEvent::TwoFactorOff, "", language).await;
+    services.store.change_account(&change).await?;
+    tell(services, account, SecurityEvent::TwoFactorOff, "", language).await;
     Ok(())
 }
 
@@ -137,7 +142,7 @@ pub struct NewRecoveryCodes {
 }
 
 pub async fn regenerate_recovery_codes(
-    app: &App,
+    services: &Services,
     signed_in: &Authenticated,
     proof: &Proof,
     language: Language,
@@ -148,9 +153,9 @@ pub async fn regenerate_recovery_codes(
     if !account.two_factor_enabled() {
         return Err(Error::InvalidRequest("two-factor authentication is off".into()));
     }
-    let used = prove(app, account, proof, now).await?;
+    let used = prove(services, account, proof, now).await?;
     let codes = recovery_codes(rng);
-    let hashes = codes.iter().map(|c| recovery_code_hash(app, &account.id, c)).collect();
+    let hashes = codes.iter().map(|c| recovery_code_hash(services, &account.id, c)).collect();
     let change = AccountChange {
         account_id: &account.id,
         // A recovery code that proved this is replaced anyway, so it is checked, not removed.
@@ -158,8 +163,8 @@ pub async fn regenerate_recovery_codes(
         two_factor: Some(TwoFactorChange::NewRecoveryCodes(hashes)),
         ..Default::default()
     };
-    app.store.change_account(&change).await?;
-    tell(app, account, SecurityEvent::RecoveryCodesRegenerated, "", language).await;
+    services.store.change_account(&change).await?;
+    tell(services, account, SecurityEvent::RecoveryCodesRegenerated, "", language).await;
     Ok(NewRecoveryCodes { recovery_codes: codes })
 }
 
@@ -197,9 +202,9 @@ pub fn coarse_ip(ip: &str) -> Option<String> {
     }
 }
 
-pub async fn list_sessions(app: &App, signed_in: &Authenticated, now: Timestamp) -> Result<SessionsView> {
+pub async fn list_sessions(services: &Services, signed_in: &Authenticated, now: Timestamp) -> Result<SessionsView> {
     let account = &signed_in.account;
-    let (sessions, devices) = app.store.sessions_and_devices(&account.id).await?;
+    let (sessions, devices) = services.store.sessions_and_devices(&account.id).await?;
     let mut views: Vec<SessionView> = sessions
         .into_iter()
         .filter(|s| s.epoch == account.session_epoch && s.expires_at > now)
@@ -227,11 +232,11 @@ pub async fn list_sessions(app: &App, signed_in: &Authenticated, now: Timestamp)
     Ok(SessionsView { sessions: views })
 }
 
-pub async fn revoke_session(app: &App, signed_in: &Authenticated, session_id: &str) -> Result<()> {
-    app.store.delete_session(&signed_in.account.id, session_id).await
+pub async fn revoke_session(services: &Services, signed_in: &Authenticated, session_id: &str) -> Result<()> {
+    services.store.delete_session(&signed_in.account.id, session_id).await
 }
 
-pub async fn sign_out_everywhere(app: &App, signed_in: &Authenticated) -> Result<()> {
+pub async fn sign_out_everywhere(services: &Services, signed_in: &Authenticated) -> Result<()> {
     let account = &signed_in.account;
     let change = AccountChange {
         account_id: &account.id,
@@ -239,11 +244,11 @@ pub async fn sign_out_everywhere(app: &App, signed_in: &Authenticated) -> Result
         forget_devices: true,
         ..Default::default()
     };
-    app.store.change_account(&change).await
+    services.store.change_account(&change).await
 }
 
 pub async fn delete_account(
-    app: &App,
+    services: &Services,
     signed_in: &Authenticated,
     password: &Password,
     code: Option<&str>,
@@ -251,17 +256,17 @@ pub async fn delete_account(
     now: Timestamp,
 ) -> Result<()> {
     let account = &signed_in.account;
-    check_password(app, account, password, now).await?;
+    check_password(services, account, password, now).await?;
     if account.two_factor_enabled() {
         let code = code.ok_or_else(|| Error::InvalidRequest("code (a current second factor) is required".into()))?;
-        prove(app, account, &Proof::Code(code.to_owned()), now).await?;
+        prove(services, account, &Proof::Code(code.to_owned()), now).await?;
     }
-    let (sessions, devices) = app.store.sessions_and_devices(&account.id).await?;
+    let (sessions, devices) = services.store.sessions_and_devices(&account.id).await?;
     let sessions: Vec<String> = sessions.into_iter().map(|s| s.id).collect();
     let devices: Vec<String> = devices.into_iter().map(|d| d.id).collect();
-    app.store.delete_account(account, &sessions, &devices).await?;
-    let notice = Message::security_notice(&app.config.service_name, SecurityEvent::AccountDeleted, "", language);
-    notify_quietly(app, &account.primary, &notice).await;
+    services.store.delete_account(account, &sessions, &devices).await?;
+    let notice = Message::security_notice(&services.config.service_name, SecurityEvent::AccountDeleted, "", language);
+    notify_quietly(services, &account.primary, &notice).await;
     Ok(())
 }
 

@@ -11,10 +11,10 @@ use super::session::ClientInfo;
 use super::sign_in::{check_second_factor, MfaChallenge, MfaMethod, PendingReset};
 use super::verification::Purpose;
 use super::{random_text, Language};
-use crate::app::App;
 use crate::error::{Error, Result};
 use crate::notify::{Message, SecurityEvent};
 use crate::time::Timestamp;
+use crate::Services;
 
 pub struct ResetRequest {
     pub verification_token: String,
@@ -29,25 +29,26 @@ pub enum ResetOutcome {
 }
 
 /// The account a reset token proves a contact of.
-async fn account_of(app: &App, claim: &TokenClaim) -> Result<Account> {
-    let id = app.store.account_for_contact(&claim.verification.contact).await?.ok_or(Error::VerificationExpired)?;
-    app.store.account(&id).await?.ok_or(Error::VerificationExpired)
+async fn account_of(services: &Services, claim: &TokenClaim) -> Result<Account> {
+    let id =
+        services.store.account_for_contact(&claim.verification.contact).await?.ok_or(Error::VerificationExpired)?;
+    services.store.account(&id).await?.ok_or(Error::VerificationExpired)
 }
 
 pub async fn reset_password(
-    app: &App,
+    services: &Services,
     request: ResetRequest,
     language: Language,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<ResetOutcome> {
-    let claim = claim_token(app, &request.verification_token, Purpose::ResetPassword, now).await?;
-    let account = account_of(app, &claim).await?;
-    app.config.password_policy.check(&request.password, &account.primary)?;
-    let password_hash = app.config.password_hasher.hash(&request.password)?;
+    let claim = claim_token(services, &request.verification_token, Purpose::ResetPassword, now).await?;
+    let account = account_of(services, &claim).await?;
+    services.config.password_policy.check(&request.password, &account.primary)?;
+    let password_hash = services.config.password_hasher.hash(&request.password)?;
 
     if !account.two_factor_enabled() {
-        finish(app, &account, vec![&claim], None, None, password_hash, language).await?;
+        finish(services, &account, vec![&claim], None, None, password_hash, language).await?;
         return Ok(ResetOutcome::Done);
     }
     // A proven phone cannot also be the second factor sent to that same phone.
@@ -72,7 +73,7 @@ pub async fn reset_password(
         account_id: account.id.clone(),
         methods,
         attempts: 0,
-        expires_at: now.plus(app.config.mfa_challenge_ttl),
+        expires_at: now.plus(services.config.mfa_challenge_ttl),
         sms_code_hash: None,
         client: ClientInfo::default(),
         reset: Some(PendingReset {
@@ -81,7 +82,7 @@ pub async fn reset_password(
             password_hash,
         }),
     };
-    app.store.put_challenge(&challenge).await?;
+    services.store.put_challenge(&challenge).await?;
     Ok(ResetOutcome::MfaRequired { mfa_required: true, challenge_id: challenge.id, methods: challenge.methods })
 }
 
@@ -94,16 +95,21 @@ pub struct ResetAnswer {
     pub verification_token: Option<String>,
 }
 
-pub async fn complete_reset(app: &App, answer: ResetAnswer, language: Language, now: Timestamp) -> Result<()> {
-    let max = app.config.mfa_max_attempts;
+pub async fn complete_reset(
+    services: &Services,
+    answer: ResetAnswer,
+    language: Language,
+    now: Timestamp,
+) -> Result<()> {
+    let max = services.config.mfa_max_attempts;
     let challenge =
-        app.store.count_challenge_attempt(&answer.challenge_id, now, max).await?.ok_or(Error::ChallengeExpired)?;
+        services.store.count_challenge_attempt(&answer.challenge_id, now, max).await?.ok_or(Error::ChallengeExpired)?;
     let reset = challenge.reset.clone().ok_or(Error::ChallengeExpired)?;
     if !challenge.methods.contains(&answer.method) {
         return Err(Error::InvalidRequest("this method is not available for this reset".into()));
     }
-    let account = app.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
-    let verification = app.store.verification(&reset.verification_id).await?.ok_or(Error::VerificationExpired)?;
+    let account = services.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
+    let verification = services.store.verification(&reset.verification_id).await?.ok_or(Error::VerificationExpired)?;
     let first = TokenClaim { verification, token_hash: reset.token_hash.clone(), now };
     let attempts_left = max.saturating_sub(challenge.attempts);
 
@@ -112,7 +118,7 @@ pub async fn complete_reset(app: &App, answer: ResetAnswer, language: Language, 
             let token = answer.verification_token.as_deref().ok_or_else(|| {
                 Error::InvalidRequest("second_contact needs the verification_token of another contact".into())
             })?;
-            let second = claim_token(app, token, Purpose::ResetPassword, now).await?;
+            let second = claim_token(services, token, Purpose::ResetPassword, now).await?;
             let contact = second.verification.contact.canonical();
             let of_account = account.contacts().iter().any(|(c, _)| c.canonical() == contact);
             if !of_account || contact == first.verification.contact.canonical() {
@@ -123,14 +129,14 @@ pub async fn complete_reset(app: &App, answer: ResetAnswer, language: Language, 
         method => {
             let code = answer.code.as_deref().ok_or_else(|| Error::InvalidRequest("code is required".into()))?;
             let sms = challenge.sms_code_hash.as_ref().map(|h| (challenge.id.as_str(), h));
-            let used = check_second_factor(app, &account, method, code, sms, now)?
+            let used = check_second_factor(services, &account, method, code, sms, now)?
                 .ok_or(Error::InvalidCode { attempts_left })?;
             (None, Some(used))
         }
     };
     let mut tokens = vec![&first];
     tokens.extend(second.as_ref());
-    finish(app, &account, tokens, Some(&challenge.id), factor.as_ref(), reset.password_hash, language)
+    finish(services, &account, tokens, Some(&challenge.id), factor.as_ref(), reset.password_hash, language)
         .await
         .map_err(|e| if let Error::InvalidCode { .. } = e { Error::InvalidCode { attempts_left } } else { e })
 }
@@ -138,7 +144,7 @@ pub async fn complete_reset(app: &App, answer: ResetAnswer, language: Language, 
 /// One transaction: the new hash, the tokens used up, every session signed out and every
 /// remembered device forgotten; then every contact is told.
 async fn finish(
-    app: &App,
+    services: &Services,
     account: &Account,
     tokens: Vec<&TokenClaim>,
     challenge: Option<&str>,
@@ -156,10 +162,10 @@ async fn finish(
         forget_devices: true,
         ..Default::default()
     };
-    app.store.change_account(&change).await?;
-    let notice = Message::security_notice(&app.config.service_name, SecurityEvent::PasswordReset, "", language);
+    services.store.change_account(&change).await?;
+    let notice = Message::security_notice(&services.config.service_name, SecurityEvent::PasswordReset, "", language);
     for (contact, _) in account.contacts() {
-        notify_quietly(app, &contact, &notice).await;
+        notify_quietly(services, &contact, &notice).await;
     }
     Ok(())
 }

@@ -9,7 +9,6 @@ use super::limits::{Limit, LimitKey, Window};
 use super::{
     captcha, siteverify, Channel, Contact, Language, PhoneNumber, VerificationCode, VerificationId, VerificationToken,
 };
-use crate::app::App;
 use crate::config::CaptchaConfig;
 use crate::error::{Error, Result};
 use crate::metrics;
@@ -17,6 +16,7 @@ use crate::notify::Message;
 use crate::secret::HashPurpose;
 use crate::secret::KeyedHash;
 use crate::time::Timestamp;
+use crate::Services;
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -82,48 +82,50 @@ pub struct TokenIssued {
     pub expires_in: u64,
 }
 
-fn contact_key(app: &App, contact: &Contact) -> LimitKey {
-    LimitKey::new(&app.config.secret, "contact", &contact.canonical())
+fn contact_key(services: &Services, contact: &Contact) -> LimitKey {
+    LimitKey::new(&services.config.secret, "contact", &contact.canonical())
 }
 
-fn failure_key(app: &App, contact_key: &LimitKey) -> LimitKey {
-    LimitKey::new(&app.config.secret, "failures", contact_key.as_str())
+fn failure_key(services: &Services, contact_key: &LimitKey) -> LimitKey {
+    LimitKey::new(&services.config.secret, "failures", contact_key.as_str())
 }
 
 /// Sends a fresh code to `request.contact`, within every limit, and records only its keyed hash.
 pub async fn request_code(
-    app: &App,
+    services: &Services,
     request: CodeRequest,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<CodeSent> {
-    let config = &app.config;
+    let config = &services.config;
     let (channel, country, purpose) = log_fields(&request);
     let mut limits = Vec::new();
-    let (single_use, difficulty) = check_captcha(app, &request, now)
+    let (single_use, difficulty) = check_captcha(services, &request, now)
         .await
-        .map_err(|refusal| refusal.log_and_count(app, channel, &country, purpose))?;
+        .map_err(|refusal| refusal.log_and_count(services, channel, &country, purpose))?;
     limits.extend(single_use);
     if let Contact::Phone(phone) = &request.contact {
-        guard_sms(app, phone, now, &mut limits).await.inspect_err(|_| {
+        guard_sms(services, phone, now, &mut limits).await.inspect_err(|_| {
             tracing::info!(event = "code_limited", channel, country, purpose, "code refused");
         })?;
     }
     // Read for every request of this purpose, so both answers take the same work.
     let registered = match request.purpose {
-        Purpose::SignUp | Purpose::ResetPassword => app.store.account_for_contact(&request.contact).await?.is_some(),
+        Purpose::SignUp | Purpose::ResetPassword => {
+            services.store.account_for_contact(&request.contact).await?.is_some()
+        }
         Purpose::AddContact => false,
     };
     let id = VerificationId::generate(rng);
     let code = VerificationCode::generate(rng);
-    let contact_key = contact_key(app, &request.contact);
+    let contact_key = contact_key(services, &request.contact);
     let hour = Window::containing(now, HOUR);
 
     limits.extend([
         Limit::Cooldown { key: contact_key.clone(), until: now.plus(config.resend_cooldown), latest: id.clone() },
         Limit::Quota { key: contact_key.clone(), window: hour, max: config.codes_per_destination_per_hour },
         Limit::Ceiling {
-            key: failure_key(app, &contact_key),
+            key: failure_key(services, &contact_key),
             window: hour,
             max: config.failed_codes_per_destination_per_hour,
         },
@@ -151,16 +153,16 @@ pub async fn request_code(
         token_hash: None,
         token_expires_at: None,
     };
-    app.store.create_verification(&verification, &limits, now).await.map_err(|e| match e {
+    services.store.create_verification(&verification, &limits, now).await.map_err(|e| match e {
         Error::RateLimited { .. } => {
             tracing::info!(event = "code_limited", channel, country, purpose, "code refused");
             metrics::count("LimitHits", &[("Channel", channel)]);
             e
         }
         // Its single-use record was already there.
-        Error::CaptchaFailed => CaptchaRefusal::Replayed.log_and_count(app, channel, &country, purpose),
+        Error::CaptchaFailed => CaptchaRefusal::Replayed.log_and_count(services, channel, &country, purpose),
         Error::CaptchaTooEasy { difficulty } => {
-            CaptchaRefusal::TooEasy(difficulty).log_and_count(app, channel, &country, purpose)
+            CaptchaRefusal::TooEasy(difficulty).log_and_count(services, channel, &country, purpose)
         }
         e => e,
     })?;
@@ -174,7 +176,7 @@ pub async fn request_code(
         _ => Some(Message::verification_code(&config.service_name, &code, config.code_ttl, request.language)),
     };
     if let Some(message) = &message {
-        app.notifier.send(&verification.contact, message).await?;
+        services.notifier.send(&verification.contact, message).await?;
     }
     if message.is_some() {
         tracing::info!(event = "code_sent", channel, country, purpose, registered, "code sent");
@@ -219,8 +221,8 @@ impl CaptchaRefusal {
     /// One log line and one `CaptchaFailures` count (by channel and outcome) per refusal; the
     /// answer's error. A provider that refuses our own keys is logged as an error: every request
     /// fails until an operator fixes the configuration.
-    fn log_and_count(self, app: &App, channel: &str, country: &str, purpose: &str) -> Error {
-        let provider = app.config.captcha.name();
+    fn log_and_count(self, services: &Services, channel: &str, country: &str, purpose: &str) -> Error {
+        let provider = services.config.captcha.name();
         let reason = match &self {
             CaptchaRefusal::Altcha(rejection) => rejection.to_string(),
             CaptchaRefusal::MissingAltcha => "no CAPTCHA solution".to_owned(),
@@ -260,17 +262,17 @@ impl CaptchaRefusal {
 /// The CAPTCHA solution or token, checked; what it brings to the request's transaction: the record
 /// that makes it single-use and, for ALTCHA, the count of codes its difficulty pays for.
 async fn check_captcha(
-    app: &App,
+    services: &Services,
     request: &CodeRequest,
     now: Timestamp,
 ) -> Result<(Option<Limit>, Option<Limit>), CaptchaRefusal> {
     let payload = request.captcha.as_deref();
-    match &app.config.captcha {
+    match &services.config.captcha {
         CaptchaConfig::Off => Ok((None, None)),
         CaptchaConfig::Altcha { difficulty: base, .. } => {
             let payload = payload.ok_or(CaptchaRefusal::MissingAltcha)?;
             let keys: Vec<[u8; 32]> =
-                app.config.secret.keyed_hashes(HashPurpose::Captcha, &[]).into_iter().map(|key| key.0).collect();
+                services.config.secret.keyed_hashes(HashPurpose::Captcha, &[]).into_iter().map(|key| key.0).collect();
             let verified = captcha::parse_payload(payload)
                 .and_then(|solution| captcha::verify_solution(&keys, &solution, now))
                 .map_err(CaptchaRefusal::Altcha)?;
@@ -281,7 +283,7 @@ async fn check_captcha(
                 return Err(CaptchaRefusal::TooEasy(captcha::difficulty_for(*base, 0)));
             }
             let difficulty = Limit::Difficulty {
-                key: LimitKey::new(&app.config.secret, "pow", &destination_prefix(&request.contact)),
+                key: LimitKey::new(&services.config.secret, "pow", &destination_prefix(&request.contact)),
                 window: Window::containing(now, HOUR),
                 max,
                 base: *base,
@@ -289,13 +291,15 @@ async fn check_captcha(
             Ok((Some(Limit::SingleUse { id: verified.id, until: verified.expires_at }), Some(difficulty)))
         }
         CaptchaConfig::ThirdParty(provider) => {
-            siteverify::verify_token(app.siteverify.as_ref(), provider, payload, request.client_ip.as_deref())
+            services
+                .captcha
+                .verify(provider, payload, request.client_ip.as_deref())
                 .await
                 .map_err(CaptchaRefusal::ThirdParty)?;
             // The provider spends a token when it says yes; recording it too refuses a replay
             // here however the provider behaves. Keyed, so the table holds no token.
             let token = payload.unwrap_or_default().trim();
-            let id = app
+            let id = services
                 .config
                 .secret
                 .keyed_hash(HashPurpose::Captcha, &[provider.provider.name().as_bytes(), token.as_bytes()]);
@@ -314,8 +318,8 @@ fn destination_prefix(contact: &Contact) -> String {
 }
 
 /// Whether SMS may go to `phone`'s country; every SMS the service sends asks first.
-pub fn check_sms_country(app: &App, phone: &PhoneNumber) -> Result<()> {
-    let (allowed, country) = (&app.config.sms_allowed_country_codes, phone.country_code());
+pub fn check_sms_country(services: &Services, phone: &PhoneNumber) -> Result<()> {
+    let (allowed, country) = (&services.config.sms_allowed_country_codes, phone.country_code());
     if !allowed.is_empty() && !allowed.contains(&country) {
         return Err(Error::UnsupportedRegion(format!("codes cannot be sent by SMS to +{country} numbers")));
     }
@@ -329,10 +333,10 @@ pub fn count_sms_sent(phone: &PhoneNumber) {
 
 /// SMS-pumping protection: allowed countries only, a ceiling per country on the
 /// operator's bill, and a quota per number range so a block cannot be walked.
-async fn guard_sms(app: &App, phone: &PhoneNumber, now: Timestamp, limits: &mut Vec<Limit>) -> Result<()> {
-    let config = &app.config;
+async fn guard_sms(services: &Services, phone: &PhoneNumber, now: Timestamp, limits: &mut Vec<Limit>) -> Result<()> {
+    let config = &services.config;
     let country = phone.country_code();
-    check_sms_country(app, phone)?;
+    check_sms_country(services, phone)?;
     let hour = Window::containing(now, HOUR);
     limits.push(Limit::Quota {
         key: LimitKey::new(&config.secret, "range", phone.range_prefix()),
@@ -342,7 +346,7 @@ async fn guard_sms(app: &App, phone: &PhoneNumber, now: Timestamp, limits: &mut 
     // One counter per country is hot: it is counted on its own, before the request's
     // transaction, erring towards the ceiling if that transaction then fails.
     let country_key = LimitKey::new(&config.secret, "sms-country", &country.to_string());
-    if !app.store.count_within(&country_key, hour, config.sms_per_country_per_hour).await? {
+    if !services.store.count_within(&country_key, hour, config.sms_per_country_per_hour).await? {
         tracing::warn!(event = "sms_country_cap_reached", country, "SMS ceiling reached");
         metrics::count("SmsCountryCapHits", &[("Country", &country.to_string())]);
         return Err(Error::RateLimited { retry_after: hour.end.remaining_from(now) });
@@ -364,13 +368,13 @@ pub enum CaptchaWidget {
 /// for many codes this hour, and at least `min_difficulty` (what a `captcha_too_easy` answer named),
 /// up to the hardest one issued.
 pub async fn new_captcha(
-    app: &App,
+    services: &Services,
     client_ip: Option<&str>,
     min_difficulty: Option<u64>,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<CaptchaWidget> {
-    let (difficulty, lifetime) = match &app.config.captcha {
+    let (difficulty, lifetime) = match &services.config.captcha {
         CaptchaConfig::Altcha { difficulty, lifetime } => (*difficulty, *lifetime),
         CaptchaConfig::ThirdParty(provider) => {
             return Ok(CaptchaWidget::ThirdParty {
@@ -382,12 +386,12 @@ pub async fn new_captcha(
     };
     let recent = match client_ip {
         Some(ip) => {
-            let key = LimitKey::new(&app.config.secret, "ip", ip);
-            app.store.window_count(&key, Window::containing(now, HOUR)).await?
+            let key = LimitKey::new(&services.config.secret, "ip", ip);
+            services.store.window_count(&key, Window::containing(now, HOUR)).await?
         }
         None => 0,
     };
-    let key = app.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
+    let key = services.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
     let asked = min_difficulty.unwrap_or(0).min(captcha::max_difficulty(difficulty));
     let maxnumber = captcha::difficulty_for(difficulty, recent).max(asked);
     let challenge = captcha::create_challenge(&key, maxnumber, now, lifetime, rng);
@@ -397,21 +401,24 @@ pub async fn new_captcha(
 /// Checks a typed code. Every attempt is counted before the code is compared, so
 /// concurrent guesses cannot get past the attempt limit.
 pub async fn confirm_code(
-    app: &App,
+    services: &Services,
     verification_id: &str,
     code: &str,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<TokenIssued> {
-    let config = &app.config;
+    let config = &services.config;
     let code = VerificationCode::parse(code)?;
     let id = VerificationId::parse(verification_id).ok_or(Error::VerificationExpired)?;
-    let verification =
-        app.store.count_code_attempt(&id, now, config.code_max_attempts).await?.ok_or(Error::VerificationExpired)?;
+    let verification = services
+        .store
+        .count_code_attempt(&id, now, config.code_max_attempts)
+        .await?
+        .ok_or(Error::VerificationExpired)?;
 
     if !code.verify(&config.secret, &id, &verification.code_hash) {
-        let failures = failure_key(app, &verification.contact_key);
-        app.store.count_failure(&failures, Window::containing(now, HOUR)).await?;
+        let failures = failure_key(services, &verification.contact_key);
+        services.store.count_failure(&failures, Window::containing(now, HOUR)).await?;
         return Err(Error::InvalidCode {
             attempts_left: config.code_max_attempts.saturating_sub(verification.attempts),
         });
@@ -419,7 +426,7 @@ pub async fn confirm_code(
 
     let token = VerificationToken::generate(id, rng);
     let token_expires_at = now.plus(config.token_ttl);
-    if !app.store.mark_verified(&verification, &token.hash(&config.secret), token_expires_at).await? {
+    if !services.store.mark_verified(&verification, &token.hash(&config.secret), token_expires_at).await? {
         // Another request confirmed it first, or a newer code replaced this one.
         return Err(Error::VerificationExpired);
     }

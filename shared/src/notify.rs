@@ -5,9 +5,9 @@ use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message as 
 use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::MessageAttributeValue;
 
-use super::{Message, Notifier};
-use crate::domain::Contact;
-use crate::error::{Error, Result};
+use domain::error::{Error, Result};
+use domain::notify::{Message, Notifier};
+use domain::Contact;
 
 pub struct AwsNotifier {
     ses: aws_sdk_sesv2::Client,

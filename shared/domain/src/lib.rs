@@ -1,0 +1,42 @@
+//! The account service's domain: its rules, its policy (`config`) and the ports it needs
+//! (`store`, `notify`, `siteverify::CaptchaVerifier`), joined in [`Services`].
+//!
+//! Nothing here knows about HTTP, Lambda or AWS, and the compiler holds it to that: this crate
+//! depends on none of them (`tests/no_adapters.rs` keeps it so). The adapters live in `shared`.
+
+pub mod account;
+pub mod captcha;
+mod code;
+pub mod config;
+mod contact;
+pub mod contacts;
+mod email;
+pub mod error;
+pub mod idempotency;
+mod language;
+pub mod limits;
+pub mod metrics;
+pub mod notify;
+pub mod password;
+mod phone;
+pub mod recovery;
+pub mod secret;
+pub mod self_service;
+mod services;
+pub mod session;
+pub mod sign_in;
+pub mod siteverify;
+pub mod store;
+pub mod time;
+pub mod totp;
+pub mod two_factor;
+pub mod verification;
+
+pub use code::{random_text, VerificationCode, VerificationId, VerificationToken};
+pub use contact::{Channel, Contact};
+pub use email::EmailAddress;
+pub use error::{Error, Result};
+pub use language::Language;
+pub use phone::PhoneNumber;
+pub use services::Services;
+pub use time::Timestamp;

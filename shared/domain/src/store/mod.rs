@@ -1,0 +1,169 @@
+//! Persistence, as the operations the domain needs. Each one is a single atomic
+//! DynamoDB request, so rules hold under concurrency without read-then-write.
+
+use async_trait::async_trait;
+
+use std::time::Duration;
+
+use crate::account::{Account, AccountChange, PendingSecondFactor, TokenClaim};
+use crate::error::Result;
+use crate::idempotency::IdempotencyRecord;
+use crate::limits::{Limit, LimitKey, Window};
+use crate::secret::KeyedHash;
+use crate::session::{DeviceRecord, SessionRecord};
+use crate::sign_in::{MfaChallenge, SecondFactorUse};
+use crate::time::Timestamp;
+use crate::two_factor::SecondFactorActivation;
+use crate::verification::Verification;
+use crate::Contact;
+use crate::VerificationId;
+
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Saves a new verification and applies every limit, all or nothing.
+    /// A limit that refuses answers `Error::RateLimited` and nothing is written.
+    async fn create_verification(&self, verification: &Verification, limits: &[Limit], now: Timestamp) -> Result<()>;
+
+    /// Counts one attempt at the code of a verification that is pending, unexpired
+    /// and under `max_attempts`, and returns it as counted; `None` when there is no such verification.
+    async fn count_code_attempt(
+        &self,
+        id: &VerificationId,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Result<Option<Verification>>;
+
+    /// Turns a pending verification into a verified one holding `token_hash`, provided
+    /// it is still pending and still the newest code of its contact. `false` otherwise.
+    async fn mark_verified(
+        &self,
+        verification: &Verification,
+        token_hash: &KeyedHash,
+        token_expires_at: Timestamp,
+    ) -> Result<bool>;
+
+    /// Adds one to a counter of `window` that a `Limit::Ceiling` reads.
+    async fn count_failure(&self, key: &LimitKey, window: Window) -> Result<()>;
+
+    /// A verification as stored, whatever its state; `None` when unknown.
+    async fn verification(&self, id: &VerificationId) -> Result<Option<Verification>>;
+
+    /// The id of the account that holds `contact` (as primary or recovery contact).
+    async fn account_for_contact(&self, contact: &Contact) -> Result<Option<String>>;
+
+    /// Creates `account` and claims its primary contact while consuming the token,
+    /// all or nothing. `Error::VerificationExpired` when the token is no longer
+    /// usable (or `idempotency` was recorded meanwhile), `Error::AlreadyRegistered`
+    /// when the contact already belongs to an account.
+    async fn create_account(
+        &self,
+        account: &Account,
+        claim: &TokenClaim,
+        idempotency: Option<&IdempotencyRecord>,
+    ) -> Result<()>;
+
+    async fn idempotency_record(&self, key_hash: &str) -> Result<Option<IdempotencyRecord>>;
+
+    /// Counts one event in `window` unless `max` are counted already; `false` then.
+    /// A single conditional update, for counters too hot to share a transaction.
+    async fn count_within(&self, key: &LimitKey, window: Window, max: u32) -> Result<bool>;
+
+    /// What a window counter holds.
+    async fn window_count(&self, key: &LimitKey, window: Window) -> Result<u32>;
+
+    /// The owner of `login` and the failed sign-ins counted for each of `failure_keys`
+    /// in `window`, in one read.
+    async fn sign_in_lookup(
+        &self,
+        login: &Contact,
+        failure_keys: &[LimitKey],
+        window: Window,
+    ) -> Result<(Option<String>, Vec<u32>)>;
+
+    async fn account(&self, id: &str) -> Result<Option<Account>>;
+
+    /// An account and one of its sessions, in one read.
+    async fn account_with_session(
+        &self,
+        account_id: &str,
+        session_id: &str,
+    ) -> Result<(Option<Account>, Option<SessionRecord>)>;
+
+    async fn put_session(&self, session: &SessionRecord) -> Result<()>;
+
+    async fn delete_session(&self, account_id: &str, session_id: &str) -> Result<()>;
+
+    async fn device(&self, account_id: &str, device_id: &str) -> Result<Option<DeviceRecord>>;
+
+    async fn put_challenge(&self, challenge: &MfaChallenge) -> Result<()>;
+
+    async fn challenge(&self, id: &str) -> Result<Option<MfaChallenge>>;
+
+    /// Counts one answer to an open, unexpired challenge under `max_attempts`; `None` otherwise.
+    async fn count_challenge_attempt(
+        &self,
+        id: &str,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Result<Option<MfaChallenge>>;
+
+    /// Records the hash of an SMS code sent for a challenge, unless one was sent less than `resend_after` ago.
+    async fn set_challenge_sms(
+        &self,
+        id: &str,
+        code_hash: &KeyedHash,
+        now: Timestamp,
+        resend_after: Duration,
+    ) -> Result<bool>;
+
+    /// Closes the challenge, starts the session, uses up the second factor and
+    /// remembers the device, all or nothing. `Error::ChallengeExpired` when the challenge
+    /// was already used, `Error::InvalidCode` when the factor was used meanwhile.
+    /// `resealed_totp` (the stored sealed TOTP secret, and the same secret sealed under the
+    /// current key) replaces the first with the second, if 2FA did not change meanwhile.
+    async fn complete_challenge(
+        &self,
+        challenge: &MfaChallenge,
+        session: &SessionRecord,
+        used: &SecondFactorUse,
+        resealed_totp: Option<(&str, &str)>,
+        device: Option<&DeviceRecord>,
+    ) -> Result<()>;
+
+    /// Stores a second factor being set up, unless one was started less than `resend_after` ago.
+    async fn start_second_factor(
+        &self,
+        account_id: &str,
+        pending: &PendingSecondFactor,
+        resend_after: Duration,
+    ) -> Result<bool>;
+
+    /// Counts an attempt at confirming the setup `nonce`; `false` when it is gone or out of attempts.
+    async fn count_second_factor_attempt(&self, account_id: &str, nonce: &str, max_attempts: u32) -> Result<bool>;
+
+    /// Turns the method of setup `activation.nonce` on; `false` when that setup is gone.
+    async fn activate_second_factor(&self, account_id: &str, activation: &SecondFactorActivation) -> Result<bool>;
+
+    /// Consumes the token, claims `contact` for the account as a recovery contact and
+    /// frees `replaced`, all or nothing. `Error::ContactInUse` when any account has `contact`.
+    async fn add_recovery_contact(
+        &self,
+        account: &Account,
+        claim: &TokenClaim,
+        contact: &Contact,
+        replaced: Option<&Contact>,
+    ) -> Result<()>;
+
+    /// Applies `change` to an account in one transaction: the account item, the tokens
+    /// it consumes, the challenge it closes and the session it keeps. `Error::InvalidCode`
+    /// when the second factor was used meanwhile, `Error::VerificationExpired` for a used
+    /// token, `Error::ChallengeExpired` for a closed challenge, `Error::Conflict` otherwise.
+    async fn change_account(&self, change: &AccountChange<'_>) -> Result<()>;
+
+    /// The account's sessions and remembered devices, whatever their epoch.
+    async fn sessions_and_devices(&self, account_id: &str) -> Result<(Vec<SessionRecord>, Vec<DeviceRecord>)>;
+
+    /// Deletes the account, frees its contacts and deletes the given sessions and devices,
+    /// all or nothing (at most 90 of them; the rest can no longer sign in and expire by TTL).
+    async fn delete_account(&self, account: &Account, sessions: &[String], devices: &[String]) -> Result<()>;
+}
