@@ -38,7 +38,7 @@ use domain::limits::{Found, Limit, LimitKey, Window};
 use domain::secret::KeyedHash;
 use domain::session::{ClientInfo, DeviceRecord, SessionRecord};
 use domain::sign_in::{MfaChallenge, MfaMethod, PendingReset, SecondFactorUse};
-use domain::store::Store;
+use domain::store::{AccountStore, LimitStore, SessionStore, VerificationStore};
 use domain::time::Timestamp;
 use domain::two_factor::SecondFactorActivation;
 use domain::verification::{Purpose, Verification, VerificationState};
@@ -546,7 +546,7 @@ impl DynamoStore {
 }
 
 #[async_trait]
-impl Store for DynamoStore {
+impl VerificationStore for DynamoStore {
     async fn create_verification(&self, verification: &Verification, limits: &[Limit], now: Timestamp) -> Result<()> {
         let mut items = limits
             .iter()
@@ -646,22 +646,6 @@ impl Store for DynamoStore {
         }
     }
 
-    async fn count_failure(&self, key_: &LimitKey, window: Window) -> Result<()> {
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(window_key(key_, window)))
-            .update_expression("ADD #count :one SET #ttl = :ttl")
-            .expression_attribute_names("#count", "count")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":ttl", n(window.end.0 + TTL_GRACE_SECS))
-            .send()
-            .await
-            .map_err(|e| dynamo_error("UpdateItem", e))?;
-        Ok(())
-    }
-
     async fn verification(&self, id: &VerificationId) -> Result<Option<Verification>> {
         let output = self
             .client
@@ -674,7 +658,10 @@ impl Store for DynamoStore {
             .map_err(|e| dynamo_error("GetItem", e))?;
         output.item().map(verification_from_item).transpose()
     }
+}
 
+#[async_trait]
+impl AccountStore for DynamoStore {
     async fn account_for_contact(&self, contact: &Contact) -> Result<Option<String>> {
         let output = self
             .client
@@ -745,222 +732,8 @@ impl Store for DynamoStore {
         }))
     }
 
-    async fn count_within(&self, key_: &LimitKey, window: Window, max: u32) -> Result<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(window_key(key_, window)))
-            .update_expression("ADD #count :one SET #ttl = :ttl")
-            .condition_expression("attribute_not_exists(#count) OR #count < :max")
-            .expression_attribute_names("#count", "count")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":max", n(max))
-            .expression_attribute_values(":ttl", n(window.end.0 + TTL_GRACE_SECS))
-            .send()
-            .await;
-        conditional(result.map(|_| ()), "UpdateItem")
-    }
-
-    async fn window_count(&self, key_: &LimitKey, window: Window) -> Result<u32> {
-        Ok(self.get(window_key(key_, window)).await?.and_then(|item| opt_n(&item, "count")).unwrap_or(0))
-    }
-
-    async fn sign_in_lookup(
-        &self,
-        login: &Contact,
-        failure_keys: &[LimitKey],
-        window: Window,
-    ) -> Result<(Option<String>, Vec<u32>)> {
-        let owner_key = contact_key(login);
-        let mut keys = vec![owner_key.clone()];
-        keys.extend(failure_keys.iter().map(|k| window_key(k, window)));
-        let items = self.batch_get(keys).await?;
-        let find =
-            |wanted: &Item| items.iter().find(|i| i.get("pk") == wanted.get("pk") && i.get("sk") == wanted.get("sk"));
-        let owner = find(&owner_key).map(|i| get_s(i, "account_id").map(str::to_owned)).transpose()?;
-        let counts = failure_keys
-            .iter()
-            .map(|k| find(&window_key(k, window)).and_then(|i| opt_n(i, "count")).unwrap_or(0))
-            .collect();
-        Ok((owner, counts))
-    }
-
     async fn account(&self, id: &str) -> Result<Option<Account>> {
         self.get(account_key(id)).await?.as_ref().map(account_from_item).transpose()
-    }
-
-    async fn account_with_session(
-        &self,
-        account_id: &str,
-        session_id: &str,
-    ) -> Result<(Option<Account>, Option<SessionRecord>)> {
-        let items = self.batch_get(vec![account_key(account_id), session_key(account_id, session_id)]).await?;
-        let sk = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-        let account = items.iter().find(|i| sk(i) == "ACC").map(account_from_item).transpose()?;
-        let session = items.iter().find(|i| sk(i).starts_with("SES#")).map(session_from_item).transpose()?;
-        Ok((account, session))
-    }
-
-    async fn put_session(&self, session: &SessionRecord) -> Result<()> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(session_item(session)))
-            .send()
-            .await
-            .map_err(|e| dynamo_error("PutItem", e))?;
-        Ok(())
-    }
-
-    async fn delete_session(&self, account_id: &str, session_id: &str) -> Result<()> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(session_key(account_id, session_id)))
-            .send()
-            .await
-            .map_err(|e| dynamo_error("DeleteItem", e))?;
-        Ok(())
-    }
-
-    async fn device(&self, account_id: &str, device_id: &str) -> Result<Option<DeviceRecord>> {
-        let Some(item) = self.get(device_key(account_id, device_id)).await? else { return Ok(None) };
-        Ok(Some(DeviceRecord {
-            account_id: account_id.to_owned(),
-            id: device_id.to_owned(),
-            secret_hash: KeyedHash::from_hex(get_s(&item, "secret_hash")?)
-                .ok_or_else(|| Error::Internal("device hash".into()))?,
-            epoch: get_n(&item, "epoch")?,
-            created_at: Timestamp(get_n(&item, "created_at")?),
-            expires_at: Timestamp(get_n(&item, "expires_at")?),
-        }))
-    }
-
-    async fn put_challenge(&self, challenge: &MfaChallenge) -> Result<()> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(challenge_item(challenge)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await
-            .map_err(|e| dynamo_error("PutItem", e))?;
-        Ok(())
-    }
-
-    async fn challenge(&self, id: &str) -> Result<Option<MfaChallenge>> {
-        let item = self.get(challenge_key(id)).await?;
-        match item {
-            Some(item) if get_s(&item, "state")? == "open" => challenge_from_item(&item).map(Some),
-            _ => Ok(None),
-        }
-    }
-
-    async fn count_challenge_attempt(
-        &self,
-        id: &str,
-        now: Timestamp,
-        max_attempts: u32,
-    ) -> Result<Option<MfaChallenge>> {
-        self.count_attempt(challenge_key(id), "open", now, max_attempts)
-            .await?
-            .as_ref()
-            .map(challenge_from_item)
-            .transpose()
-    }
-
-    async fn set_challenge_sms(
-        &self,
-        id: &str,
-        code_hash: &KeyedHash,
-        now: Timestamp,
-        resend_after: Duration,
-    ) -> Result<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .set_key(Some(challenge_key(id)))
-            .update_expression("SET sms_code_hash = :hash, sms_sent_at = :now")
-            .condition_expression(
-                "#state = :open AND expires_at > :now AND (attribute_not_exists(sms_sent_at) OR sms_sent_at <= :cutoff)",
-            )
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":hash", s(code_hash.to_hex()))
-            .expression_attribute_values(":now", n(now.0))
-            .expression_attribute_values(":open", s("open"))
-            .expression_attribute_values(":cutoff", n(now.0 - resend_after.as_secs() as i64))
-            .send()
-            .await;
-        conditional(result.map(|_| ()), "UpdateItem")
-    }
-
-    async fn complete_challenge(
-        &self,
-        challenge: &MfaChallenge,
-        session: &SessionRecord,
-        used: &SecondFactorUse,
-        resealed_totp: Option<(&str, &str)>,
-        device: Option<&DeviceRecord>,
-    ) -> Result<()> {
-        let close = Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(challenge_key(&challenge.id)))
-            .update_expression("SET #state = :done")
-            .condition_expression("#state = :open")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_values(":done", s("done"))
-            .expression_attribute_values(":open", s("open"))
-            .build()
-            .map_err(build_error)?;
-        let mut items = vec![
-            TransactWriteItem::builder().update(close).build(),
-            put(&self.table, session_item(session), "attribute_not_exists(pk)")?,
-        ];
-        let use_factor = Update::builder().table_name(&self.table).set_key(Some(account_key(&challenge.account_id)));
-        let use_factor = match used {
-            SecondFactorUse::TotpStep(step) => {
-                let step_unused = "(attribute_not_exists(totp_last_step) OR totp_last_step < :step)";
-                // Only over the sealed secret this sign-in opened: never brings back a TOTP that was
-                // turned off or replaced meanwhile (two such sign-ins at once: the second is refused).
-                let use_factor = use_factor.expression_attribute_values(":step", n(step));
-                Some(match resealed_totp {
-                    None => {
-                        use_factor.update_expression("SET totp_last_step = :step").condition_expression(step_unused)
-                    }
-                    Some((was, resealed)) => use_factor
-                        .update_expression("SET totp_last_step = :step, totp_secret = :resealed")
-                        .condition_expression(format!("{step_unused} AND totp_secret = :was"))
-                        .expression_attribute_values(":was", s(was))
-                        .expression_attribute_values(":resealed", s(resealed)),
-                })
-            }
-            SecondFactorUse::RecoveryCode(hash) => Some(
-                use_factor
-                    .update_expression("DELETE recovery_codes :set")
-                    .condition_expression("contains(recovery_codes, :hash)")
-                    .expression_attribute_values(":set", AttributeValue::Ss(vec![hash.clone()]))
-                    .expression_attribute_values(":hash", s(hash)),
-            ),
-            SecondFactorUse::Sms => None,
-        };
-        if let Some(update) = use_factor {
-            items.push(TransactWriteItem::builder().update(update.build().map_err(build_error)?).build());
-        }
-        if let Some(device) = device {
-            items.push(put(&self.table, device_item(device), "attribute_not_exists(pk)")?);
-        }
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        let Some((reasons, err)) = cancellation(result)? else { return Ok(()) };
-        if refused(&reasons, 0) {
-            Err(Error::ChallengeExpired)
-        } else if !matches!(used, SecondFactorUse::Sms) && refused(&reasons, 2) {
-            Err(Error::InvalidCode { attempts_left: 0 })
-        } else {
-            Err(cancelled_without_refusal(&reasons, &err))
-        }
     }
 
     async fn start_second_factor(
@@ -1163,6 +936,232 @@ impl Store for DynamoStore {
         }
     }
 
+    async fn delete_account(&self, account: &Account, sessions: &[String], devices: &[String]) -> Result<()> {
+        let delete = |key: Item, owned: bool| -> Result<TransactWriteItem> {
+            let mut builder = Delete::builder().table_name(&self.table).set_key(Some(key));
+            if owned {
+                builder =
+                    builder.condition_expression("account_id = :me").expression_attribute_values(":me", s(&account.id));
+            }
+            Ok(TransactWriteItem::builder().delete(builder.build().map_err(build_error)?).build())
+        };
+        let mut items = vec![delete(account_key(&account.id), false)?];
+        for (contact, _) in account.contacts() {
+            items.push(delete(contact_key(&contact), true)?);
+        }
+        let room = 100 - items.len();
+        let others = sessions
+            .iter()
+            .map(|id| session_key(&account.id, id))
+            .chain(devices.iter().map(|id| device_key(&account.id, id)));
+        for key in others.take(room) {
+            items.push(delete(key, false)?);
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        match cancellation(result)? {
+            None => Ok(()),
+            Some((reasons, _)) if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) => {
+                Err(Error::Conflict)
+            }
+            Some((reasons, err)) => Err(cancelled_without_refusal(&reasons, &err)),
+        }
+    }
+}
+
+#[async_trait]
+impl SessionStore for DynamoStore {
+    async fn sign_in_lookup(
+        &self,
+        login: &Contact,
+        failure_keys: &[LimitKey],
+        window: Window,
+    ) -> Result<(Option<String>, Vec<u32>)> {
+        let owner_key = contact_key(login);
+        let mut keys = vec![owner_key.clone()];
+        keys.extend(failure_keys.iter().map(|k| window_key(k, window)));
+        let items = self.batch_get(keys).await?;
+        let find =
+            |wanted: &Item| items.iter().find(|i| i.get("pk") == wanted.get("pk") && i.get("sk") == wanted.get("sk"));
+        let owner = find(&owner_key).map(|i| get_s(i, "account_id").map(str::to_owned)).transpose()?;
+        let counts = failure_keys
+            .iter()
+            .map(|k| find(&window_key(k, window)).and_then(|i| opt_n(i, "count")).unwrap_or(0))
+            .collect();
+        Ok((owner, counts))
+    }
+
+    async fn account_with_session(
+        &self,
+        account_id: &str,
+        session_id: &str,
+    ) -> Result<(Option<Account>, Option<SessionRecord>)> {
+        let items = self.batch_get(vec![account_key(account_id), session_key(account_id, session_id)]).await?;
+        let sk = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let account = items.iter().find(|i| sk(i) == "ACC").map(account_from_item).transpose()?;
+        let session = items.iter().find(|i| sk(i).starts_with("SES#")).map(session_from_item).transpose()?;
+        Ok((account, session))
+    }
+
+    async fn put_session(&self, session: &SessionRecord) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(session_item(session)))
+            .send()
+            .await
+            .map_err(|e| dynamo_error("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn delete_session(&self, account_id: &str, session_id: &str) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(session_key(account_id, session_id)))
+            .send()
+            .await
+            .map_err(|e| dynamo_error("DeleteItem", e))?;
+        Ok(())
+    }
+
+    async fn device(&self, account_id: &str, device_id: &str) -> Result<Option<DeviceRecord>> {
+        let Some(item) = self.get(device_key(account_id, device_id)).await? else { return Ok(None) };
+        Ok(Some(DeviceRecord {
+            account_id: account_id.to_owned(),
+            id: device_id.to_owned(),
+            secret_hash: KeyedHash::from_hex(get_s(&item, "secret_hash")?)
+                .ok_or_else(|| Error::Internal("device hash".into()))?,
+            epoch: get_n(&item, "epoch")?,
+            created_at: Timestamp(get_n(&item, "created_at")?),
+            expires_at: Timestamp(get_n(&item, "expires_at")?),
+        }))
+    }
+
+    async fn put_challenge(&self, challenge: &MfaChallenge) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(challenge_item(challenge)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(|e| dynamo_error("PutItem", e))?;
+        Ok(())
+    }
+
+    async fn challenge(&self, id: &str) -> Result<Option<MfaChallenge>> {
+        let item = self.get(challenge_key(id)).await?;
+        match item {
+            Some(item) if get_s(&item, "state")? == "open" => challenge_from_item(&item).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    async fn count_challenge_attempt(
+        &self,
+        id: &str,
+        now: Timestamp,
+        max_attempts: u32,
+    ) -> Result<Option<MfaChallenge>> {
+        self.count_attempt(challenge_key(id), "open", now, max_attempts)
+            .await?
+            .as_ref()
+            .map(challenge_from_item)
+            .transpose()
+    }
+
+    async fn set_challenge_sms(
+        &self,
+        id: &str,
+        code_hash: &KeyedHash,
+        now: Timestamp,
+        resend_after: Duration,
+    ) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(challenge_key(id)))
+            .update_expression("SET sms_code_hash = :hash, sms_sent_at = :now")
+            .condition_expression(
+                "#state = :open AND expires_at > :now AND (attribute_not_exists(sms_sent_at) OR sms_sent_at <= :cutoff)",
+            )
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":hash", s(code_hash.to_hex()))
+            .expression_attribute_values(":now", n(now.0))
+            .expression_attribute_values(":open", s("open"))
+            .expression_attribute_values(":cutoff", n(now.0 - resend_after.as_secs() as i64))
+            .send()
+            .await;
+        conditional(result.map(|_| ()), "UpdateItem")
+    }
+
+    async fn complete_challenge(
+        &self,
+        challenge: &MfaChallenge,
+        session: &SessionRecord,
+        used: &SecondFactorUse,
+        resealed_totp: Option<(&str, &str)>,
+        device: Option<&DeviceRecord>,
+    ) -> Result<()> {
+        let close = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(challenge_key(&challenge.id)))
+            .update_expression("SET #state = :done")
+            .condition_expression("#state = :open")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":done", s("done"))
+            .expression_attribute_values(":open", s("open"))
+            .build()
+            .map_err(build_error)?;
+        let mut items = vec![
+            TransactWriteItem::builder().update(close).build(),
+            put(&self.table, session_item(session), "attribute_not_exists(pk)")?,
+        ];
+        let use_factor = Update::builder().table_name(&self.table).set_key(Some(account_key(&challenge.account_id)));
+        let use_factor = match used {
+            SecondFactorUse::TotpStep(step) => {
+                let step_unused = "(attribute_not_exists(totp_last_step) OR totp_last_step < :step)";
+                // Only over the sealed secret this sign-in opened: never brings back a TOTP that was
+                // turned off or replaced meanwhile (two such sign-ins at once: the second is refused).
+                let use_factor = use_factor.expression_attribute_values(":step", n(step));
+                Some(match resealed_totp {
+                    None => {
+                        use_factor.update_expression("SET totp_last_step = :step").condition_expression(step_unused)
+                    }
+                    Some((was, resealed)) => use_factor
+                        .update_expression("SET totp_last_step = :step, totp_secret = :resealed")
+                        .condition_expression(format!("{step_unused} AND totp_secret = :was"))
+                        .expression_attribute_values(":was", s(was))
+                        .expression_attribute_values(":resealed", s(resealed)),
+                })
+            }
+            SecondFactorUse::RecoveryCode(hash) => Some(
+                use_factor
+                    .update_expression("DELETE recovery_codes :set")
+                    .condition_expression("contains(recovery_codes, :hash)")
+                    .expression_attribute_values(":set", AttributeValue::Ss(vec![hash.clone()]))
+                    .expression_attribute_values(":hash", s(hash)),
+            ),
+            SecondFactorUse::Sms => None,
+        };
+        if let Some(update) = use_factor {
+            items.push(TransactWriteItem::builder().update(update.build().map_err(build_error)?).build());
+        }
+        if let Some(device) = device {
+            items.push(put(&self.table, device_item(device), "attribute_not_exists(pk)")?);
+        }
+        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let Some((reasons, err)) = cancellation(result)? else { return Ok(()) };
+        if refused(&reasons, 0) {
+            Err(Error::ChallengeExpired)
+        } else if !matches!(used, SecondFactorUse::Sms) && refused(&reasons, 2) {
+            Err(Error::InvalidCode { attempts_left: 0 })
+        } else {
+            Err(cancelled_without_refusal(&reasons, &err))
+        }
+    }
+
     async fn sessions_and_devices(&self, account_id: &str) -> Result<(Vec<SessionRecord>, Vec<DeviceRecord>)> {
         let mut sessions = Vec::new();
         let mut devices = Vec::new();
@@ -1200,36 +1199,46 @@ impl Store for DynamoStore {
             }
         }
     }
+}
 
-    async fn delete_account(&self, account: &Account, sessions: &[String], devices: &[String]) -> Result<()> {
-        let delete = |key: Item, owned: bool| -> Result<TransactWriteItem> {
-            let mut builder = Delete::builder().table_name(&self.table).set_key(Some(key));
-            if owned {
-                builder =
-                    builder.condition_expression("account_id = :me").expression_attribute_values(":me", s(&account.id));
-            }
-            Ok(TransactWriteItem::builder().delete(builder.build().map_err(build_error)?).build())
-        };
-        let mut items = vec![delete(account_key(&account.id), false)?];
-        for (contact, _) in account.contacts() {
-            items.push(delete(contact_key(&contact), true)?);
-        }
-        let room = 100 - items.len();
-        let others = sessions
-            .iter()
-            .map(|id| session_key(&account.id, id))
-            .chain(devices.iter().map(|id| device_key(&account.id, id)));
-        for key in others.take(room) {
-            items.push(delete(key, false)?);
-        }
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
-        match cancellation(result)? {
-            None => Ok(()),
-            Some((reasons, _)) if reasons.iter().any(|r| r.code() == Some("ConditionalCheckFailed")) => {
-                Err(Error::Conflict)
-            }
-            Some((reasons, err)) => Err(cancelled_without_refusal(&reasons, &err)),
-        }
+#[async_trait]
+impl LimitStore for DynamoStore {
+    async fn count_failure(&self, key_: &LimitKey, window: Window) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(window_key(key_, window)))
+            .update_expression("ADD #count :one SET #ttl = :ttl")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":ttl", n(window.end.0 + TTL_GRACE_SECS))
+            .send()
+            .await
+            .map_err(|e| dynamo_error("UpdateItem", e))?;
+        Ok(())
+    }
+
+    async fn count_within(&self, key_: &LimitKey, window: Window, max: u32) -> Result<bool> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(window_key(key_, window)))
+            .update_expression("ADD #count :one SET #ttl = :ttl")
+            .condition_expression("attribute_not_exists(#count) OR #count < :max")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":max", n(max))
+            .expression_attribute_values(":ttl", n(window.end.0 + TTL_GRACE_SECS))
+            .send()
+            .await;
+        conditional(result.map(|_| ()), "UpdateItem")
+    }
+
+    async fn window_count(&self, key_: &LimitKey, window: Window) -> Result<u32> {
+        Ok(self.get(window_key(key_, window)).await?.and_then(|item| opt_n(&item, "count")).unwrap_or(0))
     }
 }
 

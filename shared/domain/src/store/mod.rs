@@ -1,5 +1,6 @@
-//! Persistence, as the operations the domain needs. Each one is a single atomic
-//! DynamoDB request, so rules hold under concurrency without read-then-write.
+//! Persistence, as the operations the domain needs, one sub-trait per aggregate, joined by
+//! [`Store`]. Each operation is a single atomic request (production: one DynamoDB call), so
+//! rules hold under concurrency without read-then-write.
 
 use async_trait::async_trait;
 
@@ -18,8 +19,14 @@ use crate::verification::Verification;
 use crate::Contact;
 use crate::VerificationId;
 
+/// Everything the domain stores: implemented by any type that implements every part.
+pub trait Store: VerificationStore + AccountStore + SessionStore + LimitStore {}
+
+impl<T: VerificationStore + AccountStore + SessionStore + LimitStore> Store for T {}
+
+/// Sign-up and recovery codes: verifications, their attempts and their tokens.
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait VerificationStore: Send + Sync {
     /// Saves a new verification and applies every limit, all or nothing.
     /// A limit that refuses answers `Error::RateLimited` and nothing is written.
     async fn create_verification(&self, verification: &Verification, limits: &[Limit], now: Timestamp) -> Result<()>;
@@ -42,12 +49,13 @@ pub trait Store: Send + Sync {
         token_expires_at: Timestamp,
     ) -> Result<bool>;
 
-    /// Adds one to a counter of `window` that a `Limit::Ceiling` reads.
-    async fn count_failure(&self, key: &LimitKey, window: Window) -> Result<()>;
-
     /// A verification as stored, whatever its state; `None` when unknown.
     async fn verification(&self, id: &VerificationId) -> Result<Option<Verification>>;
+}
 
+/// Accounts, the contacts they claim, their second factors and the idempotency records of their creation.
+#[async_trait]
+pub trait AccountStore: Send + Sync {
     /// The id of the account that holds `contact` (as primary or recovery contact).
     async fn account_for_contact(&self, contact: &Contact) -> Result<Option<String>>;
 
@@ -64,13 +72,46 @@ pub trait Store: Send + Sync {
 
     async fn idempotency_record(&self, key_hash: &str) -> Result<Option<IdempotencyRecord>>;
 
-    /// Counts one event in `window` unless `max` are counted already; `false` then.
-    /// A single conditional update, for counters too hot to share a transaction.
-    async fn count_within(&self, key: &LimitKey, window: Window, max: u32) -> Result<bool>;
+    async fn account(&self, id: &str) -> Result<Option<Account>>;
 
-    /// What a window counter holds.
-    async fn window_count(&self, key: &LimitKey, window: Window) -> Result<u32>;
+    /// Stores a second factor being set up, unless one was started less than `resend_after` ago.
+    async fn start_second_factor(
+        &self,
+        account_id: &str,
+        pending: &PendingSecondFactor,
+        resend_after: Duration,
+    ) -> Result<bool>;
 
+    /// Counts an attempt at confirming the setup `nonce`; `false` when it is gone or out of attempts.
+    async fn count_second_factor_attempt(&self, account_id: &str, nonce: &str, max_attempts: u32) -> Result<bool>;
+
+    /// Turns the method of setup `activation.nonce` on; `false` when that setup is gone.
+    async fn activate_second_factor(&self, account_id: &str, activation: &SecondFactorActivation) -> Result<bool>;
+
+    /// Consumes the token, claims `contact` for the account as a recovery contact and
+    /// frees `replaced`, all or nothing. `Error::ContactInUse` when any account has `contact`.
+    async fn add_recovery_contact(
+        &self,
+        account: &Account,
+        claim: &TokenClaim,
+        contact: &Contact,
+        replaced: Option<&Contact>,
+    ) -> Result<()>;
+
+    /// Applies `change` to an account in one transaction: the account item, the tokens
+    /// it consumes, the challenge it closes and the session it keeps. `Error::InvalidCode`
+    /// when the second factor was used meanwhile, `Error::VerificationExpired` for a used
+    /// token, `Error::ChallengeExpired` for a closed challenge, `Error::Conflict` otherwise.
+    async fn change_account(&self, change: &AccountChange<'_>) -> Result<()>;
+
+    /// Deletes the account, frees its contacts and deletes the given sessions and devices,
+    /// all or nothing (at most 90 of them; the rest can no longer sign in and expire by TTL).
+    async fn delete_account(&self, account: &Account, sessions: &[String], devices: &[String]) -> Result<()>;
+}
+
+/// Signing in: sessions, remembered devices and second-factor challenges.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
     /// The owner of `login` and the failed sign-ins counted for each of `failure_keys`
     /// in `window`, in one read.
     async fn sign_in_lookup(
@@ -79,8 +120,6 @@ pub trait Store: Send + Sync {
         failure_keys: &[LimitKey],
         window: Window,
     ) -> Result<(Option<String>, Vec<u32>)>;
-
-    async fn account(&self, id: &str) -> Result<Option<Account>>;
 
     /// An account and one of its sessions, in one read.
     async fn account_with_session(
@@ -130,40 +169,20 @@ pub trait Store: Send + Sync {
         device: Option<&DeviceRecord>,
     ) -> Result<()>;
 
-    /// Stores a second factor being set up, unless one was started less than `resend_after` ago.
-    async fn start_second_factor(
-        &self,
-        account_id: &str,
-        pending: &PendingSecondFactor,
-        resend_after: Duration,
-    ) -> Result<bool>;
-
-    /// Counts an attempt at confirming the setup `nonce`; `false` when it is gone or out of attempts.
-    async fn count_second_factor_attempt(&self, account_id: &str, nonce: &str, max_attempts: u32) -> Result<bool>;
-
-    /// Turns the method of setup `activation.nonce` on; `false` when that setup is gone.
-    async fn activate_second_factor(&self, account_id: &str, activation: &SecondFactorActivation) -> Result<bool>;
-
-    /// Consumes the token, claims `contact` for the account as a recovery contact and
-    /// frees `replaced`, all or nothing. `Error::ContactInUse` when any account has `contact`.
-    async fn add_recovery_contact(
-        &self,
-        account: &Account,
-        claim: &TokenClaim,
-        contact: &Contact,
-        replaced: Option<&Contact>,
-    ) -> Result<()>;
-
-    /// Applies `change` to an account in one transaction: the account item, the tokens
-    /// it consumes, the challenge it closes and the session it keeps. `Error::InvalidCode`
-    /// when the second factor was used meanwhile, `Error::VerificationExpired` for a used
-    /// token, `Error::ChallengeExpired` for a closed challenge, `Error::Conflict` otherwise.
-    async fn change_account(&self, change: &AccountChange<'_>) -> Result<()>;
-
     /// The account's sessions and remembered devices, whatever their epoch.
     async fn sessions_and_devices(&self, account_id: &str) -> Result<(Vec<SessionRecord>, Vec<DeviceRecord>)>;
+}
 
-    /// Deletes the account, frees its contacts and deletes the given sessions and devices,
-    /// all or nothing (at most 90 of them; the rest can no longer sign in and expire by TTL).
-    async fn delete_account(&self, account: &Account, sessions: &[String], devices: &[String]) -> Result<()>;
+/// Counters of rate limits and ceilings outside a use case's own transaction.
+#[async_trait]
+pub trait LimitStore: Send + Sync {
+    /// Adds one to a counter of `window` that a `Limit::Ceiling` reads.
+    async fn count_failure(&self, key: &LimitKey, window: Window) -> Result<()>;
+
+    /// Counts one event in `window` unless `max` are counted already; `false` then.
+    /// A single conditional update, for counters too hot to share a transaction.
+    async fn count_within(&self, key: &LimitKey, window: Window, max: u32) -> Result<bool>;
+
+    /// What a window counter holds.
+    async fn window_count(&self, key: &LimitKey, window: Window) -> Result<u32>;
 }
