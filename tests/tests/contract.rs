@@ -671,7 +671,7 @@ fn documented_enums_match_the_rust_enums() {
         ("PasswordViolation", "shared/domain/src/password.rs", "Violation"),
         ("Purpose", "shared/domain/src/verification.rs", "Purpose"),
         ("Channel", "shared/domain/src/contact.rs", "Channel"),
-        ("MfaMethod", "shared/domain/src/sign_in.rs", "MfaMethod"),
+        ("MfaMethod", "shared/domain/src/second_factor.rs", "MfaMethod"),
         ("SecondFactor", "shared/domain/src/account.rs", "SecondFactor"),
     ] {
         let documented: BTreeSet<String> = doc["components"]["schemas"][schema]["enum"]

@@ -4,7 +4,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
-use shared::domain::contacts::add_recovery_contact;
+use shared::domain::account_page::add_recovery_contact;
 use shared::{http, App, Result, Timestamp};
 
 #[derive(Deserialize)]

@@ -27,7 +27,7 @@ struct SmsBody {
 #[serde(deny_unknown_fields)]
 struct AnswerBody {
     challenge_id: String,
-    method: shared::domain::sign_in::MfaMethod,
+    method: shared::domain::second_factor::MfaMethod,
     code: Option<String>,
     verification_token: Option<String>,
 }

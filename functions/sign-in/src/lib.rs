@@ -7,11 +7,10 @@ use lambda_http::{Body, Request, Response};
 use serde::Deserialize;
 
 use shared::domain::password::Password;
+use shared::domain::second_factor::MfaMethod;
 use shared::domain::self_service::sign_out_everywhere;
 use shared::domain::session::sign_out;
-use shared::domain::sign_in::{
-    complete_sign_in, send_challenge_sms, sign_in, MfaAnswer, MfaMethod, SignInOutcome, SignInRequest,
-};
+use shared::domain::sign_in::{complete_sign_in, send_challenge_sms, sign_in, MfaAnswer, SignInOutcome, SignInRequest};
 use shared::domain::{Contact, EmailAddress, PhoneNumber};
 use shared::{http, App, Error, Result, Timestamp};
 

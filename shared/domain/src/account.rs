@@ -112,7 +112,7 @@ pub struct AccountChange<'a> {
     /// An MFA challenge the change answers, closed by it.
     pub challenge: Option<&'a str>,
     /// The second factor that proved the change, used up by it.
-    pub factor: Option<&'a super::sign_in::SecondFactorUse>,
+    pub factor: Option<&'a super::second_factor::SecondFactorUse>,
     pub password_hash: Option<String>,
     /// Signs out every session of the current epoch (`session_epoch` is the epoch seen).
     pub sign_out_everywhere: Option<u64>,

@@ -5,21 +5,23 @@
 //! depends on none of them (`tests/no_adapters.rs` keeps it so). The adapters live in `shared`.
 
 pub mod account;
+pub mod account_page;
 pub mod captcha;
 mod code;
 pub mod config;
 mod contact;
-pub mod contacts;
 mod email;
 pub mod error;
 pub mod idempotency;
 mod language;
 pub mod limits;
 pub mod metrics;
+mod notices;
 pub mod notify;
 pub mod password;
 mod phone;
 pub mod recovery;
+pub mod second_factor;
 pub mod secret;
 pub mod self_service;
 mod services;

@@ -5,14 +5,14 @@ use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use super::account::{claim_token, Account, AccountChange, TokenClaim};
-use super::contacts::notify_quietly;
 use super::password::Password;
+use super::second_factor::{check_second_factor, MfaChallenge, MfaMethod, PendingReset};
 use super::session::ClientInfo;
-use super::sign_in::{check_second_factor, MfaChallenge, MfaMethod, PendingReset};
 use super::verification::Purpose;
 use super::{random_text, Language};
 use crate::error::{Error, Result};
-use crate::notify::{Message, SecurityEvent};
+use crate::notices;
+use crate::notify::SecurityEvent;
 use crate::time::Timestamp;
 use crate::Services;
 
@@ -148,7 +148,7 @@ async fn finish(
     account: &Account,
     tokens: Vec<&TokenClaim>,
     challenge: Option<&str>,
-    factor: Option<&super::sign_in::SecondFactorUse>,
+    factor: Option<&super::second_factor::SecondFactorUse>,
     password_hash: String,
     language: Language,
 ) -> Result<()> {
@@ -163,9 +163,6 @@ async fn finish(
         ..Default::default()
     };
     services.store.change_account(&change).await?;
-    let notice = Message::security_notice(&services.config.service_name, SecurityEvent::PasswordReset, "", language);
-    for (contact, _) in account.contacts() {
-        notify_quietly(services, &contact, &notice).await;
-    }
+    notices::to_every_contact(services, account, SecurityEvent::PasswordReset, "", language).await;
     Ok(())
 }

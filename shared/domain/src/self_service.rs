@@ -7,26 +7,19 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::account::{Account, AccountChange, TwoFactorChange};
-use super::contacts::notify_quietly;
 use super::limits::{LimitKey, Window};
 use super::password::Password;
+use super::second_factor::{check_second_factor, recovery_code_hash, MfaMethod, SecondFactorUse};
 use super::session::Authenticated;
-use super::sign_in::{check_second_factor, recovery_code_hash, MfaMethod, SecondFactorUse};
 use super::two_factor::recovery_codes;
 use super::{Channel, Contact, Language};
 use crate::error::{Error, Result};
+use crate::notices;
 use crate::notify::{Message, SecurityEvent};
 use crate::time::Timestamp;
 use crate::Services;
 
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
-
-async fn tell(services: &Services, account: &Account, event: SecurityEvent, detail: &str, language: Language) {
-    let notice = Message::security_notice(&services.config.service_name, event, detail, language);
-    for (contact, _) in account.contacts() {
-        notify_quietly(services, &contact, &notice).await;
-    }
-}
 
 /// Checks the account's password, throttled like sign-in so a stolen session cannot guess it.
 async fn check_password(services: &Services, account: &Account, password: &Password, now: Timestamp) -> Result<()> {
@@ -61,7 +54,7 @@ pub async fn change_password(
         ..Default::default()
     };
     services.store.change_account(&change).await?;
-    tell(services, account, SecurityEvent::PasswordChanged, "", language).await;
+    notices::to_every_contact(services, account, SecurityEvent::PasswordChanged, "", language).await;
     Ok(())
 }
 
@@ -82,7 +75,8 @@ pub async fn remove_recovery_contact(
     };
     let change = AccountChange { account_id: &account.id, remove_recovery: Some(&contact), ..Default::default() };
     services.store.change_account(&change).await?;
-    tell(services, account, SecurityEvent::RecoveryContactRemoved, &contact.masked(), language).await;
+    notices::to_every_contact(services, account, SecurityEvent::RecoveryContactRemoved, &contact.masked(), language)
+        .await;
     Ok(())
 }
 
@@ -132,7 +126,7 @@ pub async fn disable_two_factor(
         ..Default::default()
     };
     services.store.change_account(&change).await?;
-    tell(services, account, SecurityEvent::TwoFactorOff, "", language).await;
+    notices::to_every_contact(services, account, SecurityEvent::TwoFactorOff, "", language).await;
     Ok(())
 }
 
@@ -164,7 +158,7 @@ pub async fn regenerate_recovery_codes(
         ..Default::default()
     };
     services.store.change_account(&change).await?;
-    tell(services, account, SecurityEvent::RecoveryCodesRegenerated, "", language).await;
+    notices::to_every_contact(services, account, SecurityEvent::RecoveryCodesRegenerated, "", language).await;
     Ok(NewRecoveryCodes { recovery_codes: codes })
 }
 
@@ -266,7 +260,7 @@ pub async fn delete_account(
     let devices: Vec<String> = devices.into_iter().map(|d| d.id).collect();
     services.store.delete_account(account, &sessions, &devices).await?;
     let notice = Message::security_notice(&services.config.service_name, SecurityEvent::AccountDeleted, "", language);
-    notify_quietly(services, &account.primary, &notice).await;
+    notices::to_primary(services, account, &notice).await;
     Ok(())
 }
 

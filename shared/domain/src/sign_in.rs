@@ -4,56 +4,24 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use rand::{CryptoRng, RngCore};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-use super::account::{Account, SecondFactor};
 use super::limits::{LimitKey, Window};
 use super::password::{Password, PasswordHasherConfig};
+use super::second_factor::{self, check_second_factor, MfaChallenge, MfaMethod, SecondFactorUse};
 use super::session::{is_remembered_device, new_device, new_session, ClientInfo, SessionIssued};
 use super::totp::TotpSecret;
 use super::{random_text, Contact, Language, VerificationCode};
 use crate::error::{Error, Result};
-use crate::notify::{Message, SecurityEvent};
-use crate::secret::{HashPurpose, KeyedHash};
+use crate::notices;
+use crate::notify::Message;
+use crate::secret::HashPurpose;
 use crate::time::Timestamp;
 use crate::Services;
 
 /// Failed sign-ins are counted in windows of this length.
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const SMS_RESEND_AFTER: Duration = Duration::from_secs(60);
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MfaMethod {
-    Totp,
-    Sms,
-    RecoveryCode,
-    /// Password reset only: a code confirmed on another contact of the account.
-    SecondContact,
-}
-
-/// A password reset waiting for its second factor: what completing it will write.
-#[derive(Debug, Clone)]
-pub struct PendingReset {
-    pub verification_id: super::VerificationId,
-    pub token_hash: KeyedHash,
-    /// The new password, already hashed: the plain text is never stored.
-    pub password_hash: String,
-}
-
-/// A password that was right, waiting for the second factor.
-#[derive(Debug, Clone)]
-pub struct MfaChallenge {
-    pub id: String,
-    pub account_id: String,
-    pub methods: Vec<MfaMethod>,
-    pub attempts: u32,
-    pub expires_at: Timestamp,
-    pub sms_code_hash: Option<KeyedHash>,
-    pub client: ClientInfo,
-    /// Set when the challenge guards a password reset rather than a sign-in.
-    pub reset: Option<PendingReset>,
-}
 
 pub struct SignInRequest {
     pub language: Language,
@@ -123,7 +91,7 @@ pub async fn sign_in(
         let challenge = MfaChallenge {
             id: random_text(rng, 16),
             account_id: account.id.clone(),
-            methods: challenge_methods(&account),
+            methods: second_factor::challenge_methods(&account),
             attempts: 0,
             expires_at: now.plus(config.mfa_challenge_ttl),
             sms_code_hash: None,
@@ -138,35 +106,11 @@ pub async fn sign_in(
         });
     }
     if !remembered {
-        tell_new_device(services, &account, &request.client, request.language).await;
+        notices::new_device_sign_in(services, &account, &request.client, request.language).await;
     }
     let (session, issued) = new_session(services, &account, request.client, now, rng);
     services.store.put_session(&session).await?;
     Ok(SignInOutcome::SignedIn(issued))
-}
-
-/// A sign-in from a device that is not remembered is told to the owner, with the network it came from.
-async fn tell_new_device(services: &Services, account: &Account, client: &ClientInfo, language: Language) {
-    let network = client.ip.as_deref().and_then(super::self_service::coarse_ip).unwrap_or_default();
-    let notice =
-        Message::security_notice(&services.config.service_name, SecurityEvent::NewDeviceSignIn, &network, language);
-    super::contacts::notify_quietly(services, &account.primary, &notice).await;
-}
-
-fn challenge_methods(account: &Account) -> Vec<MfaMethod> {
-    let mut methods: Vec<MfaMethod> = account
-        .two_factor
-        .methods
-        .iter()
-        .map(|m| match m {
-            SecondFactor::Totp => MfaMethod::Totp,
-            SecondFactor::Sms => MfaMethod::Sms,
-        })
-        .collect();
-    if !account.two_factor.recovery_codes.is_empty() {
-        methods.push(MfaMethod::RecoveryCode);
-    }
-    methods
 }
 
 #[derive(Debug, Serialize)]
@@ -222,74 +166,6 @@ pub struct MfaSignedIn {
     pub device_token: Option<String>,
 }
 
-/// What answering a challenge uses up, written in the transaction that signs in.
-#[derive(Debug, Clone)]
-pub enum SecondFactorUse {
-    /// TOTP codes: the step, so no code is accepted twice.
-    TotpStep(i64),
-    /// Recovery codes: the hash of the code, removed from the account.
-    RecoveryCode(String),
-    Sms,
-}
-
-/// A typed recovery code as it is hashed: case, spaces and dashes do not matter.
-fn normalised_recovery_code(code: &str) -> String {
-    code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
-}
-
-pub fn recovery_code_hash(services: &Services, account_id: &str, code: &str) -> String {
-    let normalised = normalised_recovery_code(code);
-    services
-        .config
-        .secret
-        .keyed_hash(HashPurpose::RecoveryCode, &[account_id.as_bytes(), normalised.as_bytes()])
-        .to_hex()
-}
-
-/// Checks a second-factor code for `account`; every caller has counted the attempt first.
-pub fn check_second_factor(
-    services: &Services,
-    account: &Account,
-    method: MfaMethod,
-    code: &str,
-    sms_code: Option<(&str, &KeyedHash)>,
-    now: Timestamp,
-) -> Result<Option<SecondFactorUse>> {
-    let code = code.trim();
-    Ok(match method {
-        MfaMethod::Totp => {
-            let Some(sealed) = &account.two_factor.totp_secret else { return Ok(None) };
-            // Sealed under a retired key: the person has to use another way in.
-            let secret = match TotpSecret::open(&services.config.secret, &account.id, sealed) {
-                Ok(secret) => secret,
-                Err(error) => {
-                    tracing::error!(%error, "TOTP secret unreadable; the code is refused");
-                    return Ok(None);
-                }
-            };
-            secret.matching_step(code, now, account.two_factor.totp_last_step).map(SecondFactorUse::TotpStep)
-        }
-        MfaMethod::Sms => sms_code.and_then(|(salt, stored)| {
-            let parts: [&[u8]; 2] = [salt.as_bytes(), code.as_bytes()];
-            services.config.secret.verify(stored, HashPurpose::SecondFactorCode, &parts).then_some(SecondFactorUse::Sms)
-        }),
-        MfaMethod::RecoveryCode => {
-            // Under every key, so codes made before a rotation still work; the stored hash that
-            // matched is the one the sign-in removes.
-            let normalised = normalised_recovery_code(code);
-            let hashes = services
-                .config
-                .secret
-                .keyed_hashes(HashPurpose::RecoveryCode, &[account.id.as_bytes(), normalised.as_bytes()]);
-            let known = account.two_factor.recovery_codes.iter().find(|stored| {
-                KeyedHash::from_hex(stored).is_some_and(|stored| hashes.iter().any(|hash| hash.matches(&stored)))
-            });
-            known.map(|stored| SecondFactorUse::RecoveryCode(stored.clone()))
-        }
-        MfaMethod::SecondContact => None,
-    })
-}
-
 pub async fn complete_sign_in(
     services: &Services,
     answer: MfaAnswer,
@@ -332,6 +208,6 @@ pub async fn complete_sign_in(
         .await
         // A concurrent sign-in used the same TOTP step or recovery code first.
         .map_err(|e| if let Error::InvalidCode { .. } = e { Error::InvalidCode { attempts_left } } else { e })?;
-    tell_new_device(services, &account, &challenge.client, answer.language).await;
+    notices::new_device_sign_in(services, &account, &challenge.client, answer.language).await;
     Ok(MfaSignedIn { session: issued, device_token: device.map(|(_, token)| token) })
 }

@@ -7,10 +7,11 @@ use rand::{CryptoRng, Rng, RngCore};
 use serde::Serialize;
 
 use super::account::{Account, PendingSecondFactor, SecondFactor};
-use super::sign_in::{check_second_factor, recovery_code_hash, MfaMethod, SecondFactorUse};
+use super::second_factor::{check_second_factor, recovery_code_hash, MfaMethod, SecondFactorUse};
 use super::totp::TotpSecret;
 use super::{random_text, Contact, Language, VerificationCode};
 use crate::error::{Error, Result};
+use crate::notices;
 use crate::notify::{Message, SecurityEvent};
 use crate::secret::HashPurpose;
 use crate::time::Timestamp;
@@ -145,10 +146,7 @@ pub async fn confirm_two_factor(
     if !services.store.activate_second_factor(&account.id, &activation).await? {
         return Err(Error::ChallengeExpired);
     }
-    let notice = Message::security_notice(&services.config.service_name, SecurityEvent::TwoFactorOn, "", language);
-    for (contact, _) in account.contacts() {
-        super::contacts::notify_quietly(services, &contact, &notice).await;
-    }
+    notices::to_every_contact(services, account, SecurityEvent::TwoFactorOn, "", language).await;
     Ok(TwoFactorEnabled { enabled: true, recovery_codes: codes })
 }
 

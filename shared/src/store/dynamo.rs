@@ -35,9 +35,9 @@ use domain::account::{
 use domain::error::{Error, Result};
 use domain::idempotency::IdempotencyRecord;
 use domain::limits::{Found, Limit, LimitKey, Window};
+use domain::second_factor::{MfaChallenge, MfaMethod, PendingReset, SecondFactorUse};
 use domain::secret::KeyedHash;
 use domain::session::{ClientInfo, DeviceRecord, SessionRecord};
-use domain::sign_in::{MfaChallenge, MfaMethod, PendingReset, SecondFactorUse};
 use domain::store::{AccountStore, LimitStore, SessionStore, VerificationStore};
 use domain::time::Timestamp;
 use domain::two_factor::SecondFactorActivation;

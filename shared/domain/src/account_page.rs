@@ -6,6 +6,7 @@ use super::account::{claim_token, Account, SecondFactor};
 use super::verification::Purpose;
 use super::{Channel, Contact, Language};
 use crate::error::Result;
+use crate::notices;
 use crate::notify::Message;
 use crate::time::Timestamp;
 use crate::Services;
@@ -86,13 +87,6 @@ pub async fn add_recovery_contact(
     services.store.add_recovery_contact(account, &claim, &contact, replaced.as_ref()).await?;
 
     let notice = Message::recovery_contact_added(&services.config.service_name, &contact.masked(), language);
-    notify_quietly(services, &account.primary, &notice).await;
+    notices::to_primary(services, account, &notice).await;
     Ok(contact_view(&contact, "recovery"))
-}
-
-/// Security notices never fail the change they report; a failed send is logged without personal data.
-pub async fn notify_quietly(services: &Services, to: &Contact, message: &Message) {
-    if services.notifier.send(to, message).await.is_err() {
-        tracing::warn!(channel = ?to.channel(), "security notice not delivered");
-    }
 }

@@ -1,0 +1,131 @@
+//! Second factors as every flow checks them: the challenge a right password (or a reset
+//! token) opens, the methods that can answer it, and the check of an answer. Used by
+//! sign-in, password reset, turning 2FA on and the self-service proofs.
+
+use serde::{Deserialize, Serialize};
+
+use crate::account::{Account, SecondFactor};
+use crate::error::Result;
+use crate::secret::{HashPurpose, KeyedHash};
+use crate::session::ClientInfo;
+use crate::time::Timestamp;
+use crate::totp::TotpSecret;
+use crate::{Services, VerificationId};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaMethod {
+    Totp,
+    Sms,
+    RecoveryCode,
+    /// Password reset only: a code confirmed on another contact of the account.
+    SecondContact,
+}
+
+/// A password reset waiting for its second factor: what completing it will write.
+#[derive(Debug, Clone)]
+pub struct PendingReset {
+    pub verification_id: VerificationId,
+    pub token_hash: KeyedHash,
+    /// The new password, already hashed: the plain text is never stored.
+    pub password_hash: String,
+}
+
+/// A password that was right, waiting for the second factor.
+#[derive(Debug, Clone)]
+pub struct MfaChallenge {
+    pub id: String,
+    pub account_id: String,
+    pub methods: Vec<MfaMethod>,
+    pub attempts: u32,
+    pub expires_at: Timestamp,
+    pub sms_code_hash: Option<KeyedHash>,
+    pub client: ClientInfo,
+    /// Set when the challenge guards a password reset rather than a sign-in.
+    pub reset: Option<PendingReset>,
+}
+
+/// The methods a sign-in challenge offers for `account`.
+pub fn challenge_methods(account: &Account) -> Vec<MfaMethod> {
+    let mut methods: Vec<MfaMethod> = account
+        .two_factor
+        .methods
+        .iter()
+        .map(|m| match m {
+            SecondFactor::Totp => MfaMethod::Totp,
+            SecondFactor::Sms => MfaMethod::Sms,
+        })
+        .collect();
+    if !account.two_factor.recovery_codes.is_empty() {
+        methods.push(MfaMethod::RecoveryCode);
+    }
+    methods
+}
+
+/// What answering a challenge uses up, written in the transaction that signs in.
+#[derive(Debug, Clone)]
+pub enum SecondFactorUse {
+    /// TOTP codes: the step, so no code is accepted twice.
+    TotpStep(i64),
+    /// Recovery codes: the hash of the code, removed from the account.
+    RecoveryCode(String),
+    Sms,
+}
+
+/// A typed recovery code as it is hashed: case, spaces and dashes do not matter.
+fn normalised_recovery_code(code: &str) -> String {
+    code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
+}
+
+pub fn recovery_code_hash(services: &Services, account_id: &str, code: &str) -> String {
+    let normalised = normalised_recovery_code(code);
+    services
+        .config
+        .secret
+        .keyed_hash(HashPurpose::RecoveryCode, &[account_id.as_bytes(), normalised.as_bytes()])
+        .to_hex()
+}
+
+/// Checks a second-factor code for `account`; every caller has counted the attempt first.
+pub fn check_second_factor(
+    services: &Services,
+    account: &Account,
+    method: MfaMethod,
+    code: &str,
+    sms_code: Option<(&str, &KeyedHash)>,
+    now: Timestamp,
+) -> Result<Option<SecondFactorUse>> {
+    let code = code.trim();
+    Ok(match method {
+        MfaMethod::Totp => {
+            let Some(sealed) = &account.two_factor.totp_secret else { return Ok(None) };
+            // Sealed under a retired key: the person has to use another way in.
+            let secret = match TotpSecret::open(&services.config.secret, &account.id, sealed) {
+                Ok(secret) => secret,
+                Err(error) => {
+                    tracing::error!(%error, "TOTP secret unreadable; the code is refused");
+                    return Ok(None);
+                }
+            };
+            secret.matching_step(code, now, account.two_factor.totp_last_step).map(SecondFactorUse::TotpStep)
+        }
+        MfaMethod::Sms => sms_code.and_then(|(salt, stored)| {
+            let parts: [&[u8]; 2] = [salt.as_bytes(), code.as_bytes()];
+            services.config.secret.verify(stored, HashPurpose::SecondFactorCode, &parts).then_some(SecondFactorUse::Sms)
+        }),
+        MfaMethod::RecoveryCode => {
+            // Under every key, so codes made before a rotation still work; the stored hash that
+            // matched is the one the sign-in removes.
+            let normalised = normalised_recovery_code(code);
+            let hashes = services
+                .config
+                .secret
+                .keyed_hashes(HashPurpose::RecoveryCode, &[account.id.as_bytes(), normalised.as_bytes()]);
+            let known = account.two_factor.recovery_codes.iter().find(|stored| {
+                KeyedHash::from_hex(stored).is_some_and(|stored| hashes.iter().any(|hash| hash.matches(&stored)))
+            });
+            known.map(|stored| SecondFactorUse::RecoveryCode(stored.clone()))
+        }
+        MfaMethod::SecondContact => None,
+    })
+}
