@@ -1,0 +1,62 @@
+//! Attribute values, and the key of every kind of item (the table in `mod.rs`).
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use domain::limits::{LimitKey, Window};
+use domain::{Contact, VerificationId};
+
+use super::Item;
+
+pub(super) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(super) fn n(value: impl ToString) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([("pk".to_owned(), s(pk)), ("sk".to_owned(), s(sk))])
+}
+
+pub(super) fn verification_key(id: &VerificationId) -> Item {
+    key(format!("VER#{}", id.as_str()), "VER")
+}
+
+pub(super) fn cooldown_key(key_: &LimitKey) -> Item {
+    key(format!("LIMIT#{}", key_.as_str()), "COOLDOWN")
+}
+
+pub(super) fn window_key(key_: &LimitKey, window: Window) -> Item {
+    key(format!("LIMIT#{}", key_.as_str()), &format!("W#{}", window.start.0))
+}
+
+pub(super) fn contact_key(contact: &Contact) -> Item {
+    key(format!("ID#{}", contact.canonical()), "ID")
+}
+
+pub(super) fn account_key(id: &str) -> Item {
+    key(format!("ACC#{id}"), "ACC")
+}
+
+pub(super) fn idempotency_key(key_hash: &str) -> Item {
+    key(format!("IDEM#{key_hash}"), "IDEM")
+}
+
+pub(super) fn session_key(account_id: &str, session_id: &str) -> Item {
+    key(format!("ACC#{account_id}"), &format!("SES#{session_id}"))
+}
+
+pub(super) fn device_key(account_id: &str, device_id: &str) -> Item {
+    key(format!("ACC#{account_id}"), &format!("DEV#{device_id}"))
+}
+
+pub(super) fn challenge_key(id: &str) -> Item {
+    key(format!("MFA#{id}"), "MFA")
+}
+
+pub(super) fn captcha_key(id: &str) -> Item {
+    key(format!("CAPTCHA#{id}"), "CAPTCHA")
+}

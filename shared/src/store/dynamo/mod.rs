@@ -1,0 +1,161 @@
+//! The single-table DynamoDB implementation of `Store`: one file per sub-trait
+//! (`verifications`, `accounts`, `sessions`, `limits`) over the keys (`keys`), the item
+//! formats (`items`) and the transactions (`transaction`) they share.
+//!
+//! | item              | pk             | sk          | `ttl`: an hour after                 |
+//! |-------------------|----------------|-------------|--------------------------------------|
+//! | verification      | `VER#<id>`     | `VER`       | its code expires, once verified its token |
+//! | cooldown          | `LIMIT#<key>`  | `COOLDOWN`  | it ends or its verification expires, the later |
+//! | window count      | `LIMIT#<key>`  | `W#<start>` | its window ends                      |
+//! | contact owner     | `ID#<contact>` | `ID`        | none: kept while the account has it  |
+//! | account           | `ACC#<id>`     | `ACC`       | none                                 |
+//! | idempotency       | `IDEM#<hash>`  | `IDEM`      | the record expires                   |
+//! | session           | `ACC#<id>`     | `SES#<id>`  | the session expires                  |
+//! | remembered device | `ACC#<id>`     | `DEV#<id>`  | the device expires                   |
+//! | MFA challenge     | `MFA#<id>`     | `MFA`       | the challenge expires                |
+//! | used CAPTCHA      | `CAPTCHA#<id>` | `CAPTCHA`   | the solved challenge expires         |
+//!
+//! Every item but accounts and contact owners carries `ttl` (epoch seconds). TTL deletes
+//! lazily, so every read still checks expiry itself.
+
+mod accounts;
+mod items;
+mod keys;
+mod limits;
+mod sessions;
+mod transaction;
+mod verifications;
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::builders::UpdateBuilder;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::Client;
+
+use domain::error::{Error, Result};
+use domain::time::Timestamp;
+
+use keys::{n, s};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// How long an item outlives the moment it stops mattering, so an operator can still look at it.
+const TTL_GRACE_SECS: i64 = 3600;
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore { client, table: table.into() }
+    }
+
+    /// Counts one attempt at an item that is in `state`, unexpired and under `max_attempts`,
+    /// returning it as counted; `None` when it is not. Counting comes before checking, so
+    /// concurrent guesses cannot get past the limit.
+    async fn count_attempt(&self, key: Item, state: &str, now: Timestamp, max_attempts: u32) -> Result<Option<Item>> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .update_expression("ADD attempts :one")
+            .condition_expression("#state = :state AND attempts < :max AND expires_at > :now")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":state", s(state))
+            .expression_attribute_values(":max", n(max_attempts))
+            .expression_attribute_values(":now", n(now.0))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(output.attributes().cloned()),
+            Err(SdkError::ServiceError(e))
+                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(dynamo_error("UpdateItem", e)),
+        }
+    }
+
+    /// `update` on its own, as one UpdateItem.
+    fn update_item(&self, update: UpdateBuilder) -> Result<UpdateItemFluentBuilder> {
+        let update = update.table_name(&self.table).build().map_err(build_error)?;
+        Ok(self
+            .client
+            .update_item()
+            .table_name(update.table_name)
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_condition_expression(update.condition_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values))
+    }
+
+    async fn get(&self, key: Item) -> Result<Option<Item>> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| dynamo_error("GetItem", e))?;
+        Ok(output.item().cloned())
+    }
+
+    /// Several items in one round trip; keys DynamoDB leaves unprocessed are asked again.
+    async fn batch_get(&self, keys: Vec<Item>) -> Result<Vec<Item>> {
+        let mut wanted =
+            Some(KeysAndAttributes::builder().set_keys(Some(keys)).consistent_read(true).build().map_err(build_error)?);
+        let mut found = Vec::new();
+        while let Some(request) = wanted.take() {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, request)
+                .send()
+                .await
+                .map_err(|e| dynamo_error("BatchGetItem", e))?;
+            if let Some(items) = output.responses().and_then(|r| r.get(&self.table)) {
+                found.extend(items.iter().cloned());
+            }
+            wanted =
+                output.unprocessed_keys().and_then(|u| u.get(&self.table)).filter(|k| !k.keys().is_empty()).cloned();
+        }
+        Ok(found)
+    }
+}
+
+/// A conditional write: `false` when its condition refused it.
+fn conditional<E>(
+    result: std::result::Result<(), SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
+    operation: &str,
+) -> Result<bool>
+where
+    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
+{
+    match result {
+        Ok(()) => Ok(true),
+        Err(SdkError::ServiceError(e)) if e.err().code() == Some("ConditionalCheckFailedException") => Ok(false),
+        Err(e) => Err(dynamo_error(operation, e)),
+    }
+}
+
+fn dynamo_error(operation: &str, err: impl std::error::Error) -> Error {
+    Error::Internal(format!("DynamoDB {operation}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(err)))
+}
+
+/// Builders fail only when a required field is missing: a bug, never bad input.
+fn build_error(err: aws_sdk_dynamodb::error::BuildError) -> Error {
+    Error::internal("building a DynamoDB request", err)
+}
