@@ -151,11 +151,15 @@ pub async fn claim_token(services: &Services, token: &str, purpose: Purpose, now
     let verification = services.store.verification(&token.id).await?.ok_or(Error::VerificationExpired)?;
     // The stored hash, which the consuming transaction's condition names: it may be from a key
     // that was current before a rotation.
-    let token_hash = verification.token_hash.clone().filter(|stored| token.verify(&services.config.secret, stored));
-    let usable = verification.state == VerificationState::Verified
-        && verification.purpose == purpose
-        && verification.token_expires_at.is_some_and(|expires| expires > now);
-    let (true, Some(token_hash)) = (usable, token_hash) else { return Err(Error::VerificationExpired) };
+    let VerificationState::Verified { token_hash, token_expires_at } = &verification.state else {
+        return Err(Error::VerificationExpired);
+    };
+    let usable =
+        verification.purpose == purpose && *token_expires_at > now && token.verify(&services.config.secret, token_hash);
+    if !usable {
+        return Err(Error::VerificationExpired);
+    }
+    let token_hash = token_hash.clone();
     Ok(TokenClaim { verification, token_hash, now })
 }
 

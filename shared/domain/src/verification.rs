@@ -30,12 +30,12 @@ pub enum Purpose {
     ResetPassword,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerificationState {
     /// Code sent, not yet confirmed.
     Pending,
-    /// Code confirmed; a token was issued and not yet used.
-    Verified,
+    /// Code confirmed; a token was issued and not yet used. Only its keyed hash is kept.
+    Verified { token_hash: KeyedHash, token_expires_at: Timestamp },
     /// The token was used.
     Consumed,
 }
@@ -52,9 +52,6 @@ pub struct Verification {
     pub expires_at: Timestamp,
     /// The contact's rate-limit key: where failures are counted and the newest code is recorded.
     pub contact_key: LimitKey,
-    /// Set once the code is confirmed.
-    pub token_hash: Option<KeyedHash>,
-    pub token_expires_at: Option<Timestamp>,
 }
 
 pub struct CodeRequest {
@@ -150,8 +147,6 @@ pub async fn request_code(
         created_at: now,
         expires_at: now.plus(config.code_ttl),
         contact_key,
-        token_hash: None,
-        token_expires_at: None,
     };
     services.store.create_verification(&verification, &limits, now).await.map_err(|e| match e {
         Error::RateLimited { .. } => {

@@ -91,10 +91,10 @@ fn mfa_method_name(method: MfaMethod) -> &'static str {
     }
 }
 
-fn state_name(state: VerificationState) -> &'static str {
+fn state_name(state: &VerificationState) -> &'static str {
     match state {
         VerificationState::Pending => "pending",
-        VerificationState::Verified => "verified",
+        VerificationState::Verified { .. } => "verified",
         VerificationState::Consumed => "consumed",
     }
 }
@@ -115,7 +115,7 @@ pub(super) fn verification_item(v: &Verification) -> Item {
         ("purpose".to_owned(), s(purpose_name(v.purpose))),
         ("code_hash".to_owned(), s(v.code_hash.to_hex())),
         ("attempts".to_owned(), n(v.attempts)),
-        ("state".to_owned(), s(state_name(v.state))),
+        ("state".to_owned(), s(state_name(&v.state))),
         ("created_at".to_owned(), n(v.created_at.0)),
         ("expires_at".to_owned(), n(v.expires_at.0)),
         ("contact_key".to_owned(), s(v.contact_key.as_str())),
@@ -136,7 +136,11 @@ pub(super) fn verification_from_item(item: &Item) -> Result<Verification> {
     };
     let state = match get_s(item, "state")? {
         "pending" => VerificationState::Pending,
-        "verified" => VerificationState::Verified,
+        "verified" => VerificationState::Verified {
+            token_hash: KeyedHash::from_hex(get_s(item, "token_hash")?)
+                .ok_or_else(|| Error::Internal("stored token hash".into()))?,
+            token_expires_at: Timestamp(get_n(item, "token_expires_at")?),
+        },
         "consumed" => VerificationState::Consumed,
         other => return Err(Error::Internal(format!("stored state {other}"))),
     };
@@ -151,16 +155,6 @@ pub(super) fn verification_from_item(item: &Item) -> Result<Verification> {
         created_at: Timestamp(get_n(item, "created_at")?),
         expires_at: Timestamp(get_n(item, "expires_at")?),
         contact_key: LimitKey::from_stored(get_s(item, "contact_key")?.to_owned()),
-        token_hash: item
-            .get("token_hash")
-            .map(|_| get_s(item, "token_hash"))
-            .transpose()?
-            .and_then(KeyedHash::from_hex),
-        token_expires_at: item
-            .get("token_expires_at")
-            .map(|_| get_n(item, "token_expires_at"))
-            .transpose()?
-            .map(Timestamp),
     })
 }
 
