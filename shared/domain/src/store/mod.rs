@@ -2,6 +2,14 @@
 //! [`Store`]. Each operation is a single atomic request (production: one DynamoDB call), so
 //! rules hold under concurrency without read-then-write.
 
+#[cfg(feature = "memory")]
+pub mod contract;
+#[cfg(feature = "memory")]
+mod memory;
+
+#[cfg(feature = "memory")]
+pub use memory::MemoryStore;
+
 use async_trait::async_trait;
 
 use std::time::Duration;
