@@ -5,11 +5,12 @@ mod common;
 
 use common::*;
 use domain::account::SecondFactor;
-use domain::contacts::add_recovery_contact;
+use domain::account_page::add_recovery_contact;
 use domain::notify::SecurityEvent;
 use domain::password::Password;
 use domain::recovery::{complete_reset, reset_password, ResetAnswer, ResetOutcome, ResetRequest};
-use domain::sign_in::{complete_sign_in, MfaAnswer, MfaMethod, SignInOutcome};
+use domain::second_factor::MfaMethod;
+use domain::sign_in::{complete_sign_in, MfaAnswer, SignInOutcome};
 use domain::two_factor::{confirm_two_factor, start_two_factor};
 use domain::verification::Purpose;
 use domain::{Contact, Error, Language, Result, Timestamp};

@@ -5,14 +5,15 @@
 mod common;
 
 use common::*;
-use domain::contacts::add_recovery_contact;
+use domain::account_page::add_recovery_contact;
 use domain::notify::SecurityEvent;
 use domain::password::Password;
+use domain::second_factor::MfaMethod;
 use domain::self_service::{
     change_password, delete_account, disable_two_factor, list_sessions, regenerate_recovery_codes,
     remove_recovery_contact, revoke_session, sign_out_everywhere, Proof,
 };
-use domain::sign_in::{complete_sign_in, MfaAnswer, MfaMethod, SignInOutcome};
+use domain::sign_in::{complete_sign_in, MfaAnswer, SignInOutcome};
 use domain::verification::Purpose;
 use domain::{Contact, Error, Language, Result, Timestamp};
 use rand::rngs::OsRng;

@@ -5,9 +5,10 @@ mod common;
 
 use common::*;
 use domain::account::{Account, SecondFactor};
-use domain::contacts::add_recovery_contact;
+use domain::account_page::add_recovery_contact;
 use domain::notify::SecurityEvent;
-use domain::sign_in::{complete_sign_in, MfaAnswer, MfaMethod};
+use domain::second_factor::MfaMethod;
+use domain::sign_in::{complete_sign_in, MfaAnswer};
 use domain::two_factor::{confirm_two_factor, start_two_factor, SetupStarted, TwoFactorEnabled};
 use domain::verification::Purpose;
 use domain::{Contact, Error, Language, Result, Timestamp};

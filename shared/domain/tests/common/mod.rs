@@ -245,7 +245,7 @@ impl World {
 }
 
 /// The challenge of a sign-in that needs a second factor.
-pub fn challenge_of(outcome: Result<SignInOutcome>) -> (String, Vec<domain::sign_in::MfaMethod>) {
+pub fn challenge_of(outcome: Result<SignInOutcome>) -> (String, Vec<domain::second_factor::MfaMethod>) {
     match outcome {
         Ok(SignInOutcome::MfaRequired { challenge_id, methods, .. }) => (challenge_id, methods),
         other => panic!("expected a second-factor challenge, got {other:?}"),

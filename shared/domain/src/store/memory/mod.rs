@@ -20,9 +20,9 @@ use crate::account::{Account, TokenClaim};
 use crate::error::{Error, Result};
 use crate::idempotency::IdempotencyRecord;
 use crate::limits::{Found, Limit, LimitKey, Window};
+use crate::second_factor::{MfaChallenge, SecondFactorUse};
 use crate::secret::KeyedHash;
 use crate::session::{DeviceRecord, SessionRecord};
-use crate::sign_in::{MfaChallenge, SecondFactorUse};
 use crate::time::Timestamp;
 use crate::verification::{Verification, VerificationState};
 use crate::{Contact, VerificationId};
@@ -133,9 +133,8 @@ impl State {
     /// Uses up a verified token that holds `claim`'s hash and has not expired.
     fn consume_token(&mut self, claim: &TokenClaim) -> bool {
         let usable = |v: &&mut Verification| {
-            v.state == VerificationState::Verified
-                && v.token_hash.as_ref() == Some(&claim.token_hash)
-                && v.token_expires_at.is_some_and(|expires| expires > claim.now)
+            matches!(&v.state, VerificationState::Verified { token_hash, token_expires_at }
+                if *token_hash == claim.token_hash && *token_expires_at > claim.now)
         };
         let verification = self.verifications.get_mut(&claim.verification.id).filter(usable);
         verification.map(|v| v.state = VerificationState::Consumed).is_some()
@@ -158,7 +157,7 @@ impl VerificationStore for MemoryStore {
         self.transact(|state| {
             let refusals: Vec<Option<Found>> = limits.iter().map(|limit| state.apply_limit(limit, now)).collect();
             // The item holds no token: `mark_verified` adds one.
-            let stored = Verification { token_hash: None, token_expires_at: None, ..verification.clone() };
+            let stored = Verification { state: VerificationState::Pending, ..verification.clone() };
             let new = insert_new(&mut state.verifications, verification.id.clone(), stored);
             if let Some((limit, found)) = limits.iter().zip(refusals).find_map(|(l, found)| Some((l, found?))) {
                 return Err(limit.refusal(now, found));
@@ -194,9 +193,7 @@ impl VerificationStore for MemoryStore {
             state.cooldowns.get(&verification.contact_key).is_some_and(|(_, latest)| *latest == verification.id);
         let pending = state.verifications.get_mut(&verification.id).filter(|v| v.state == VerificationState::Pending);
         let Some(stored) = pending.filter(|_| newest) else { return Ok(false) };
-        stored.state = VerificationState::Verified;
-        stored.token_hash = Some(token_hash.clone());
-        stored.token_expires_at = Some(token_expires_at);
+        stored.state = VerificationState::Verified { token_hash: token_hash.clone(), token_expires_at };
         Ok(true)
     }
 
