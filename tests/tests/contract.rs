@@ -6,7 +6,8 @@
 //!   accepted by it (not refused as malformed), with a real session where the operation
 //!   needs one;
 //! - every error code of `shared/domain/src/error.rs` is documented, under the status that
-//!   `shared/src/http.rs` gives it, with the body it really has;
+//!   `shared/src/http.rs` gives it, with the body it really has, and the document's enums are
+//!   the API's (`shared::api`);
 //! - the answers along a sign-up, a sign-in with two-factor authentication and the account
 //!   routes match the documented status, schema and headers.
 //!
@@ -15,12 +16,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::time::Duration;
 
 use integration_tests::outbox::last_code_to;
 use integration_tests::{new_email, new_phone, Stack, TestRequest, TestResponse};
 use serde_json::{json, Value};
-use shared::domain::password::Violation;
+use shared::api;
+use shared::domain::error::ALL_CODES;
 use shared::domain::{Contact, EmailAddress, PhoneNumber};
 use shared::{Error, Timestamp};
 use totp_rs::{Algorithm, Secret, TOTP};
@@ -497,65 +498,6 @@ async fn every_request_example_is_accepted_by_its_handler() {
 // ---------------------------------------------------------------------------------------------
 // Errors
 
-/// One of each `Error` variant. `error_codes_in_source` makes sure none is missing.
-fn every_error() -> Vec<Error> {
-    vec![
-        Error::InvalidRequest("a JSON body is required".into()),
-        Error::PayloadTooLarge("the body must be at most 16384 bytes".into()),
-        Error::InvalidPhone("this is not a phone number".into()),
-        Error::InvalidEmail("this is not an email address".into()),
-        Error::InvalidCode { attempts_left: 3 },
-        Error::VerificationExpired,
-        Error::TermsNotAccepted,
-        Error::WeakPassword { violations: vec![Violation::TooShort, Violation::CommonPassword] },
-        Error::AlreadyRegistered,
-        Error::IdempotencyKeyReused,
-        Error::InvalidCredentials,
-        Error::Unauthorized,
-        Error::ChallengeExpired,
-        Error::ContactInUse,
-        Error::PrimaryContact,
-        Error::NoVerifiedPhone,
-        Error::TwoFactorAlreadyEnabled,
-        Error::CaptchaFailed,
-        Error::CaptchaTooEasy { difficulty: 400_000 },
-        Error::CaptchaUnavailable,
-        Error::UnsupportedRegion("codes cannot be sent by SMS to +1 numbers".into()),
-        Error::RateLimited { retry_after: Duration::from_secs(42) },
-        Error::Conflict,
-        Error::DeliveryFailed,
-        Error::NotFound,
-        Error::Internal("DynamoDB GetItem: timeout".into()),
-    ]
-}
-
-/// The strings of the `=> "..."` arms of `Error::code()` in shared/domain/src/error.rs.
-fn error_codes_in_source() -> BTreeSet<String> {
-    let source = repo_file("shared/domain/src/error.rs");
-    let start = source.find("fn code(").expect("shared/domain/src/error.rs has fn code(");
-    let body_start = start + source[start..].find('{').expect("fn code has a body");
-    let mut depth = 0;
-    let mut body_end = body_start;
-    for (i, c) in source[body_start..].char_indices() {
-        match c {
-            '{' => depth += 1,
-            '}' => depth -= 1,
-            _ => {}
-        }
-        if depth == 0 {
-            body_end = body_start + i;
-            break;
-        }
-    }
-    let codes: BTreeSet<String> = source[body_start..body_end]
-        .split("=> \"")
-        .skip(1)
-        .map(|arm| arm.split('"').next().unwrap_or_default().to_owned())
-        .collect();
-    assert!(!codes.is_empty(), "no `=> \"...\"` arms found in Error::code()");
-    codes
-}
-
 /// Every error code each operation documents, with the status it is documented under.
 fn documented_error_codes(doc: &Value) -> BTreeMap<String, Vec<(String, u16)>> {
     fn code_enums(node: &Value, doc: &Value, found: &mut Vec<String>) {
@@ -594,12 +536,13 @@ fn documented_error_codes(doc: &Value) -> BTreeMap<String, Vec<(String, u16)>> {
 #[test]
 fn every_error_code_is_documented_under_its_status() {
     let doc = openapi();
-    let in_source = error_codes_in_source();
-    let samples = every_error();
+    let in_source: BTreeSet<String> = ALL_CODES.iter().map(|&code| code.to_owned()).collect();
+    assert!(!in_source.is_empty(), "ALL_CODES of shared/domain/src/error.rs is empty");
+    let samples = Error::one_of_each();
     let sampled: BTreeSet<String> = samples.iter().map(|e| e.code().to_owned()).collect();
     assert_eq!(
         sampled, in_source,
-        "every_error() in tests/tests/contract.rs must hold one sample of each Error variant of shared/domain/src/error.rs"
+        "Error::one_of_each() must hold one sample of each Error variant of shared/domain/src/error.rs"
     );
 
     let enumerated: BTreeSet<String> = doc["components"]["schemas"]["ErrorCode"]["enum"]
@@ -608,7 +551,10 @@ fn every_error_code_is_documented_under_its_status() {
         .iter()
         .map(|c| c.as_str().expect("codes are strings").to_owned())
         .collect();
-    assert_eq!(enumerated, in_source, "{OPENAPI} ErrorCode.enum must list exactly the codes of Error::code()");
+    assert_eq!(
+        enumerated, in_source,
+        "{OPENAPI} ErrorCode.enum must list exactly the codes of Error::code() (ALL_CODES)"
+    );
 
     let documented = documented_error_codes(&doc);
     let unknown: Vec<&String> = documented.keys().filter(|code| !in_source.contains(*code)).collect();
@@ -634,45 +580,25 @@ fn every_error_code_is_documented_under_its_status() {
     }
 }
 
-/// Unit variants of `enum name` in a source file, as `#[serde(rename_all = "snake_case")]` writes them.
-fn serde_variants(file: &str, name: &str) -> BTreeSet<String> {
-    let source = repo_file(file);
-    let header = format!("pub enum {name} {{");
-    let start = source.find(&header).unwrap_or_else(|| panic!("{file} has no `{header}`"));
-    let before = &source[..start];
-    let attributes = &before[before.rfind("\n\n").unwrap_or(0)..];
-    assert!(
-        attributes.contains("rename_all = \"snake_case\""),
-        "{file}: {name} is no longer snake_case; update this test"
-    );
-    let body = &source[start + header.len()..];
-    let body = &body[..body.find('}').expect("enum body ends")];
-    body.lines()
-        .map(str::trim)
-        .filter(|line| !line.is_empty() && !line.starts_with("//") && !line.starts_with('#'))
-        .map(|line| {
-            let variant: String = line.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-            let mut snake = String::new();
-            for (i, c) in variant.chars().enumerate() {
-                if c.is_uppercase() && i > 0 {
-                    snake.push('_');
-                }
-                snake.push(c.to_ascii_lowercase());
-            }
-            snake
-        })
-        .collect()
+/// The Rust enum of the API and the JSON names of its values, as its `ALL` lists them and
+/// `to_json` (serde) writes them.
+fn wire_names<T: Copy>(all: &[T], to_json: fn(T) -> serde_json::Result<Value>) -> (&'static str, BTreeSet<String>) {
+    let name = |value| match to_json(value) {
+        Ok(Value::String(name)) => name,
+        other => panic!("{} serialises to {other:?}, not a string", std::any::type_name::<T>()),
+    };
+    (std::any::type_name::<T>(), all.iter().copied().map(name).collect())
 }
 
 #[test]
 fn documented_enums_match_the_rust_enums() {
     let doc = openapi();
-    for (schema, file, rust_enum) in [
-        ("PasswordViolation", "shared/domain/src/password.rs", "Violation"),
-        ("Purpose", "shared/domain/src/verification.rs", "Purpose"),
-        ("Channel", "shared/domain/src/contact.rs", "Channel"),
-        ("MfaMethod", "shared/domain/src/sign_in.rs", "MfaMethod"),
-        ("SecondFactor", "shared/domain/src/account.rs", "SecondFactor"),
+    for (schema, (rust_enum, names)) in [
+        ("PasswordViolation", wire_names(api::error::Violation::ALL, serde_json::to_value)),
+        ("Purpose", wire_names(api::verification::Purpose::ALL, serde_json::to_value)),
+        ("Channel", wire_names(api::verification::Channel::ALL, serde_json::to_value)),
+        ("MfaMethod", wire_names(api::session::MfaMethod::ALL, serde_json::to_value)),
+        ("SecondFactor", wire_names(api::two_factor::SecondFactor::ALL, serde_json::to_value)),
     ] {
         let documented: BTreeSet<String> = doc["components"]["schemas"][schema]["enum"]
             .as_array()
@@ -680,7 +606,7 @@ fn documented_enums_match_the_rust_enums() {
             .iter()
             .map(|v| v.as_str().expect("strings").to_owned())
             .collect();
-        assert_eq!(documented, serde_variants(file, rust_enum), "{OPENAPI} {schema} against {rust_enum} in {file}");
+        assert_eq!(documented, names, "{OPENAPI} {schema} against {rust_enum}");
     }
 }
 

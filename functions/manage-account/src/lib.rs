@@ -5,46 +5,15 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
 
-use shared::domain::password::Password;
+use shared::api::account::{AccountView, DeleteBody, PasswordBody};
+use shared::api::session::SessionsView;
+use shared::api::two_factor::{NewRecoveryCodes, ProofBody};
 use shared::domain::self_service::{
     change_password, delete_account, disable_two_factor, list_sessions, regenerate_recovery_codes,
     remove_recovery_contact, revoke_session, Proof,
 };
-use shared::{http, App, Error, Result, Timestamp};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PasswordBody {
-    current_password: String,
-    new_password: String,
-}
-
-/// `{"password"}` or `{"code"}`: what proves a change to two-factor authentication.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProofBody {
-    password: Option<String>,
-    code: Option<String>,
-}
-
-impl ProofBody {
-    fn proof(self) -> Result<Proof> {
-        match (self.password, self.code) {
-            (Some(password), None) => Ok(Proof::Password(Password::new(&password))),
-            (None, Some(code)) => Ok(Proof::Code(code)),
-            _ => Err(Error::InvalidRequest("give either password or code".into())),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeleteBody {
-    password: String,
-    code: Option<String>,
-}
+use shared::{http, App, Result, Timestamp};
 
 /// The last segment of the path: the `{type}` or `{id}` of a route.
 fn last_segment(request: &Request) -> String {
@@ -56,11 +25,10 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
     let language = http::language(&request);
     let signed_in = http::signed_in(app, &request).await?;
     if http::is_route(&request, "GET", "/v1/account") {
-        return Ok(http::json_response(StatusCode::OK, &signed_in.account.view()));
+        return Ok(http::json_response(StatusCode::OK, &AccountView::from(&signed_in.account)));
     }
     if http::is_route(&request, "PUT", "/v1/account/password") {
-        let body: PasswordBody = http::json_body(&request)?;
-        let (current, new) = (Password::new(&body.current_password), Password::new(&body.new_password));
+        let (current, new) = http::json_body::<PasswordBody>(&request)?.passwords();
         change_password(app, &signed_in, &current, &new, language, now).await?;
         return Ok(http::no_content());
     }
@@ -69,17 +37,18 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
         return Ok(http::no_content());
     }
     if http::is_route(&request, "DELETE", "/v1/account/two-factor") {
-        let proof = http::json_body::<ProofBody>(&request)?.proof()?;
+        let proof: Proof = http::json_body::<ProofBody>(&request)?.try_into()?;
         disable_two_factor(app, &signed_in, &proof, language, now).await?;
         return Ok(http::no_content());
     }
     if http::is_route(&request, "POST", "/v1/account/two-factor/recovery-codes") {
-        let proof = http::json_body::<ProofBody>(&request)?.proof()?;
+        let proof: Proof = http::json_body::<ProofBody>(&request)?.try_into()?;
         let codes = regenerate_recovery_codes(app, &signed_in, &proof, language, now, &mut rand::rngs::OsRng).await?;
-        return Ok(http::json_response(StatusCode::OK, &codes));
+        return Ok(http::json_response(StatusCode::OK, &NewRecoveryCodes::from(codes)));
     }
     if http::is_route(&request, "GET", "/v1/account/sessions") {
-        return Ok(http::json_response(StatusCode::OK, &list_sessions(app, &signed_in, now).await?));
+        let sessions = list_sessions(app, &signed_in, now).await?;
+        return Ok(http::json_response(StatusCode::OK, &SessionsView::from(sessions)));
     }
     if http::is_route(&request, "DELETE", "/v1/account/sessions/{id}") {
         revoke_session(app, &signed_in, &last_segment(&request)).await?;
@@ -87,7 +56,7 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
     }
     if http::is_route(&request, "DELETE", "/v1/account") {
         let body: DeleteBody = http::json_body(&request)?;
-        delete_account(app, &signed_in, &Password::new(&body.password), body.code.as_deref(), language, now).await?;
+        delete_account(app, &signed_in, &body.password(), body.code.as_deref(), language, now).await?;
         return Ok(http::no_content());
     }
     http::not_found()

@@ -4,7 +4,6 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use rand::{CryptoRng, RngCore};
-use serde::{Deserialize, Serialize};
 
 use super::account::{Account, SecondFactor};
 use super::limits::{LimitKey, Window};
@@ -22,8 +21,7 @@ use crate::Services;
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const SMS_RESEND_AFTER: Duration = Duration::from_secs(60);
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MfaMethod {
     Totp,
     Sms,
@@ -63,11 +61,18 @@ pub struct SignInRequest {
     pub client: ClientInfo,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum SignInOutcome {
     SignedIn(SessionIssued),
-    MfaRequired { mfa_required: bool, challenge_id: String, methods: Vec<MfaMethod> },
+    MfaRequired(SecondFactorRequired),
+}
+
+/// A password that was right (or a reset token that was good): the challenge that waits for
+/// one of `methods`.
+#[derive(Debug)]
+pub struct SecondFactorRequired {
+    pub challenge_id: String,
+    pub methods: Vec<MfaMethod>,
 }
 
 /// What an unknown login is checked against, so it costs what a known one costs
@@ -131,11 +136,10 @@ pub async fn sign_in(
             reset: None,
         };
         services.store.put_challenge(&challenge).await?;
-        return Ok(SignInOutcome::MfaRequired {
-            mfa_required: true,
+        return Ok(SignInOutcome::MfaRequired(SecondFactorRequired {
             challenge_id: challenge.id,
             methods: challenge.methods,
-        });
+        }));
     }
     if !remembered {
         tell_new_device(services, &account, &request.client, request.language).await;
@@ -169,7 +173,7 @@ fn challenge_methods(account: &Account) -> Vec<MfaMethod> {
     methods
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct SmsCodeSent {
     pub destination: String,
     pub resend_after: u64,
@@ -214,11 +218,10 @@ pub struct MfaAnswer {
     pub remember_device: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct MfaSignedIn {
-    #[serde(flatten)]
     pub session: SessionIssued,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// When the device is to be remembered.
     pub device_token: Option<String>,
 }
 
