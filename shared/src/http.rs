@@ -89,6 +89,13 @@ pub fn is_route(request: &Request, method: &str, pattern: &str) -> bool {
         }
 }
 
+/// The first of `routes`, `(method, pattern, route)` as for [`is_route`], that the request is.
+/// A function that authenticates every route it serves matches the route first, so that a path
+/// it does not serve is a 404 whether or not a session comes with it.
+pub fn route<R: Copy>(request: &Request, routes: &[(&str, &str, R)]) -> Option<R> {
+    routes.iter().find(|(method, pattern, _)| is_route(request, method, pattern)).map(|(_, _, route)| *route)
+}
+
 /// The answer to a route this function does not serve.
 pub fn not_found() -> Result<Response<Body>> {
     Err(Error::NotFound)
