@@ -11,6 +11,7 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::api::error::ErrorBody;
 use crate::app::{App, Channels, NoMessages, SesAndSns};
 use domain::error::{Error, Result};
 use domain::idempotency::Idempotency;
@@ -88,6 +89,13 @@ pub fn is_route(request: &Request, method: &str, pattern: &str) -> bool {
         }
 }
 
+/// The first of `routes`, `(method, pattern, route)` as for [`is_route`], that the request is.
+/// A function that authenticates every route it serves matches the route first, so that a path
+/// it does not serve is a 404 whether or not a session comes with it.
+pub fn route<R: Copy>(request: &Request, routes: &[(&str, &str, R)]) -> Option<R> {
+    routes.iter().find(|(method, pattern, _)| is_route(request, method, pattern)).map(|(_, _, route)| *route)
+}
+
 /// The answer to a route this function does not serve.
 pub fn not_found() -> Result<Response<Body>> {
     Err(Error::NotFound)
@@ -142,17 +150,9 @@ fn status_of(error: &Error) -> StatusCode {
     }
 }
 
-/// `{"error": {"code", "message", ...details}}`, the shape of every failure.
+/// `{"error": {"code", "message", ...details}}` (`api::error`), the shape of every failure.
 pub fn error_response(error: &Error) -> Response<Body> {
-    let mut detail = serde_json::json!({ "code": error.code(), "message": error.to_string() });
-    match error {
-        Error::InvalidCode { attempts_left } => detail["attempts_left"] = (*attempts_left).into(),
-        Error::RateLimited { retry_after } => detail["retry_after"] = retry_after.as_secs().into(),
-        Error::CaptchaTooEasy { difficulty } => detail["difficulty"] = (*difficulty).into(),
-        Error::WeakPassword { violations } => detail["violations"] = serde_json::json!(violations),
-        _ => {}
-    }
-    let mut response = json_response(status_of(error), &serde_json::json!({ "error": detail }));
+    let mut response = json_response(status_of(error), &ErrorBody::from(error));
     if let Error::RateLimited { retry_after } = error {
         response.headers_mut().insert(RETRY_AFTER, retry_after.as_secs().into());
     }

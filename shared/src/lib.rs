@@ -1,8 +1,10 @@
 //! The adapters every Lambda function shares: the DynamoDB store, the SES/SNS notifier, the
-//! siteverify client, the HTTP glue (`http`, the only module that knows `lambda_http`) and
-//! `App`, which assembles the domain's `Services` from the environment once per cold start.
+//! siteverify client, the HTTP glue (`http`, the only module that knows `lambda_http`), the
+//! JSON of the API (`api`: request and answer bodies, converted from and to the domain's types)
+//! and `App`, which assembles the domain's `Services` from the environment once per cold start.
 //! The domain itself is the `domain` crate, re-exported here so a function needs one dependency.
 
+pub mod api;
 pub mod app;
 pub mod http;
 pub mod notify;

@@ -252,6 +252,37 @@ async fn change_password_and_manage_sessions() {
 }
 
 #[tokio::test]
+async fn an_account_path_that_is_no_route_is_not_found_with_or_without_a_session() {
+    let stack = Stack::new().await;
+    let unknown = || TestRequest::get("/v1/account/no-such-page");
+    let anonymous = manage(&stack, unknown()).await;
+    assert_eq!((anonymous.status, anonymous.error_code()), (404, "not_found"));
+    let wrong_method = manage(&stack, TestRequest::post("/v1/account/sessions", json!({}))).await;
+    assert_eq!((wrong_method.status, wrong_method.error_code()), (404, "not_found"));
+
+    // Every route it serves asks for the session first.
+    for request in [
+        TestRequest::get("/v1/account"),
+        TestRequest::post("/v1/account/password", json!({})).method("PUT"),
+        TestRequest::delete("/v1/account/recovery-contacts/email"),
+        TestRequest::post("/v1/account/two-factor", json!({})).method("DELETE"),
+        TestRequest::post("/v1/account/two-factor/recovery-codes", json!({})),
+        TestRequest::get("/v1/account/sessions"),
+        TestRequest::delete("/v1/account/sessions/abc"),
+        TestRequest::post("/v1/account", json!({})).method("DELETE"),
+    ] {
+        let refused = manage(&stack, request).await;
+        assert_eq!((refused.status, refused.error_code()), (401, "unauthorized"), "{:?}", refused.json);
+    }
+
+    let email = new_email();
+    stack.sign_up(&email, PASSWORD).await;
+    let session = stack.session(&email.canonical(), PASSWORD).await;
+    let signed_in = manage(&stack, unknown().bearer(&session)).await;
+    assert_eq!((signed_in.status, signed_in.error_code()), (404, "not_found"));
+}
+
+#[tokio::test]
 async fn recovery_contacts_and_two_factor_are_managed_with_proof() {
     let stack = Stack::with_settings(&settings()).await;
     let phone = new_phone();

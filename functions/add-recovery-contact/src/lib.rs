@@ -2,16 +2,10 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
 
+use shared::api::account::{AddContactBody, ContactView};
 use shared::domain::account_page::add_recovery_contact;
 use shared::{http, App, Result, Timestamp};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AddContactBody {
-    verification_token: String,
-}
 
 pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body>> {
     let signed_in = http::signed_in(app, &request).await?;
@@ -19,5 +13,5 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
     let language = http::language(&request);
     let added =
         add_recovery_contact(app, &signed_in.account, &body.verification_token, language, Timestamp::now()).await?;
-    Ok(http::json_response(StatusCode::CREATED, &added))
+    Ok(http::json_response(StatusCode::CREATED, &ContactView::recovery(&added)))
 }

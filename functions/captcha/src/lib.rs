@@ -5,20 +5,14 @@
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};
 
+use shared::api::captcha::{min_difficulty, CaptchaWidget};
 use shared::domain::verification::new_captcha;
-use shared::{http, App, Error, Result, Timestamp};
+use shared::{http, App, Result, Timestamp};
 
 pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body>> {
     let client_ip = http::client_ip(&request);
-    let min_difficulty = request
-        .query_string_parameters_ref()
-        .and_then(|q| q.first("difficulty"))
-        .map(str::parse::<u64>)
-        .transpose()
-        .map_err(|_| {
-            Error::InvalidRequest("difficulty must be a whole number from 0 to 18446744073709551615".into())
-        })?;
+    let min_difficulty = min_difficulty(request.query_string_parameters_ref().and_then(|q| q.first("difficulty")))?;
     let now = Timestamp::now();
     let widget = new_captcha(app, client_ip.as_deref(), min_difficulty, now, &mut rand::rngs::OsRng).await?;
-    Ok(http::json_response(StatusCode::OK, &widget))
+    Ok(http::json_response(StatusCode::OK, &CaptchaWidget::from(widget)))
 }

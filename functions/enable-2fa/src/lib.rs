@@ -3,23 +3,11 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
 
-use shared::domain::account::SecondFactor;
+use shared::api::two_factor::{SetupStarted, StartBody, TwoFactorEnabled};
+use shared::api::verification::CodeBody;
 use shared::domain::two_factor::{confirm_two_factor, start_two_factor};
 use shared::{http, App, Result, Timestamp};
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StartBody {
-    method: SecondFactor,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ConfirmBody {
-    code: String,
-}
 
 pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body>> {
     let mut rng = rand::rngs::OsRng;
@@ -28,15 +16,15 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
         let signed_in = http::signed_in(app, &request).await?;
         let body: StartBody = http::json_body(&request)?;
         let language = http::language(&request);
-        let started = start_two_factor(app, &signed_in.account, body.method, language, now, &mut rng).await?;
-        return Ok(http::json_response(StatusCode::OK, &started));
+        let started = start_two_factor(app, &signed_in.account, body.method(), language, now, &mut rng).await?;
+        return Ok(http::json_response(StatusCode::OK, &SetupStarted::from(started)));
     }
     if http::is_route(&request, "POST", "/v1/account/two-factor/confirm") {
         let signed_in = http::signed_in(app, &request).await?;
-        let body: ConfirmBody = http::json_body(&request)?;
+        let body: CodeBody = http::json_body(&request)?;
         let language = http::language(&request);
         let enabled = confirm_two_factor(app, &signed_in.account, &body.code, language, now, &mut rng).await?;
-        return Ok(http::json_response(StatusCode::OK, &enabled));
+        return Ok(http::json_response(StatusCode::OK, &TwoFactorEnabled::from(enabled)));
     }
     http::not_found()
 }

@@ -5,90 +5,88 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use serde::Deserialize;
 
-use shared::domain::password::Password;
+use shared::api::account::{AccountView, DeleteBody, PasswordBody};
+use shared::api::session::SessionsView;
+use shared::api::two_factor::{NewRecoveryCodes, ProofBody};
 use shared::domain::self_service::{
     change_password, delete_account, disable_two_factor, list_sessions, regenerate_recovery_codes,
     remove_recovery_contact, revoke_session, Proof,
 };
-use shared::{http, App, Error, Result, Timestamp};
+use shared::{http, App, Result, Timestamp};
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PasswordBody {
-    current_password: String,
-    new_password: String,
+#[derive(Clone, Copy)]
+enum Route {
+    Page,
+    Password,
+    RemoveContact,
+    TwoFactorOff,
+    RecoveryCodes,
+    Sessions,
+    RevokeSession,
+    Delete,
 }
 
-/// `{"password"}` or `{"code"}`: what proves a change to two-factor authentication.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProofBody {
-    password: Option<String>,
-    code: Option<String>,
-}
-
-impl ProofBody {
-    fn proof(self) -> Result<Proof> {
-        match (self.password, self.code) {
-            (Some(password), None) => Ok(Proof::Password(Password::new(&password))),
-            (None, Some(code)) => Ok(Proof::Code(code)),
-            _ => Err(Error::InvalidRequest("give either password or code".into())),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeleteBody {
-    password: String,
-    code: Option<String>,
-}
+/// Every route of this function; each needs a session.
+const ROUTES: [(&str, &str, Route); 8] = [
+    ("GET", "/v1/account", Route::Page),
+    ("PUT", "/v1/account/password", Route::Password),
+    ("DELETE", "/v1/account/recovery-contacts/{type}", Route::RemoveContact),
+    ("DELETE", "/v1/account/two-factor", Route::TwoFactorOff),
+    ("POST", "/v1/account/two-factor/recovery-codes", Route::RecoveryCodes),
+    ("GET", "/v1/account/sessions", Route::Sessions),
+    ("DELETE", "/v1/account/sessions/{id}", Route::RevokeSession),
+    ("DELETE", "/v1/account", Route::Delete),
+];
 
 /// The last segment of the path: the `{type}` or `{id}` of a route.
 fn last_segment(request: &Request) -> String {
     request.uri().path().trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_owned()
 }
 
+fn proof(request: &Request) -> Result<Proof> {
+    http::json_body::<ProofBody>(request)?.try_into()
+}
+
 pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body>> {
+    // A path this function does not serve is a 404, with or without a session.
+    let Some(route) = http::route(&request, &ROUTES) else { return http::not_found() };
     let now = Timestamp::now();
     let language = http::language(&request);
     let signed_in = http::signed_in(app, &request).await?;
-    if http::is_route(&request, "GET", "/v1/account") {
-        return Ok(http::json_response(StatusCode::OK, &signed_in.account.view()));
+    match route {
+        Route::Page => Ok(http::json_response(StatusCode::OK, &AccountView::from(&signed_in.account))),
+        Route::Password => {
+            let (current, new) = http::json_body::<PasswordBody>(&request)?.passwords();
+            change_password(app, &signed_in, &current, &new, language, now).await?;
+            Ok(http::no_content())
+        }
+        Route::RemoveContact => {
+            remove_recovery_contact(app, &signed_in, &last_segment(&request), language).await?;
+            Ok(http::no_content())
+        }
+        Route::TwoFactorOff => {
+            disable_two_factor(app, &signed_in, &proof(&request)?, language, now).await?;
+            Ok(http::no_content())
+        }
+        Route::RecoveryCodes => {
+            let codes =
+                regenerate_recovery_codes(app, &signed_in, &proof(&request)?, language, now, &mut rand::rngs::OsRng)
+                    .await?;
+            Ok(http::json_response(StatusCode::OK, &NewRecoveryCodes::from(codes)))
+        }
+        Route::Sessions => {
+            let sessions = list_sessions(app, &signed_in, now).await?;
+            Ok(http::json_response(StatusCode::OK, &SessionsView::from(sessions)))
+        }
+        Route::RevokeSession => {
+            revoke_session(app, &signed_in, &last_segment(&request)).await?;
+            Ok(http::no_content())
+        }
+        Route::Delete => {
+            let body: DeleteBody = http::json_body(&request)?;
+            delete_account(app, &signed_in, &body.password(), body.code.as_deref(), language, now).await?;
+            Ok(http::no_content())
+        }
     }
-    if http::is_route(&request, "PUT", "/v1/account/password") {
-        let body: PasswordBody = http::json_body(&request)?;
-        let (current, new) = (Password::new(&body.current_password), Password::new(&body.new_password));
-        change_password(app, &signed_in, &current, &new, language, now).await?;
-        return Ok(http::no_content());
-    }
-    if http::is_route(&request, "DELETE", "/v1/account/recovery-contacts/{type}") {
-        remove_recovery_contact(app, &signed_in, &last_segment(&request), language).await?;
-        return Ok(http::no_content());
-    }
-    if http::is_route(&request, "DELETE", "/v1/account/two-factor") {
-        let proof = http::json_body::<ProofBody>(&request)?.proof()?;
-        disable_two_factor(app, &signed_in, &proof, language, now).await?;
-        return Ok(http::no_content());
-    }
-    if http::is_route(&request, "POST", "/v1/account/two-factor/recovery-codes") {
-        let proof = http::json_body::<ProofBody>(&request)?.proof()?;
-        let codes = regenerate_recovery_codes(app, &signed_in, &proof, language, now, &mut rand::rngs::OsRng).await?;
-        return Ok(http::json_response(StatusCode::OK, &codes));
-    }
-    if http::is_route(&request, "GET", "/v1/account/sessions") {
-        return Ok(http::json_response(StatusCode::OK, &list_sessions(app, &signed_in, now).await?));
-    }
-    if http::is_route(&request, "DELETE", "/v1/account/sessions/{id}") {
-        revoke_session(app, &signed_in, &last_segment(&request)).await?;
-        return Ok(http::no_content());
-    }
-    if http::is_route(&request, "DELETE", "/v1/account") {
-        let body: DeleteBody = http::json_body(&request)?;
-        delete_account(app, &signed_in, &Password::new(&body.password), body.code.as_deref(), language, now).await?;
-        return Ok(http::no_content());
-    }
-    http::not_found()
 }

@@ -31,8 +31,7 @@ pub struct Account {
     pub two_factor: TwoFactor,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecondFactor {
     Totp,
     Sms,
@@ -137,6 +136,8 @@ pub struct NewAccount {
     pub terms_version: Option<String>,
 }
 
+/// Serialised (serde) as an idempotent create-account stores it and deserialised to replay it to
+/// a retry (`idempotency`); the answer is `shared::api::account::AccountCreated`, from either.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountCreated {
     pub account_id: String,

@@ -1,12 +1,9 @@
 //! A place a code can be sent to: a phone (by SMS) or an email address.
 
-use serde::{Deserialize, Serialize};
-
 use super::{EmailAddress, PhoneNumber};
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Channel {
     Sms,
     Email,

@@ -64,42 +64,86 @@ pub enum Error {
     Internal(String),
 }
 
-impl Error {
-    /// The stable, machine-readable code a client branches on.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::InvalidRequest(_) => "invalid_request",
-            Error::PayloadTooLarge(_) => "payload_too_large",
-            Error::InvalidPhone(_) => "invalid_phone",
-            Error::InvalidEmail(_) => "invalid_email",
-            Error::InvalidCode { .. } => "invalid_code",
-            Error::VerificationExpired => "verification_expired",
-            Error::TermsNotAccepted => "terms_not_accepted",
-            Error::WeakPassword { .. } => "weak_password",
-            Error::AlreadyRegistered => "already_registered",
-            Error::IdempotencyKeyReused => "idempotency_key_reused",
-            Error::InvalidCredentials => "invalid_credentials",
-            Error::Unauthorized => "unauthorized",
-            Error::ChallengeExpired => "challenge_expired",
-            Error::ContactInUse => "contact_in_use",
-            Error::NoVerifiedPhone => "no_verified_phone",
-            Error::PrimaryContact => "primary_contact",
-            Error::TwoFactorAlreadyEnabled => "two_factor_already_enabled",
-            Error::CaptchaFailed => "captcha_failed",
-            Error::CaptchaTooEasy { .. } => "captcha_too_easy",
-            Error::CaptchaUnavailable => "captcha_unavailable",
-            Error::UnsupportedRegion(_) => "unsupported_region",
-            Error::RateLimited { .. } => "rate_limited",
-            Error::Conflict => "conflict",
-            Error::DeliveryFailed => "delivery_failed",
-            Error::NotFound => "not_found",
-            Error::Internal(_) => "internal_error",
-        }
-    }
+/// Each variant's code, the stable, machine-readable string a client branches on, with a sample of
+/// the variant: the one list that `Error::code`, [`ALL_CODES`] and `Error::one_of_each` are made
+/// from. `code` is a match on these patterns, so a new variant does not compile until it has its
+/// row here, and so its code and its sample (whose row the unit test below checks).
+macro_rules! codes {
+    ($($pattern:pat => $code:literal, $sample:expr;)+) => {
+        /// Every code the service answers with, as `infra/openapi.yaml` must list them.
+        pub const ALL_CODES: &[&str] = &[$($code),+];
 
+        impl Error {
+            /// The stable, machine-readable code a client branches on.
+            pub fn code(&self) -> &'static str {
+                match self {
+                    $($pattern => $code,)+
+                }
+            }
+
+            /// One error of each variant, in the order of [`ALL_CODES`], with details such as
+            /// a client might see: what the contract test holds every answer against.
+            pub fn one_of_each() -> Vec<Error> {
+                vec![$($sample),+]
+            }
+        }
+    };
+}
+
+codes! {
+    Error::InvalidRequest(_) => "invalid_request", Error::InvalidRequest("a JSON body is required".into());
+    Error::PayloadTooLarge(_) => "payload_too_large",
+        Error::PayloadTooLarge("the body must be at most 16384 bytes".into());
+    Error::InvalidPhone(_) => "invalid_phone", Error::InvalidPhone("this is not a phone number".into());
+    Error::InvalidEmail(_) => "invalid_email", Error::InvalidEmail("this is not an email address".into());
+    Error::InvalidCode { .. } => "invalid_code", Error::InvalidCode { attempts_left: 3 };
+    Error::VerificationExpired => "verification_expired", Error::VerificationExpired;
+    Error::TermsNotAccepted => "terms_not_accepted", Error::TermsNotAccepted;
+    Error::WeakPassword { .. } => "weak_password",
+        Error::WeakPassword { violations: vec![Violation::TooShort, Violation::CommonPassword] };
+    Error::AlreadyRegistered => "already_registered", Error::AlreadyRegistered;
+    Error::IdempotencyKeyReused => "idempotency_key_reused", Error::IdempotencyKeyReused;
+    Error::InvalidCredentials => "invalid_credentials", Error::InvalidCredentials;
+    Error::Unauthorized => "unauthorized", Error::Unauthorized;
+    Error::ChallengeExpired => "challenge_expired", Error::ChallengeExpired;
+    Error::ContactInUse => "contact_in_use", Error::ContactInUse;
+    Error::NoVerifiedPhone => "no_verified_phone", Error::NoVerifiedPhone;
+    Error::PrimaryContact => "primary_contact", Error::PrimaryContact;
+    Error::TwoFactorAlreadyEnabled => "two_factor_already_enabled", Error::TwoFactorAlreadyEnabled;
+    Error::CaptchaFailed => "captcha_failed", Error::CaptchaFailed;
+    Error::CaptchaTooEasy { .. } => "captcha_too_easy", Error::CaptchaTooEasy { difficulty: 400_000 };
+    Error::CaptchaUnavailable => "captcha_unavailable", Error::CaptchaUnavailable;
+    Error::UnsupportedRegion(_) => "unsupported_region",
+        Error::UnsupportedRegion("codes cannot be sent by SMS to +1 numbers".into());
+    Error::RateLimited { .. } => "rate_limited", Error::RateLimited { retry_after: Duration::from_secs(42) };
+    Error::Conflict => "conflict", Error::Conflict;
+    Error::DeliveryFailed => "delivery_failed", Error::DeliveryFailed;
+    Error::NotFound => "not_found", Error::NotFound;
+    Error::Internal(_) => "internal_error", Error::Internal("DynamoDB GetItem: timeout".into());
+}
+
+impl Error {
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         Error::Internal(format!("{context}: {err}"))
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::{Error, ALL_CODES};
+
+    #[test]
+    fn each_sample_is_of_the_variant_of_its_row_and_codes_are_unique() {
+        let samples = Error::one_of_each();
+        assert_eq!(samples.len(), ALL_CODES.len());
+        for (sample, code) in samples.iter().zip(ALL_CODES) {
+            assert_eq!(sample.code(), *code, "the sample of {code} is {sample:?}");
+        }
+        let mut unique = ALL_CODES.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), ALL_CODES.len(), "a code is listed twice");
+    }
+}

@@ -3,16 +3,14 @@
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use serde::Serialize;
 use unicode_normalization::UnicodeNormalization;
 use zxcvbn::matching::patterns::MatchPattern;
 
 use super::Contact;
 use crate::error::{Error, Result};
 
-/// A rule a password broke; the names are part of the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+/// A rule a password broke; `shared::api` names them for the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Violation {
     TooShort,
     TooLong,

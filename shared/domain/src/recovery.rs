@@ -2,12 +2,12 @@
 //! nothing less than a second factor or a code from a second contact.
 
 use rand::{CryptoRng, RngCore};
-use serde::{Deserialize, Serialize};
 
 use super::account::{claim_token, Account, AccountChange, TokenClaim};
 use super::password::Password;
 use super::second_factor::{check_second_factor, MfaChallenge, MfaMethod, PendingReset};
 use super::session::ClientInfo;
+use super::sign_in::SecondFactorRequired;
 use super::verification::Purpose;
 use super::{random_text, Language};
 use crate::error::{Error, Result};
@@ -21,11 +21,10 @@ pub struct ResetRequest {
     pub password: Password,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum ResetOutcome {
     Done,
-    MfaRequired { mfa_required: bool, challenge_id: String, methods: Vec<MfaMethod> },
+    MfaRequired(SecondFactorRequired),
 }
 
 /// The account a reset token proves a contact of.
@@ -83,10 +82,9 @@ pub async fn reset_password(
         }),
     };
     services.store.put_challenge(&challenge).await?;
-    Ok(ResetOutcome::MfaRequired { mfa_required: true, challenge_id: challenge.id, methods: challenge.methods })
+    Ok(ResetOutcome::MfaRequired(SecondFactorRequired { challenge_id: challenge.id, methods: challenge.methods }))
 }
 
-#[derive(Deserialize)]
 pub struct ResetAnswer {
     pub challenge_id: String,
     pub method: MfaMethod,

@@ -2,8 +2,6 @@
 //! token) opens, the methods that can answer it, and the check of an answer. Used by
 //! sign-in, password reset, turning 2FA on and the self-service proofs.
 
-use serde::{Deserialize, Serialize};
-
 use crate::account::{Account, SecondFactor};
 use crate::error::Result;
 use crate::secret::{HashPurpose, KeyedHash};
@@ -12,8 +10,7 @@ use crate::time::Timestamp;
 use crate::totp::TotpSecret;
 use crate::{Services, VerificationId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MfaMethod {
     Totp,
     Sms,

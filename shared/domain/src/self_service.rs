@@ -4,8 +4,6 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use serde::Serialize;
-
 use super::account::{Account, AccountChange, TwoFactorChange};
 use super::limits::{LimitKey, Window};
 use super::password::Password;
@@ -130,7 +128,7 @@ pub async fn disable_two_factor(
     Ok(())
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct NewRecoveryCodes {
     pub recovery_codes: Vec<String>,
 }
@@ -162,22 +160,20 @@ pub async fn regenerate_recovery_codes(
     Ok(NewRecoveryCodes { recovery_codes: codes })
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct SessionView {
     pub id: String,
     /// `session` (signed in) or `device` (remembered, skips the second factor).
     pub kind: &'static str,
     pub created_at: i64,
     pub expires_at: i64,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub user_agent: Option<String>,
     /// Only the network, never the full address.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub client_network: Option<String>,
     pub current: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct SessionsView {
     pub sessions: Vec<SessionView>,
 }

@@ -2,7 +2,6 @@
 //! only as keyed hashes.
 
 use rand::{CryptoRng, RngCore};
-use serde::Serialize;
 
 use super::account::Account;
 use super::random_text;
@@ -81,7 +80,7 @@ pub struct DeviceRecord {
     pub expires_at: Timestamp,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct SessionIssued {
     pub session_token: String,
     pub expires_in: u64,

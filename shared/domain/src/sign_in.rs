@@ -4,7 +4,6 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use rand::{CryptoRng, RngCore};
-use serde::Serialize;
 
 use super::limits::{LimitKey, Window};
 use super::password::{Password, PasswordHasherConfig};
@@ -31,11 +30,18 @@ pub struct SignInRequest {
     pub client: ClientInfo,
 }
 
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum SignInOutcome {
     SignedIn(SessionIssued),
-    MfaRequired { mfa_required: bool, challenge_id: String, methods: Vec<MfaMethod> },
+    MfaRequired(SecondFactorRequired),
+}
+
+/// A password that was right (or a reset token that was good): the challenge that waits for
+/// one of `methods`.
+#[derive(Debug)]
+pub struct SecondFactorRequired {
+    pub challenge_id: String,
+    pub methods: Vec<MfaMethod>,
 }
 
 /// What an unknown login is checked against, so it costs what a known one costs
@@ -99,11 +105,10 @@ pub async fn sign_in(
             reset: None,
         };
         services.store.put_challenge(&challenge).await?;
-        return Ok(SignInOutcome::MfaRequired {
-            mfa_required: true,
+        return Ok(SignInOutcome::MfaRequired(SecondFactorRequired {
             challenge_id: challenge.id,
             methods: challenge.methods,
-        });
+        }));
     }
     if !remembered {
         notices::new_device_sign_in(services, &account, &request.client, request.language).await;
@@ -113,7 +118,7 @@ pub async fn sign_in(
     Ok(SignInOutcome::SignedIn(issued))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct SmsCodeSent {
     pub destination: String,
     pub resend_after: u64,
@@ -158,11 +163,10 @@ pub struct MfaAnswer {
     pub remember_device: bool,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct MfaSignedIn {
-    #[serde(flatten)]
     pub session: SessionIssued,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// When the device is to be remembered.
     pub device_token: Option<String>,
 }
 

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use rand::{CryptoRng, Rng, RngCore};
-use serde::Serialize;
 
 use super::account::{Account, PendingSecondFactor, SecondFactor};
 use super::second_factor::{check_second_factor, recovery_code_hash, MfaMethod, SecondFactorUse};
@@ -21,8 +20,7 @@ const SETUP_TTL: Duration = Duration::from_secs(10 * 60);
 const SETUP_RESEND_AFTER: Duration = Duration::from_secs(60);
 const RECOVERY_CODES: usize = 10;
 
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum SetupStarted {
     Totp { secret: String, otpauth_uri: String },
     Sms { destination: String, expires_in: u64 },
@@ -85,7 +83,7 @@ pub async fn start_two_factor(
     Ok(started)
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct TwoFactorEnabled {
     pub enabled: bool,
     /// Shown once; only their hashes are kept.

@@ -3,7 +3,6 @@
 use std::time::Duration;
 
 use rand::{CryptoRng, RngCore};
-use serde::{Deserialize, Serialize};
 
 use super::limits::{Limit, LimitKey, Window};
 use super::{
@@ -21,8 +20,7 @@ use crate::Services;
 const HOUR: Duration = Duration::from_secs(3600);
 
 /// What a confirmed code may be used for; a token proves control of a contact for one purpose only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Purpose {
     SignUp,
     AddContact,
@@ -63,7 +61,7 @@ pub struct CodeRequest {
     pub language: Language,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct CodeSent {
     pub verification_id: String,
     pub channel: Channel,
@@ -73,7 +71,7 @@ pub struct CodeSent {
     pub resend_after: u64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug)]
 pub struct TokenIssued {
     pub verification_token: String,
     pub expires_in: u64,
@@ -350,8 +348,7 @@ async fn guard_sms(services: &Services, phone: &PhoneNumber, now: Timestamp, lim
 }
 
 /// What the frontend needs to show the CAPTCHA (`GET /v1/captcha`).
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
+#[derive(Debug)]
 pub enum CaptchaWidget {
     /// An ALTCHA challenge to solve.
     ProofOfWork(captcha::CaptchaChallenge),

@@ -10,7 +10,7 @@ use domain::notify::SecurityEvent;
 use domain::password::Password;
 use domain::recovery::{complete_reset, reset_password, ResetAnswer, ResetOutcome, ResetRequest};
 use domain::second_factor::MfaMethod;
-use domain::sign_in::{complete_sign_in, MfaAnswer, SignInOutcome};
+use domain::sign_in::{complete_sign_in, MfaAnswer, SecondFactorRequired, SignInOutcome};
 use domain::two_factor::{confirm_two_factor, start_two_factor};
 use domain::verification::Purpose;
 use domain::{Contact, Error, Language, Result, Timestamp};
@@ -24,7 +24,7 @@ async fn reset(w: &World, token: &str, password: &str, now: Timestamp) -> Result
 /// The challenge a reset with 2FA on asks to answer.
 fn reset_challenge(outcome: Result<ResetOutcome>) -> (String, Vec<MfaMethod>) {
     match outcome {
-        Ok(ResetOutcome::MfaRequired { challenge_id, methods, .. }) => (challenge_id, methods),
+        Ok(ResetOutcome::MfaRequired(SecondFactorRequired { challenge_id, methods })) => (challenge_id, methods),
         other => panic!("expected a second-factor challenge, got {other:?}"),
     }
 }

@@ -16,7 +16,7 @@ use domain::config::Config;
 use domain::notify::{Message, Notifier, SecurityEvent};
 use domain::password::Password;
 use domain::session::{authenticate, Authenticated, ClientInfo};
-use domain::sign_in::{sign_in, SignInOutcome, SignInRequest};
+use domain::sign_in::{sign_in, SecondFactorRequired, SignInOutcome, SignInRequest};
 use domain::siteverify::{CaptchaVerifier, ProviderConfig, SiteverifyRefusal};
 use domain::store::MemoryStore;
 use domain::two_factor::{confirm_two_factor, start_two_factor, SetupStarted};
@@ -247,7 +247,7 @@ impl World {
 /// The challenge of a sign-in that needs a second factor.
 pub fn challenge_of(outcome: Result<SignInOutcome>) -> (String, Vec<domain::second_factor::MfaMethod>) {
     match outcome {
-        Ok(SignInOutcome::MfaRequired { challenge_id, methods, .. }) => (challenge_id, methods),
+        Ok(SignInOutcome::MfaRequired(SecondFactorRequired { challenge_id, methods })) => (challenge_id, methods),
         other => panic!("expected a second-factor challenge, got {other:?}"),
     }
 }

@@ -1,0 +1,158 @@
+//! Every request example of the document is accepted by its handler.
+
+use integration_tests::{new_phone, Stack, TestRequest};
+use serde_json::{json, Value};
+use shared::domain::{Contact, EmailAddress, PhoneNumber};
+
+use crate::document::{check_documented, openapi, operations, resolve, validate, Operation};
+use crate::handlers::handler;
+use crate::{add_recovery_email, enable_totp, PASSWORD};
+
+fn parameters<'a>(doc: &'a Value, op: &'a Operation) -> Vec<&'a Value> {
+    let listed = |node: &'a Value| node["parameters"].as_array().into_iter().flatten().map(|p| resolve(doc, p));
+    listed(&op.path_item).chain(listed(&op.spec)).collect()
+}
+
+fn parameter_example(parameter: &Value) -> Option<String> {
+    let example = parameter
+        .get("example")
+        .or_else(|| parameter["examples"].as_object().and_then(|e| e.values().next()).map(|e| &e["value"]))
+        .or_else(|| parameter["schema"]["examples"].get(0))?;
+    Some(example.as_str().map(str::to_owned).unwrap_or_else(|| example.to_string()))
+}
+
+/// The request body examples of an operation; one `None` for an operation without a body.
+fn request_examples(op: &Operation) -> Vec<(String, Option<Value>)> {
+    let Some(body) = op.spec.get("requestBody") else { return vec![("no body".to_owned(), None)] };
+    let media = &body["content"]["application/json"];
+    let mut examples: Vec<(String, Option<Value>)> = media["examples"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, example)| (name.clone(), Some(example["value"].clone())))
+        .collect();
+    examples.extend(media.get("example").map(|example| ("example".to_owned(), Some(example.clone()))));
+    assert!(!examples.is_empty(), "{}: give its request body at least one example", op.id);
+    examples
+}
+
+/// The request an example describes: method, path and body, path parameters and headers
+/// from the parameters' examples.
+fn example_request(doc: &Value, op: &Operation, body: Option<&Value>) -> TestRequest {
+    let mut path = op.path.clone();
+    let mut path_parameters = Vec::new();
+    let mut headers = Vec::new();
+    let mut query = Vec::new();
+    for parameter in parameters(doc, op) {
+        let name = parameter["name"].as_str().expect("a parameter has a name");
+        let example = parameter_example(parameter);
+        match parameter["in"].as_str() {
+            Some("path") => {
+                let value = example.unwrap_or_else(|| panic!("{}: path parameter {name} needs an example", op.id));
+                path = path.replace(&format!("{{{name}}}"), &value);
+                path_parameters.push((name, value));
+            }
+            Some("header") => headers.extend(example.map(|value| (name, value))),
+            Some("query") => query.extend(example.map(|value| format!("{name}={value}"))),
+            other => panic!("{}: parameters in {other:?} are not supported by this test yet", op.id),
+        }
+    }
+    if !query.is_empty() {
+        path = format!("{path}?{}", query.join("&"));
+    }
+    let mut request = match (op.method.as_str(), body) {
+        ("POST", Some(body)) => TestRequest::post(&path, body.clone()),
+        ("PUT", Some(body)) => TestRequest::post(&path, body.clone()).method("PUT"),
+        ("DELETE", Some(body)) => TestRequest::post(&path, body.clone()).method("DELETE"),
+        ("GET", None) => TestRequest::get(&path),
+        ("DELETE", None) => TestRequest::delete(&path),
+        (method, body) => panic!(
+            "{}: the harness cannot build {method} with body {body:?} yet; extend TestRequest in tests/src/lib.rs",
+            op.id
+        ),
+    };
+    for (name, value) in path_parameters {
+        request = request.path_parameter(name, &value);
+    }
+    for (name, value) in headers {
+        request = request.header(name, &value);
+    }
+    request
+}
+
+/// The contact a sign-in body names, so the example can be given an account to sign in to.
+fn login_of(body: &Value) -> Contact {
+    let login = body["login"].as_str().expect("a sign-in example has a login");
+    if login.contains('@') {
+        Contact::Email(EmailAddress::parse(login).expect("the example's login is an email"))
+    } else {
+        Contact::Phone(
+            PhoneNumber::parse(body["country_code"].as_str(), login).expect("the example's login is a phone"),
+        )
+    }
+}
+
+#[tokio::test]
+async fn every_request_example_is_accepted_by_its_handler() {
+    let doc = openapi();
+    let mut checked = 0;
+    for op in operations(&doc) {
+        let handler = handler(&op.id);
+        for (name, body) in request_examples(&op) {
+            if let Some(body) = &body {
+                let schema = &op.spec["requestBody"]["content"]["application/json"]["schema"];
+                if let Err(e) = validate(&doc, schema, body) {
+                    panic!("{} example {name:?} does not match its own schema: {e}", op.id);
+                }
+            }
+            // A table per example, so that limits of one never refuse another.
+            let stack = Stack::new().await;
+            let mut body = body;
+            if let Some(captcha) = body.as_mut().and_then(|b| b.get_mut("captcha")) {
+                // A solution works once and expires: the example's stands for a fresh one.
+                *captcha = json!(stack.solved_captcha().await);
+            }
+            let mut request = example_request(&doc, &op, body.as_ref());
+            if op.needs_session() {
+                let anonymous = handler.call(&stack, example_request(&doc, &op, body.as_ref())).await;
+                assert_eq!(
+                    (anonymous.status, anonymous.error_code()),
+                    (401, "unauthorized"),
+                    "{} is documented as needing a session",
+                    op.id
+                );
+                check_documented(&doc, &op, &anonymous);
+                let contact = new_phone();
+                stack.sign_up(&contact, PASSWORD).await;
+                let session = stack.session(&contact.canonical(), PASSWORD).await;
+                // What the example acts on.
+                match op.id.as_str() {
+                    "regenerate-recovery-codes" => {
+                        enable_totp(&stack, &session).await;
+                    }
+                    "remove-recovery-contact" => add_recovery_email(&stack, &session).await,
+                    _ => {}
+                }
+                request = request.bearer(&session);
+            }
+            if op.id == "sign-in" {
+                // Something to sign in to: a malformed login would answer 401 like a wrong password.
+                let body = body.as_ref().expect("sign-in has a body");
+                stack.sign_up(&login_of(body), body["password"].as_str().expect("a password")).await;
+            }
+            let answer = handler.call(&stack, request).await;
+            let refused = matches!(
+                (answer.status, answer.error_code()),
+                (400, "invalid_request" | "invalid_phone" | "invalid_email" | "unsupported_region")
+                    | (401, "invalid_credentials" | "unauthorized")
+                    | (403, "captcha_failed")
+                    | (413, _)
+            );
+            assert!(!refused, "{} refused its example {name:?}: {} {}", op.id, answer.status, answer.json);
+            assert!(answer.status < 500, "{} example {name:?}: {} {}", op.id, answer.status, answer.json);
+            check_documented(&doc, &op, &answer);
+            checked += 1;
+        }
+    }
+    assert!(checked > 0);
+}
