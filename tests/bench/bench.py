@@ -819,7 +819,7 @@ def capture(command):
 SIZE_TARGET = 1.5
 COLD_TARGET = 1.3
 
-# Issue #7's targets per logged route of tests/tests/round_trips.rs: (target text, met(calls)).
+# Issue #7's targets per logged route of tests/tests/api/round_trips.rs: (target text, met(calls)).
 def _dynamo(calls):
     return [c for c in calls if c.startswith("dynamodb:")]
 
@@ -982,7 +982,7 @@ def render(results, round_trips):
 
     # Round trips.
     if round_trips:
-        w("### AWS round trips per request (asserted exactly in tests/tests/round_trips.rs)")
+        w("### AWS round trips per request (asserted exactly in tests/tests/api/round_trips.rs)")
         w("")
         w("| route | DynamoDB | SES | SNS | calls, in order | issue target | |")
         w("|---|---:|---:|---:|---|---|---|")
@@ -1082,7 +1082,7 @@ def main():
     parser.add_argument("--bin-dir", default=str(ROOT / "target/release"))
     parser.add_argument("--work-dir", default=str(ROOT / "target/bench"))
     parser.add_argument("--results", default=str(ROOT / "tests/bench/RESULTS.md"))
-    parser.add_argument("--round-trips", help="JSON lines logged by tests/tests/round_trips.rs (ROUND_TRIPS_LOG)")
+    parser.add_argument("--round-trips", help="JSON lines logged by tests/tests/api/round_trips.rs (ROUND_TRIPS_LOG)")
     parser.add_argument("--cold-runs", type=int, default=20)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
@@ -1127,7 +1127,7 @@ def main():
                 entry = json.loads(line)
                 logged[entry["route"]] = entry["calls"]
         # In the order the test file checks them (its tests run in parallel and log in any order).
-        source = (ROOT / "tests/tests/round_trips.rs").read_text()
+        source = (ROOT / "tests/tests/api/round_trips.rs").read_text()
         order = re.findall(r'expect_trips\(\s*"([^"]+)"', source)
         for route in order + sorted(set(logged) - set(order)):
             if route in logged:

@@ -78,10 +78,10 @@ done
 export MOTO_PORT="${BENCH_MOTO_PORT}" AWS_ENDPOINT_URL="http://127.0.0.1:${BENCH_MOTO_PORT}" BENCH_PRIVATE_MOTO=1
 echo "moto: pid ${moto_pid} on port ${BENCH_MOTO_PORT} (log ${WORK#"${ROOT}/"}/moto.log)"
 
-step "AWS round trips per route (tests/tests/round_trips.rs)"
+step "AWS round trips per route (tests/tests/api/round_trips.rs)"
 round_trips() {
   rm -f "${WORK}/round_trips.jsonl"
-  ROUND_TRIPS_LOG="${WORK}/round_trips.jsonl" nice cargo test -p integration-tests --test round_trips
+  ROUND_TRIPS_LOG="${WORK}/round_trips.jsonl" nice cargo test -p integration-tests --test api round_trips::
 }
 # Once more on failure: moto's /moto-api/data.json (the harness's outbox) has answered 500 under
 # concurrent writes. A count that differs fails both times.

@@ -1,7 +1,7 @@
 //! The store contract: what every [`Store`] does, checked alike against each implementation, so
 //! that the in-memory store cannot drift from DynamoDB's. Each check takes a fresh store and
 //! panics on a breach; [`store_contract_tests!`](crate::store_contract_tests) makes one test of
-//! each (`shared/domain/tests/store_contract.rs` for `MemoryStore`, `tests/tests/store_contract.rs`
+//! each (`shared/domain/tests/store_contract.rs` for `MemoryStore`, `tests/tests/api/store_contract.rs`
 //! for `DynamoStore` in moto).
 //!
 //! Times are given as `now` parameters from [`T0`]; ids are random, so a check never depends on

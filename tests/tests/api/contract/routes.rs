@@ -2,7 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::document::{openapi, operations, repo_file, OPENAPI};
+use super::document::{openapi, operations, repo_file, OPENAPI};
 use serde_json::Value;
 
 /// (METHOD, path, function name).

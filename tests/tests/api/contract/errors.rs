@@ -9,7 +9,7 @@ use shared::api;
 use shared::domain::error::ALL_CODES;
 use shared::Error;
 
-use crate::document::{check_documented, openapi, operation, operations, resolve, validate, OPENAPI};
+use super::document::{check_documented, openapi, operation, operations, resolve, validate, OPENAPI};
 
 /// Every error code each operation documents, with the status it is documented under.
 fn documented_error_codes(doc: &Value) -> BTreeMap<String, Vec<(String, u16)>> {

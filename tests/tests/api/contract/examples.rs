@@ -4,9 +4,9 @@ use integration_tests::{new_phone, Stack, TestRequest};
 use serde_json::{json, Value};
 use shared::domain::{Contact, EmailAddress, PhoneNumber};
 
-use crate::document::{check_documented, openapi, operations, resolve, validate, Operation};
-use crate::handlers::handler;
-use crate::{add_recovery_email, enable_totp, PASSWORD};
+use super::document::{check_documented, openapi, operations, resolve, validate, Operation};
+use super::handlers::handler;
+use super::{add_recovery_email, enable_totp, PASSWORD};
 
 fn parameters<'a>(doc: &'a Value, op: &'a Operation) -> Vec<&'a Value> {
     let listed = |node: &'a Value| node["parameters"].as_array().into_iter().flatten().map(|p| resolve(doc, p));

@@ -2,7 +2,7 @@
 
 use integration_tests::{Stack, TestRequest, TestResponse};
 
-use crate::document::{openapi, operations, OPENAPI};
+use super::document::{openapi, operations, OPENAPI};
 
 #[derive(Debug, Clone, Copy)]
 pub enum Handler {

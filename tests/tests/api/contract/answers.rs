@@ -6,9 +6,9 @@ use serde_json::{json, Value};
 use shared::domain::Contact;
 use shared::Timestamp;
 
-use crate::document::{check_documented, openapi, operation};
-use crate::handlers::handler;
-use crate::{add_recovery_email, authenticator_code, enable_totp, post, PASSWORD};
+use super::document::{check_documented, openapi, operation};
+use super::handlers::handler;
+use super::{add_recovery_email, authenticator_code, enable_totp, post, PASSWORD};
 
 /// Calls operations by id and checks every answer against the document.
 struct Client<'a> {
