@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Local AWS (DynamoDB, SES/SESv2, SNS) via moto_server on 127.0.0.1:$MOTO_PORT (4566).
+# Local AWS (DynamoDB, SES/SESv2, SNS) via moto's server (one request at a time) on 127.0.0.1:$MOTO_PORT (4566).
 #
 #   infra/moto.sh start    start in the background unless a moto already answers; wait until ready
 #   infra/moto.sh stop     stop the server that `start` launched (never one started elsewhere)
@@ -30,7 +30,9 @@ start() {
   fi
   mkdir -p "${DIR}"
   # setsid: own session, so a Ctrl-C meant for the foreground job doesn't take moto down.
-  setsid "${ROOT}/infra/.venv/bin/moto_server" -H 127.0.0.1 -p "${PORT}" >"${LOG}" 2>&1 </dev/null &
+  # moto_serial.py: moto's server answering one request at a time, as DynamoDB serialises
+  # writes to an item (see that file); so concurrency tests hold on moto as on AWS.
+  setsid "${ROOT}/infra/.venv/bin/python" "${ROOT}/infra/moto_serial.py" 127.0.0.1 "${PORT}" >"${LOG}" 2>&1 </dev/null &
   echo $! >"${PID_FILE}"
   for _ in $(seq 1 100); do # up to ~20 s; a warm start takes about 1 s
     if answers; then
