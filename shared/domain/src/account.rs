@@ -4,9 +4,9 @@ use rand::{CryptoRng, RngCore};
 use serde::{Deserialize, Serialize};
 
 use super::idempotency::Idempotency;
-use super::password::Password;
+use super::password::{Password, PasswordHash};
 use super::verification::{Purpose, Verification, VerificationState};
-use super::{random_text, Contact, EmailAddress, PhoneNumber, VerificationToken};
+use super::{AccountId, ChallengeId, Contact, EmailAddress, PhoneNumber, VerificationToken};
 
 use crate::error::{Error, Result};
 use crate::secret::KeyedHash;
@@ -15,8 +15,8 @@ use crate::Services;
 
 #[derive(Debug, Clone)]
 pub struct Account {
-    pub id: String,
-    pub password_hash: String,
+    pub id: AccountId,
+    pub password_hash: PasswordHash,
     /// The phone or email the account was created with; its login.
     pub primary: Contact,
     pub recovery_phone: Option<PhoneNumber>,
@@ -64,7 +64,13 @@ pub struct PendingSecondFactor {
 }
 
 impl Account {
-    pub fn new(id: String, password_hash: String, primary: Contact, terms_version: String, now: Timestamp) -> Self {
+    pub fn new(
+        id: AccountId,
+        password_hash: PasswordHash,
+        primary: Contact,
+        terms_version: String,
+        now: Timestamp,
+    ) -> Self {
         Account {
             id,
             password_hash,
@@ -103,16 +109,16 @@ pub struct TokenClaim {
 }
 
 /// A change to an account that must happen all at once.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct AccountChange<'a> {
-    pub account_id: &'a str,
+    pub account_id: &'a AccountId,
     /// Verification tokens used up by the change.
     pub tokens: Vec<&'a TokenClaim>,
     /// An MFA challenge the change answers, closed by it.
-    pub challenge: Option<&'a str>,
+    pub challenge: Option<&'a ChallengeId>,
     /// The second factor that proved the change, used up by it.
     pub factor: Option<&'a super::second_factor::SecondFactorUse>,
-    pub password_hash: Option<String>,
+    pub password_hash: Option<PasswordHash>,
     /// Signs out every session of the current epoch (`session_epoch` is the epoch seen).
     pub sign_out_everywhere: Option<u64>,
     pub forget_devices: bool,
@@ -121,6 +127,24 @@ pub struct AccountChange<'a> {
     pub two_factor: Option<TwoFactorChange>,
     /// A recovery contact removed, and freed for other accounts.
     pub remove_recovery: Option<&'a Contact>,
+}
+
+impl<'a> AccountChange<'a> {
+    /// No change yet to the account `account_id`: `..AccountChange::of(id)` fills the parts a change leaves alone.
+    pub fn of(account_id: &'a AccountId) -> Self {
+        AccountChange {
+            account_id,
+            tokens: Vec::new(),
+            challenge: None,
+            factor: None,
+            password_hash: None,
+            sign_out_everywhere: None,
+            forget_devices: false,
+            keep_session: None,
+            two_factor: None,
+            remove_recovery: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -140,7 +164,7 @@ pub struct NewAccount {
 /// a retry (`idempotency`); the answer is `shared::api::account::AccountCreated`, from either.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountCreated {
-    pub account_id: String,
+    pub account_id: AccountId,
     /// The verified phone (E.164) or email the person signs in with.
     pub login: String,
 }
@@ -207,7 +231,7 @@ async fn create(
     config.password_policy.check(&request.password, &contact)?;
 
     let password_hash = config.password_hasher.hash(&request.password)?;
-    let account = Account::new(random_text(rng, 16), password_hash, contact, terms_version, now);
+    let account = Account::new(AccountId::generate(rng), password_hash, contact, terms_version, now);
     let created = AccountCreated { account_id: account.id.clone(), login: account.primary.canonical() };
     let record = idempotency.map(|i| i.record(&created, now, services));
     services.store.create_account(&account, &claim, record.as_ref()).await?;

@@ -5,6 +5,7 @@ use base64::Engine;
 use rand::{CryptoRng, Rng, RngCore};
 
 use crate::error::{Error, Result};
+use crate::ids::VerificationId;
 use crate::secret::{HashPurpose, KeyedHash, ServiceSecret};
 
 /// Six decimal digits, uniformly drawn from a CSPRNG (NIST SP 800-63B).
@@ -50,28 +51,6 @@ impl VerificationCode {
 impl std::fmt::Debug for VerificationCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("VerificationCode(..)")
-    }
-}
-
-/// 128 random bits, base64url: unguessable, so knowing one id says nothing of another.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct VerificationId(String);
-
-const ID_BYTES: usize = 16;
-const ID_LEN: usize = 22;
-
-impl VerificationId {
-    pub fn generate(rng: &mut (impl RngCore + CryptoRng)) -> Self {
-        VerificationId(random_text(rng, ID_BYTES))
-    }
-
-    /// Ids come from URLs; anything that is not the shape of an id is simply unknown.
-    pub fn parse(text: &str) -> Option<Self> {
-        (text.len() == ID_LEN && text.bytes().all(is_base64url)).then(|| VerificationId(text.to_owned()))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
     }
 }
 
@@ -124,7 +103,7 @@ pub fn random_text(rng: &mut (impl RngCore + CryptoRng), bytes: usize) -> String
     URL_SAFE_NO_PAD.encode(buf)
 }
 
-fn is_base64url(b: u8) -> bool {
+pub(crate) fn is_base64url(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'-' || b == b'_'
 }
 

@@ -4,12 +4,12 @@
 use rand::{CryptoRng, RngCore};
 
 use super::account::{claim_token, Account, AccountChange, TokenClaim};
-use super::password::Password;
-use super::second_factor::{check_second_factor, MfaChallenge, MfaMethod, PendingReset};
+use super::password::{Password, PasswordHash};
+use super::second_factor::{challenge_id, check_second_factor, MfaChallenge, MfaMethod, PendingReset};
 use super::session::ClientInfo;
 use super::sign_in::SecondFactorRequired;
 use super::verification::Purpose;
-use super::{random_text, Language};
+use super::{ChallengeId, Language};
 use crate::error::{Error, Result};
 use crate::notices;
 use crate::notify::SecurityEvent;
@@ -68,7 +68,7 @@ pub async fn reset_password(
         }
     }
     let challenge = MfaChallenge {
-        id: random_text(rng, 16),
+        id: ChallengeId::generate(rng),
         account_id: account.id.clone(),
         methods,
         attempts: 0,
@@ -100,8 +100,11 @@ pub async fn complete_reset(
     now: Timestamp,
 ) -> Result<()> {
     let max = services.config.mfa_max_attempts;
-    let challenge =
-        services.store.count_challenge_attempt(&answer.challenge_id, now, max).await?.ok_or(Error::ChallengeExpired)?;
+    let challenge = services
+        .store
+        .count_challenge_attempt(&challenge_id(&answer.challenge_id)?, now, max)
+        .await?
+        .ok_or(Error::ChallengeExpired)?;
     let reset = challenge.reset.clone().ok_or(Error::ChallengeExpired)?;
     if !challenge.methods.contains(&answer.method) {
         return Err(Error::InvalidRequest("this method is not available for this reset".into()));
@@ -145,20 +148,19 @@ async fn finish(
     services: &Services,
     account: &Account,
     tokens: Vec<&TokenClaim>,
-    challenge: Option<&str>,
+    challenge: Option<&ChallengeId>,
     factor: Option<&super::second_factor::SecondFactorUse>,
-    password_hash: String,
+    password_hash: PasswordHash,
     language: Language,
 ) -> Result<()> {
     let change = AccountChange {
-        account_id: &account.id,
         tokens,
         challenge,
         factor,
         password_hash: Some(password_hash),
         sign_out_everywhere: Some(account.session_epoch),
         forget_devices: true,
-        ..Default::default()
+        ..AccountChange::of(&account.id)
     };
     services.store.change_account(&change).await?;
     notices::to_every_contact(services, account, SecurityEvent::PasswordReset, "", language).await;

@@ -3,12 +3,13 @@
 //! sign-in, password reset, turning 2FA on and the self-service proofs.
 
 use crate::account::{Account, SecondFactor};
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::password::PasswordHash;
 use crate::secret::{HashPurpose, KeyedHash};
 use crate::session::ClientInfo;
 use crate::time::Timestamp;
 use crate::totp::TotpSecret;
-use crate::{Services, VerificationId};
+use crate::{AccountId, ChallengeId, Services, VerificationId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MfaMethod {
@@ -25,14 +26,14 @@ pub struct PendingReset {
     pub verification_id: VerificationId,
     pub token_hash: KeyedHash,
     /// The new password, already hashed: the plain text is never stored.
-    pub password_hash: String,
+    pub password_hash: PasswordHash,
 }
 
 /// A password that was right, waiting for the second factor.
 #[derive(Debug, Clone)]
 pub struct MfaChallenge {
-    pub id: String,
-    pub account_id: String,
+    pub id: ChallengeId,
+    pub account_id: AccountId,
     pub methods: Vec<MfaMethod>,
     pub attempts: u32,
     pub expires_at: Timestamp,
@@ -40,6 +41,11 @@ pub struct MfaChallenge {
     pub client: ClientInfo,
     /// Set when the challenge guards a password reset rather than a sign-in.
     pub reset: Option<PendingReset>,
+}
+
+/// The challenge a client names: an id of any other shape is simply unknown.
+pub fn challenge_id(text: &str) -> Result<ChallengeId> {
+    ChallengeId::parse(text.trim()).ok_or(Error::ChallengeExpired)
 }
 
 /// The methods a sign-in challenge offers for `account`.
@@ -74,12 +80,12 @@ fn normalised_recovery_code(code: &str) -> String {
     code.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase()
 }
 
-pub fn recovery_code_hash(services: &Services, account_id: &str, code: &str) -> String {
+pub fn recovery_code_hash(services: &Services, account_id: &AccountId, code: &str) -> String {
     let normalised = normalised_recovery_code(code);
     services
         .config
         .secret
-        .keyed_hash(HashPurpose::RecoveryCode, &[account_id.as_bytes(), normalised.as_bytes()])
+        .keyed_hash(HashPurpose::RecoveryCode, &[account_id.as_str().as_bytes(), normalised.as_bytes()])
         .to_hex()
 }
 
@@ -117,7 +123,7 @@ pub fn check_second_factor(
             let hashes = services
                 .config
                 .secret
-                .keyed_hashes(HashPurpose::RecoveryCode, &[account.id.as_bytes(), normalised.as_bytes()]);
+                .keyed_hashes(HashPurpose::RecoveryCode, &[account.id.as_str().as_bytes(), normalised.as_bytes()]);
             let known = account.two_factor.recovery_codes.iter().find(|stored| {
                 KeyedHash::from_hex(stored).is_some_and(|stored| hashes.iter().any(|hash| hash.matches(&stored)))
             });

@@ -10,7 +10,7 @@ use super::password::Password;
 use super::second_factor::{check_second_factor, recovery_code_hash, MfaMethod, SecondFactorUse};
 use super::session::Authenticated;
 use super::two_factor::recovery_codes;
-use super::{Channel, Contact, Language};
+use super::{Channel, Contact, DeviceId, Language, SessionId};
 use crate::error::{Error, Result};
 use crate::notices;
 use crate::notify::{Message, SecurityEvent};
@@ -21,7 +21,7 @@ const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
 /// Checks the account's password, throttled like sign-in so a stolen session cannot guess it.
 async fn check_password(services: &Services, account: &Account, password: &Password, now: Timestamp) -> Result<()> {
-    let key = LimitKey::new(&services.config.secret, "password-check", &account.id);
+    let key = LimitKey::new(&services.config.secret, "password-check", account.id.as_str());
     let window = Window::containing(now, FAILURE_WINDOW);
     if services.store.window_count(&key, window).await? >= services.config.sign_in_failures_per_login {
         return Err(Error::RateLimited { retry_after: window.end.remaining_from(now).max(Duration::from_secs(1)) });
@@ -45,11 +45,10 @@ pub async fn change_password(
     check_password(services, account, current, now).await?;
     services.config.password_policy.check(new, &account.primary)?;
     let change = AccountChange {
-        account_id: &account.id,
         password_hash: Some(services.config.password_hasher.hash(new)?),
         sign_out_everywhere: Some(account.session_epoch),
         keep_session: Some(&signed_in.session),
-        ..Default::default()
+        ..AccountChange::of(&account.id)
     };
     services.store.change_account(&change).await?;
     notices::to_every_contact(services, account, SecurityEvent::PasswordChanged, "", language).await;
@@ -71,7 +70,7 @@ pub async fn remove_recovery_contact(
     let Some(contact) = recovery else {
         return Err(if account.primary.channel() == channel { Error::PrimaryContact } else { Error::NotFound });
     };
-    let change = AccountChange { account_id: &account.id, remove_recovery: Some(&contact), ..Default::default() };
+    let change = AccountChange { remove_recovery: Some(&contact), ..AccountChange::of(&account.id) };
     services.store.change_account(&change).await?;
     notices::to_every_contact(services, account, SecurityEvent::RecoveryContactRemoved, &contact.masked(), language)
         .await;
@@ -98,7 +97,7 @@ async fn prove(
                     return Ok(Some(used));
                 }
             }
-            let key = LimitKey::new(&services.config.secret, "password-check", &account.id);
+            let key = LimitKey::new(&services.config.secret, "password-check", account.id.as_str());
             services.store.count_failure(&key, Window::containing(now, FAILURE_WINDOW)).await?;
             Err(Error::InvalidCode { attempts_left: 0 })
         }
@@ -118,10 +117,9 @@ pub async fn disable_two_factor(
     }
     let used = prove(services, account, proof, now).await?;
     let change = AccountChange {
-        account_id: &account.id,
         factor: used.as_ref(),
         two_factor: Some(TwoFactorChange::Off),
-        ..Default::default()
+        ..AccountChange::of(&account.id)
     };
     services.store.change_account(&change).await?;
     notices::to_every_contact(services, account, SecurityEvent::TwoFactorOff, "", language).await;
@@ -149,11 +147,10 @@ pub async fn regenerate_recovery_codes(
     let codes = recovery_codes(rng);
     let hashes = codes.iter().map(|c| recovery_code_hash(services, &account.id, c)).collect();
     let change = AccountChange {
-        account_id: &account.id,
         // A recovery code that proved this is replaced anyway, so it is checked, not removed.
         factor: used.as_ref(),
         two_factor: Some(TwoFactorChange::NewRecoveryCodes(hashes)),
-        ..Default::default()
+        ..AccountChange::of(&account.id)
     };
     services.store.change_account(&change).await?;
     notices::to_every_contact(services, account, SecurityEvent::RecoveryCodesRegenerated, "", language).await;
@@ -200,7 +197,7 @@ pub async fn list_sessions(services: &Services, signed_in: &Authenticated, now: 
         .filter(|s| s.epoch == account.session_epoch && s.expires_at > now)
         .map(|s| SessionView {
             current: s.id == signed_in.session.id,
-            id: s.id,
+            id: s.id.to_string(),
             kind: "session",
             created_at: s.created_at.0,
             expires_at: s.expires_at.0,
@@ -210,7 +207,7 @@ pub async fn list_sessions(services: &Services, signed_in: &Authenticated, now: 
         .collect();
     views.extend(devices.into_iter().filter(|d| d.epoch == account.device_epoch && d.expires_at > now).map(|d| {
         SessionView {
-            id: d.id,
+            id: d.id.to_string(),
             kind: "device",
             created_at: d.created_at.0,
             expires_at: d.expires_at.0,
@@ -223,16 +220,17 @@ pub async fn list_sessions(services: &Services, signed_in: &Authenticated, now: 
 }
 
 pub async fn revoke_session(services: &Services, signed_in: &Authenticated, session_id: &str) -> Result<()> {
-    services.store.delete_session(&signed_in.account.id, session_id).await
+    // An id of another shape names no session: there is nothing to end.
+    let Some(session_id) = SessionId::parse(session_id) else { return Ok(()) };
+    services.store.delete_session(&signed_in.account.id, &session_id).await
 }
 
 pub async fn sign_out_everywhere(services: &Services, signed_in: &Authenticated) -> Result<()> {
     let account = &signed_in.account;
     let change = AccountChange {
-        account_id: &account.id,
         sign_out_everywhere: Some(account.session_epoch),
         forget_devices: true,
-        ..Default::default()
+        ..AccountChange::of(&account.id)
     };
     services.store.change_account(&change).await
 }
@@ -252,8 +250,8 @@ pub async fn delete_account(
         prove(services, account, &Proof::Code(code.to_owned()), now).await?;
     }
     let (sessions, devices) = services.store.sessions_and_devices(&account.id).await?;
-    let sessions: Vec<String> = sessions.into_iter().map(|s| s.id).collect();
-    let devices: Vec<String> = devices.into_iter().map(|d| d.id).collect();
+    let sessions: Vec<SessionId> = sessions.into_iter().map(|s| s.id).collect();
+    let devices: Vec<DeviceId> = devices.into_iter().map(|d| d.id).collect();
     services.store.delete_account(account, &sessions, &devices).await?;
     let notice = Message::security_notice(&services.config.service_name, SecurityEvent::AccountDeleted, "", language);
     notices::to_primary(services, account, &notice).await;

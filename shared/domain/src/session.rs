@@ -5,32 +5,43 @@ use rand::{CryptoRng, RngCore};
 
 use super::account::Account;
 use super::random_text;
+use crate::code::is_base64url;
 use crate::error::{Error, Result};
+use crate::ids::RandomId;
 use crate::secret::{HashPurpose, KeyedHash, ServiceSecret};
 use crate::time::Timestamp;
 use crate::Services;
+use crate::{AccountId, DeviceId, SessionId};
 
 /// `<account id>.<id>.<secret>`: names its item, so checking it is one read with no index.
+/// `Id` is what it opens: a session (`SessionId`) or a remembered device (`DeviceId`).
 #[derive(Clone)]
-pub struct AccountToken {
-    pub account_id: String,
-    pub id: String,
+pub struct AccountToken<Id> {
+    pub account_id: AccountId,
+    pub id: Id,
     secret: String,
 }
 
-impl AccountToken {
-    pub fn generate(account_id: &str, rng: &mut (impl RngCore + CryptoRng)) -> Self {
-        AccountToken { account_id: account_id.to_owned(), id: random_text(rng, 16), secret: random_text(rng, 32) }
+const TOKEN_SECRET_BYTES: usize = 32;
+const TOKEN_SECRET_LEN: usize = 43;
+
+impl<Id: RandomId> AccountToken<Id> {
+    pub fn generate(account_id: &AccountId, rng: &mut (impl RngCore + CryptoRng)) -> Self {
+        AccountToken {
+            account_id: account_id.clone(),
+            id: Id::generate(rng),
+            secret: random_text(rng, TOKEN_SECRET_BYTES),
+        }
     }
 
     pub fn parse(text: &str) -> Option<Self> {
         let mut parts = text.trim().split('.');
         let (account_id, id, secret) = (parts.next()?, parts.next()?, parts.next()?);
-        let well_formed = |s: &str, len: usize| {
-            s.len() == len && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
-        };
-        (parts.next().is_none() && well_formed(account_id, 22) && well_formed(id, 22) && well_formed(secret, 43))
-            .then(|| AccountToken { account_id: account_id.into(), id: id.into(), secret: secret.into() })
+        let secret_well_formed = secret.len() == TOKEN_SECRET_LEN && secret.bytes().all(is_base64url);
+        if parts.next().is_some() || !secret_well_formed {
+            return None;
+        }
+        Some(AccountToken { account_id: AccountId::parse(account_id)?, id: Id::parse(id)?, secret: secret.into() })
     }
 
     pub fn hash(&self, secret: &ServiceSecret, purpose: HashPurpose) -> KeyedHash {
@@ -43,11 +54,11 @@ impl AccountToken {
     }
 
     fn hashed(&self) -> [&[u8]; 3] {
-        [self.account_id.as_bytes(), self.id.as_bytes(), self.secret.as_bytes()]
+        [self.account_id.as_str().as_bytes(), self.id.as_str().as_bytes(), self.secret.as_bytes()]
     }
 
     pub fn reveal(&self) -> String {
-        format!("{}.{}.{}", self.account_id, self.id, self.secret)
+        format!("{}.{}.{}", self.account_id, self.id.as_str(), self.secret)
     }
 }
 
@@ -60,8 +71,8 @@ pub struct ClientInfo {
 
 #[derive(Debug, Clone)]
 pub struct SessionRecord {
-    pub account_id: String,
-    pub id: String,
+    pub account_id: AccountId,
+    pub id: SessionId,
     pub secret_hash: KeyedHash,
     pub epoch: u64,
     pub created_at: Timestamp,
@@ -72,8 +83,8 @@ pub struct SessionRecord {
 /// A device a person chose to remember: it skips the second factor until it expires.
 #[derive(Debug, Clone)]
 pub struct DeviceRecord {
-    pub account_id: String,
-    pub id: String,
+    pub account_id: AccountId,
+    pub id: DeviceId,
     pub secret_hash: KeyedHash,
     pub epoch: u64,
     pub created_at: Timestamp,
@@ -94,7 +105,7 @@ pub fn new_session(
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> (SessionRecord, SessionIssued) {
-    let token = AccountToken::generate(&account.id, rng);
+    let token = AccountToken::<SessionId>::generate(&account.id, rng);
     let ttl = services.config.session_ttl;
     let record = SessionRecord {
         account_id: account.id.clone(),
@@ -114,7 +125,7 @@ pub fn new_device(
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> (DeviceRecord, String) {
-    let token = AccountToken::generate(&account.id, rng);
+    let token = AccountToken::<DeviceId>::generate(&account.id, rng);
     let record = DeviceRecord {
         account_id: account.id.clone(),
         id: token.id.clone(),
@@ -133,7 +144,7 @@ pub async fn is_remembered_device(
     device_token: &str,
     now: Timestamp,
 ) -> Result<bool> {
-    let Some(token) = AccountToken::parse(device_token).filter(|t| t.account_id == account.id) else {
+    let Some(token) = AccountToken::<DeviceId>::parse(device_token).filter(|t| t.account_id == account.id) else {
         return Ok(false);
     };
     let Some(device) = services.store.device(&account.id, &token.id).await? else { return Ok(false) };
@@ -150,7 +161,7 @@ pub struct Authenticated {
 
 /// One read for the account and its session together; every failure is the same 401.
 pub async fn authenticate(services: &Services, bearer: Option<&str>, now: Timestamp) -> Result<Authenticated> {
-    let token = bearer.and_then(AccountToken::parse).ok_or(Error::Unauthorized)?;
+    let token = bearer.and_then(AccountToken::<SessionId>::parse).ok_or(Error::Unauthorized)?;
     let (account, session) = services.store.account_with_session(&token.account_id, &token.id).await?;
     let (Some(account), Some(session)) = (account, session) else { return Err(Error::Unauthorized) };
     let valid = token.verify(&services.config.secret, HashPurpose::SessionToken, &session.secret_hash)
@@ -175,9 +186,9 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_malformed_ones_are_refused() {
         let mut rng = StdRng::seed_from_u64(1);
-        let account_id = random_text(&mut rng, 16);
-        let token = AccountToken::generate(&account_id, &mut rng);
-        let parsed = AccountToken::parse(&token.reveal()).unwrap();
+        let account_id = AccountId::generate(&mut rng);
+        let token = AccountToken::<SessionId>::generate(&account_id, &mut rng);
+        let parsed = AccountToken::<SessionId>::parse(&token.reveal()).unwrap();
         let secret = ServiceSecret::new(vec![1u8; 32]).unwrap();
         assert!(parsed
             .hash(&secret, HashPurpose::SessionToken)
@@ -187,7 +198,7 @@ mod tests {
             .matches(&token.hash(&secret, HashPurpose::SessionToken)));
         let text = token.reveal();
         for bad in ["", "a.b.c", &format!("{text}.x"), &text[1..], &text.replace('.', "-")] {
-            assert!(AccountToken::parse(bad).is_none(), "{bad}");
+            assert!(AccountToken::<SessionId>::parse(bad).is_none(), "{bad}");
         }
     }
 }

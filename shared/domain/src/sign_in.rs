@@ -6,11 +6,11 @@ use std::time::Duration;
 use rand::{CryptoRng, RngCore};
 
 use super::limits::{LimitKey, Window};
-use super::password::{Password, PasswordHasherConfig};
+use super::password::{Password, PasswordHash, PasswordHasherConfig};
 use super::second_factor::{self, check_second_factor, MfaChallenge, MfaMethod, SecondFactorUse};
 use super::session::{is_remembered_device, new_device, new_session, ClientInfo, SessionIssued};
 use super::totp::TotpSecret;
-use super::{random_text, Contact, Language, VerificationCode};
+use super::{ChallengeId, Contact, Language, VerificationCode};
 use crate::error::{Error, Result};
 use crate::notices;
 use crate::notify::Message;
@@ -40,14 +40,14 @@ pub enum SignInOutcome {
 /// one of `methods`.
 #[derive(Debug)]
 pub struct SecondFactorRequired {
-    pub challenge_id: String,
+    pub challenge_id: ChallengeId,
     pub methods: Vec<MfaMethod>,
 }
 
 /// What an unknown login is checked against, so it costs what a known one costs
 /// and the answer time does not tell whether the account exists.
-fn dummy_hash(hasher: &PasswordHasherConfig) -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
+fn dummy_hash(hasher: &PasswordHasherConfig) -> &'static PasswordHash {
+    static DUMMY: OnceLock<PasswordHash> = OnceLock::new();
     DUMMY.get_or_init(|| hasher.hash(&Password::new("dummy password for unknown logins")).expect("argon2 parameters"))
 }
 
@@ -95,7 +95,7 @@ pub async fn sign_in(
     };
     if account.two_factor_enabled() && !remembered {
         let challenge = MfaChallenge {
-            id: random_text(rng, 16),
+            id: ChallengeId::generate(rng),
             account_id: account.id.clone(),
             methods: second_factor::challenge_methods(&account),
             attempts: 0,
@@ -132,8 +132,12 @@ pub async fn send_challenge_sms(
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<SmsCodeSent> {
-    let challenge =
-        services.store.challenge(challenge_id).await?.filter(|c| c.expires_at > now).ok_or(Error::ChallengeExpired)?;
+    let challenge = services
+        .store
+        .challenge(&second_factor::challenge_id(challenge_id)?)
+        .await?
+        .filter(|c| c.expires_at > now)
+        .ok_or(Error::ChallengeExpired)?;
     if !challenge.methods.contains(&MfaMethod::Sms) {
         return Err(Error::InvalidRequest("this challenge cannot be answered by SMS".into()));
     }
@@ -144,7 +148,7 @@ pub async fn send_challenge_sms(
     let hash = services
         .config
         .secret
-        .keyed_hash(HashPurpose::SecondFactorCode, &[challenge.id.as_bytes(), code.as_str().as_bytes()]);
+        .keyed_hash(HashPurpose::SecondFactorCode, &[challenge.id.as_str().as_bytes(), code.as_str().as_bytes()]);
     if !services.store.set_challenge_sms(&challenge.id, &hash, now, SMS_RESEND_AFTER).await? {
         return Err(Error::RateLimited { retry_after: SMS_RESEND_AFTER });
     }
@@ -179,7 +183,7 @@ pub async fn complete_sign_in(
     let config = &services.config;
     let challenge = services
         .store
-        .count_challenge_attempt(&answer.challenge_id, now, config.mfa_max_attempts)
+        .count_challenge_attempt(&second_factor::challenge_id(&answer.challenge_id)?, now, config.mfa_max_attempts)
         .await?
         .ok_or(Error::ChallengeExpired)?;
     if !challenge.methods.contains(&answer.method) || challenge.reset.is_some() {

@@ -12,6 +12,7 @@ use totp_rs::{Algorithm, Secret, TOTP};
 use crate::error::{Error, Result};
 use crate::secret::{HashPurpose, KeyedHash, ServiceSecret};
 use crate::time::Timestamp;
+use crate::AccountId;
 
 const STEP_SECS: u64 = 30;
 const SECRET_BYTES: usize = 20;
@@ -65,19 +66,19 @@ impl TotpSecret {
     pub fn seal(
         &self,
         service: &ServiceSecret,
-        account_id: &str,
+        account_id: &AccountId,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<String> {
         let mut nonce = [0u8; 12];
         rng.fill_bytes(&mut nonce);
         let sealed = cipher(&service.keyed_hash(HashPurpose::TotpEncryption, &[]))
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &self.0, aad: account_id.as_bytes() })
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &self.0, aad: account_id.as_str().as_bytes() })
             .map_err(|_| Error::Internal("TOTP secret encryption".into()))?;
         Ok(STANDARD.encode([nonce.as_slice(), &sealed].concat()))
     }
 
     /// Opens a sealed secret under whichever of the service's keys sealed it.
-    pub fn open(service: &ServiceSecret, account_id: &str, sealed: &str) -> Result<Self> {
+    pub fn open(service: &ServiceSecret, account_id: &AccountId, sealed: &str) -> Result<Self> {
         Self::open_under_any_key(service, account_id, sealed).map(|(secret, _)| secret)
     }
 
@@ -85,7 +86,7 @@ impl TotpSecret {
     /// rotation) sealed it; None when it is already under the current key.
     pub fn reseal(
         service: &ServiceSecret,
-        account_id: &str,
+        account_id: &AccountId,
         sealed: &str,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<Option<String>> {
@@ -96,13 +97,13 @@ impl TotpSecret {
     }
 
     /// The secret, and whether the current key (tried first) opened it.
-    fn open_under_any_key(service: &ServiceSecret, account_id: &str, sealed: &str) -> Result<(Self, bool)> {
+    fn open_under_any_key(service: &ServiceSecret, account_id: &AccountId, sealed: &str) -> Result<(Self, bool)> {
         let bytes = STANDARD.decode(sealed).map_err(|_| Error::Internal("stored TOTP secret".into()))?;
         if bytes.len() < 12 {
             return Err(Error::Internal("stored TOTP secret".into()));
         }
         let (nonce, ciphertext) = bytes.split_at(12);
-        let payload = || Payload { msg: ciphertext, aad: account_id.as_bytes() };
+        let payload = || Payload { msg: ciphertext, aad: account_id.as_str().as_bytes() };
         service
             .keyed_hashes(HashPurpose::TotpEncryption, &[])
             .iter()
@@ -159,12 +160,12 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(2);
         let service = ServiceSecret::new(vec![9u8; 32]).unwrap();
         let secret = TotpSecret::generate(&mut rng);
-        let sealed = secret.seal(&service, "account-a", &mut rng).unwrap();
+        let sealed = secret.seal(&service, &AccountId::stored("account-a".into()), &mut rng).unwrap();
         assert!(!sealed.contains(&secret.base32()));
-        assert_eq!(TotpSecret::open(&service, "account-a", &sealed).unwrap().0, secret.0);
-        assert!(TotpSecret::open(&service, "account-b", &sealed).is_err());
+        assert_eq!(TotpSecret::open(&service, &AccountId::stored("account-a".into()), &sealed).unwrap().0, secret.0);
+        assert!(TotpSecret::open(&service, &AccountId::stored("account-b".into()), &sealed).is_err());
         let other = ServiceSecret::new(vec![8u8; 32]).unwrap();
-        assert!(TotpSecret::open(&other, "account-a", &sealed).is_err());
+        assert!(TotpSecret::open(&other, &AccountId::stored("account-a".into()), &sealed).is_err());
     }
 
     #[test]
@@ -173,16 +174,27 @@ mod tests {
         let old = "k".repeat(32);
         let before = ServiceSecret::parse(&old).unwrap();
         let secret = TotpSecret::generate(&mut rng);
-        let sealed = secret.seal(&before, "account-a", &mut rng).unwrap();
-        assert_eq!(TotpSecret::reseal(&before, "account-a", &sealed, &mut rng).unwrap(), None);
+        let sealed = secret.seal(&before, &AccountId::stored("account-a".into()), &mut rng).unwrap();
+        assert_eq!(
+            TotpSecret::reseal(&before, &AccountId::stored("account-a".into()), &sealed, &mut rng).unwrap(),
+            None
+        );
 
         let rotated =
             ServiceSecret::parse(&format!(r#"{{"current":"2","1":"{old}","2":"{}"}}"#, "n".repeat(32))).unwrap();
-        assert_eq!(TotpSecret::open(&rotated, "account-a", &sealed).unwrap().0, secret.0);
-        let resealed = TotpSecret::reseal(&rotated, "account-a", &sealed, &mut rng).unwrap().expect("resealed");
-        assert!(TotpSecret::open(&before, "account-a", &resealed).is_err(), "under the new key only");
-        assert_eq!(TotpSecret::open(&rotated, "account-a", &resealed).unwrap().0, secret.0);
-        assert_eq!(TotpSecret::reseal(&rotated, "account-a", &resealed, &mut rng).unwrap(), None);
+        assert_eq!(TotpSecret::open(&rotated, &AccountId::stored("account-a".into()), &sealed).unwrap().0, secret.0);
+        let resealed = TotpSecret::reseal(&rotated, &AccountId::stored("account-a".into()), &sealed, &mut rng)
+            .unwrap()
+            .expect("resealed");
+        assert!(
+            TotpSecret::open(&before, &AccountId::stored("account-a".into()), &resealed).is_err(),
+            "under the new key only"
+        );
+        assert_eq!(TotpSecret::open(&rotated, &AccountId::stored("account-a".into()), &resealed).unwrap().0, secret.0);
+        assert_eq!(
+            TotpSecret::reseal(&rotated, &AccountId::stored("account-a".into()), &resealed, &mut rng).unwrap(),
+            None
+        );
     }
 
     #[test]

@@ -24,7 +24,9 @@ async fn reset(w: &World, token: &str, password: &str, now: Timestamp) -> Result
 /// The challenge a reset with 2FA on asks to answer.
 fn reset_challenge(outcome: Result<ResetOutcome>) -> (String, Vec<MfaMethod>) {
     match outcome {
-        Ok(ResetOutcome::MfaRequired(SecondFactorRequired { challenge_id, methods })) => (challenge_id, methods),
+        Ok(ResetOutcome::MfaRequired(SecondFactorRequired { challenge_id, methods })) => {
+            (challenge_id.to_string(), methods)
+        }
         other => panic!("expected a second-factor challenge, got {other:?}"),
     }
 }

@@ -172,7 +172,7 @@ async fn sessions_and_remembered_devices_are_listed_and_revoked() {
     assert!(listed.iter().all(|s| s.kind == "session" && s.client_network.as_deref() == Some("198.51.100.0/24")));
 
     let other_id = w.signed_in(&other, at(3)).await.session.id;
-    revoke_session(&w.services, &signed_in, &other_id).await.unwrap();
+    revoke_session(&w.services, &signed_in, other_id.as_str()).await.unwrap();
     assert!(matches!(w.authenticate(&other, at(4)).await, Err(Error::Unauthorized)));
     let listed = list_sessions(&w.services, &signed_in, at(4)).await.unwrap().sessions;
     assert_eq!(listed.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), [signed_in.session.id.as_str()]);

@@ -85,7 +85,7 @@ pub struct AccountView {
 impl From<&Account> for AccountView {
     fn from(account: &Account) -> Self {
         AccountView {
-            account_id: account.id.clone(),
+            account_id: account.id.to_string(),
             created_at: account.created_at.0,
             terms_version: account.terms_version.clone(),
             contacts: account.contacts().iter().map(|(contact, role)| ContactView::new(contact, role)).collect(),

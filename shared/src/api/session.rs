@@ -89,7 +89,11 @@ pub struct MfaRequired {
 
 impl From<SecondFactorRequired> for MfaRequired {
     fn from(required: SecondFactorRequired) -> Self {
-        MfaRequired { mfa_required: true, challenge_id: required.challenge_id, methods: super::wire(&required.methods) }
+        MfaRequired {
+            mfa_required: true,
+            challenge_id: required.challenge_id.into(),
+            methods: super::wire(&required.methods),
+        }
     }
 }
 

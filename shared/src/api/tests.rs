@@ -6,14 +6,14 @@ use serde::Serialize;
 use super::{account, captcha, error, recovery, session, two_factor, verification};
 use domain::account::{Account, AccountCreated, SecondFactor};
 use domain::captcha::CaptchaChallenge;
-use domain::password::Violation;
+use domain::password::{PasswordHash, Violation};
 use domain::second_factor::MfaMethod;
 use domain::self_service::{NewRecoveryCodes, SessionView, SessionsView};
 use domain::session::SessionIssued;
 use domain::sign_in::{MfaSignedIn, SecondFactorRequired, SignInOutcome, SmsCodeSent};
 use domain::two_factor::{SetupStarted, TwoFactorEnabled};
 use domain::verification::{CaptchaWidget, CodeSent, TokenIssued};
-use domain::{Channel, Contact, Error, PhoneNumber, Timestamp};
+use domain::{AccountId, ChallengeId, Channel, Contact, Error, PhoneNumber, Timestamp};
 
 fn json(value: impl Serialize) -> String {
     serde_json::to_string(&value).unwrap()
@@ -62,12 +62,18 @@ fn captcha_answers() {
 
 #[test]
 fn account_answers() {
-    let created = AccountCreated { account_id: "a".into(), login: "+14155550123".into() };
+    let created = AccountCreated { account_id: AccountId::stored("a".into()), login: "+14155550123".into() };
     assert_eq!(json(account::AccountCreated::from(created)), r#"{"account_id":"a","login":"+14155550123"}"#);
 
     let phone = Contact::Phone(PhoneNumber::from_e164("+14155550123").unwrap());
     let masked = phone.masked();
-    let mut owner = Account::new("a".into(), "hash".into(), phone.clone(), "2026-11".into(), Timestamp(7));
+    let mut owner = Account::new(
+        AccountId::stored("a".into()),
+        PasswordHash::stored("hash".into()),
+        phone.clone(),
+        "2026-11".into(),
+        Timestamp(7),
+    );
     owner.two_factor.methods = vec![SecondFactor::Totp, SecondFactor::Sms];
     assert_eq!(
         json(account::AccountView::from(&owner)),
@@ -90,8 +96,10 @@ fn account_answers() {
 fn sign_in_answers() {
     let signed_in = session::SignInOutcome::from(SignInOutcome::SignedIn(issued()));
     assert_eq!(json(signed_in), r#"{"session_token":"a.b.c","expires_in":3600}"#);
-    let required =
-        SecondFactorRequired { challenge_id: "c".into(), methods: vec![MfaMethod::Totp, MfaMethod::RecoveryCode] };
+    let required = SecondFactorRequired {
+        challenge_id: ChallengeId::stored("c".into()),
+        methods: vec![MfaMethod::Totp, MfaMethod::RecoveryCode],
+    };
     let expected = r#"{"mfa_required":true,"challenge_id":"c","methods":["totp","recovery_code"]}"#;
     assert_eq!(json(session::SignInOutcome::from(SignInOutcome::MfaRequired(required))), expected);
 
@@ -109,7 +117,8 @@ fn sign_in_answers() {
 #[test]
 fn reset_answers() {
     assert!(recovery::reset_answer(domain::recovery::ResetOutcome::Done).is_none());
-    let required = SecondFactorRequired { challenge_id: "c".into(), methods: vec![MfaMethod::SecondContact] };
+    let required =
+        SecondFactorRequired { challenge_id: ChallengeId::stored("c".into()), methods: vec![MfaMethod::SecondContact] };
     let answer = recovery::reset_answer(domain::recovery::ResetOutcome::MfaRequired(required));
     assert_eq!(json(answer), r#"{"mfa_required":true,"challenge_id":"c","methods":["second_contact"]}"#);
 }

@@ -25,7 +25,7 @@ use crate::time::Timestamp;
 use crate::two_factor::SecondFactorActivation;
 use crate::verification::Verification;
 use crate::Contact;
-use crate::VerificationId;
+use crate::{AccountId, ChallengeId, DeviceId, SessionId, VerificationId};
 
 /// Everything the domain stores: implemented by any type that implements every part.
 pub trait Store: VerificationStore + AccountStore + SessionStore + LimitStore {}
@@ -65,7 +65,7 @@ pub trait VerificationStore: Send + Sync {
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// The id of the account that holds `contact` (as primary or recovery contact).
-    async fn account_for_contact(&self, contact: &Contact) -> Result<Option<String>>;
+    async fn account_for_contact(&self, contact: &Contact) -> Result<Option<AccountId>>;
 
     /// Creates `account` and claims its primary contact while consuming the token,
     /// all or nothing. `Error::VerificationExpired` when the token is no longer
@@ -80,21 +80,23 @@ pub trait AccountStore: Send + Sync {
 
     async fn idempotency_record(&self, key_hash: &str) -> Result<Option<IdempotencyRecord>>;
 
-    async fn account(&self, id: &str) -> Result<Option<Account>>;
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>>;
 
     /// Stores a second factor being set up, unless one was started less than `resend_after` ago.
     async fn start_second_factor(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         pending: &PendingSecondFactor,
         resend_after: Duration,
     ) -> Result<bool>;
 
     /// Counts an attempt at confirming the setup `nonce`; `false` when it is gone or out of attempts.
-    async fn count_second_factor_attempt(&self, account_id: &str, nonce: &str, max_attempts: u32) -> Result<bool>;
+    async fn count_second_factor_attempt(&self, account_id: &AccountId, nonce: &str, max_attempts: u32)
+        -> Result<bool>;
 
     /// Turns the method of setup `activation.nonce` on; `false` when that setup is gone.
-    async fn activate_second_factor(&self, account_id: &str, activation: &SecondFactorActivation) -> Result<bool>;
+    async fn activate_second_factor(&self, account_id: &AccountId, activation: &SecondFactorActivation)
+        -> Result<bool>;
 
     /// Consumes the token, claims `contact` for the account as a recovery contact and
     /// frees `replaced`, all or nothing. `Error::ContactInUse` when any account has `contact`.
@@ -114,7 +116,7 @@ pub trait AccountStore: Send + Sync {
 
     /// Deletes the account, frees its contacts and deletes the given sessions and devices,
     /// all or nothing (at most 90 of them; the rest can no longer sign in and expire by TTL).
-    async fn delete_account(&self, account: &Account, sessions: &[String], devices: &[String]) -> Result<()>;
+    async fn delete_account(&self, account: &Account, sessions: &[SessionId], devices: &[DeviceId]) -> Result<()>;
 }
 
 /// Signing in: sessions, remembered devices and second-factor challenges.
@@ -127,29 +129,29 @@ pub trait SessionStore: Send + Sync {
         login: &Contact,
         failure_keys: &[LimitKey],
         window: Window,
-    ) -> Result<(Option<String>, Vec<u32>)>;
+    ) -> Result<(Option<AccountId>, Vec<u32>)>;
 
     /// An account and one of its sessions, in one read.
     async fn account_with_session(
         &self,
-        account_id: &str,
-        session_id: &str,
+        account_id: &AccountId,
+        session_id: &SessionId,
     ) -> Result<(Option<Account>, Option<SessionRecord>)>;
 
     async fn put_session(&self, session: &SessionRecord) -> Result<()>;
 
-    async fn delete_session(&self, account_id: &str, session_id: &str) -> Result<()>;
+    async fn delete_session(&self, account_id: &AccountId, session_id: &SessionId) -> Result<()>;
 
-    async fn device(&self, account_id: &str, device_id: &str) -> Result<Option<DeviceRecord>>;
+    async fn device(&self, account_id: &AccountId, device_id: &DeviceId) -> Result<Option<DeviceRecord>>;
 
     async fn put_challenge(&self, challenge: &MfaChallenge) -> Result<()>;
 
-    async fn challenge(&self, id: &str) -> Result<Option<MfaChallenge>>;
+    async fn challenge(&self, id: &ChallengeId) -> Result<Option<MfaChallenge>>;
 
     /// Counts one answer to an open, unexpired challenge under `max_attempts`; `None` otherwise.
     async fn count_challenge_attempt(
         &self,
-        id: &str,
+        id: &ChallengeId,
         now: Timestamp,
         max_attempts: u32,
     ) -> Result<Option<MfaChallenge>>;
@@ -157,7 +159,7 @@ pub trait SessionStore: Send + Sync {
     /// Records the hash of an SMS code sent for a challenge, unless one was sent less than `resend_after` ago.
     async fn set_challenge_sms(
         &self,
-        id: &str,
+        id: &ChallengeId,
         code_hash: &KeyedHash,
         now: Timestamp,
         resend_after: Duration,
@@ -178,7 +180,7 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<()>;
 
     /// The account's sessions and remembered devices, whatever their epoch.
-    async fn sessions_and_devices(&self, account_id: &str) -> Result<(Vec<SessionRecord>, Vec<DeviceRecord>)>;
+    async fn sessions_and_devices(&self, account_id: &AccountId) -> Result<(Vec<SessionRecord>, Vec<DeviceRecord>)>;
 }
 
 /// Counters of rate limits and ceilings outside a use case's own transaction.

@@ -21,7 +21,7 @@ use domain::siteverify::{CaptchaVerifier, ProviderConfig, SiteverifyRefusal};
 use domain::store::MemoryStore;
 use domain::two_factor::{confirm_two_factor, start_two_factor, SetupStarted};
 use domain::verification::{confirm_code, request_code, CodeRequest, CodeSent, Purpose};
-use domain::{Contact, EmailAddress, Error, Language, PhoneNumber, Result, Services, Timestamp};
+use domain::{AccountId, Contact, EmailAddress, Error, Language, PhoneNumber, Result, Services, Timestamp};
 
 pub const PASSWORD: &str = "Tr0ub4dor&3-horse";
 pub const NEW_PASSWORD: &str = "Quartz-Lantern-77";
@@ -177,7 +177,7 @@ impl World {
         self.confirm(&sent, &code, now).await.expect("the code confirms")
     }
 
-    pub async fn create(&self, token: &str, password: &str, now: Timestamp) -> Result<String> {
+    pub async fn create(&self, token: &str, password: &str, now: Timestamp) -> Result<AccountId> {
         let request = NewAccount {
             verification_token: token.to_owned(),
             password: Password::new(password),
@@ -188,7 +188,7 @@ impl World {
     }
 
     /// Signs `contact` up at `now` with `PASSWORD`; the account id.
-    pub async fn sign_up(&self, contact: &Contact, now: Timestamp) -> String {
+    pub async fn sign_up(&self, contact: &Contact, now: Timestamp) -> AccountId {
         let token = self.token(contact, Purpose::SignUp, now).await;
         self.create(&token, PASSWORD, now).await.expect("an account")
     }
@@ -247,7 +247,9 @@ impl World {
 /// The challenge of a sign-in that needs a second factor.
 pub fn challenge_of(outcome: Result<SignInOutcome>) -> (String, Vec<domain::second_factor::MfaMethod>) {
     match outcome {
-        Ok(SignInOutcome::MfaRequired(SecondFactorRequired { challenge_id, methods })) => (challenge_id, methods),
+        Ok(SignInOutcome::MfaRequired(SecondFactorRequired { challenge_id, methods })) => {
+            (challenge_id.to_string(), methods)
+        }
         other => panic!("expected a second-factor challenge, got {other:?}"),
     }
 }

@@ -13,11 +13,11 @@ use domain::idempotency::IdempotencyRecord;
 use domain::second_factor::SecondFactorUse;
 use domain::store::AccountStore;
 use domain::two_factor::SecondFactorActivation;
-use domain::Contact;
+use domain::{AccountId, Contact, DeviceId, SessionId};
 
 use super::items::{
-    account_from_item, account_item, contact_owner_item, factor_name, get_s, idempotency_from_item, idempotency_item,
-    recovery_attribute, session_item,
+    account_from_item, account_item, contact_owner_item, factor_name, idempotency_from_item, idempotency_item,
+    recovery_attribute, session_item, stored_owner,
 };
 use super::keys::{account_key, contact_key, device_key, idempotency_key, n, s, session_key, verification_key};
 use super::sessions::close_challenge;
@@ -38,16 +38,16 @@ fn consume_token(claim: &TokenClaim) -> UpdateBuilder {
 }
 
 /// Frees `contact`, provided it is still the account's.
-fn free_contact(contact: &Contact, account_id: &str) -> DeleteBuilder {
+fn free_contact(contact: &Contact, account_id: &AccountId) -> DeleteBuilder {
     Delete::builder()
         .set_key(Some(contact_key(contact)))
         .condition_expression("account_id = :me")
-        .expression_attribute_values(":me", s(account_id))
+        .expression_attribute_values(":me", s(account_id.as_str()))
 }
 
 #[async_trait]
 impl AccountStore for DynamoStore {
-    async fn account_for_contact(&self, contact: &Contact) -> Result<Option<String>> {
+    async fn account_for_contact(&self, contact: &Contact) -> Result<Option<AccountId>> {
         let output = self
             .client
             .get_item()
@@ -56,7 +56,7 @@ impl AccountStore for DynamoStore {
             .send()
             .await
             .map_err(|e| dynamo_error("GetItem", e))?;
-        output.item().map(|item| get_s(item, "account_id").map(str::to_owned)).transpose()
+        output.item().map(stored_owner).transpose()
     }
 
     async fn create_account(
@@ -84,13 +84,13 @@ impl AccountStore for DynamoStore {
         item.map(|item| idempotency_from_item(key_hash, &item)).transpose()
     }
 
-    async fn account(&self, id: &str) -> Result<Option<Account>> {
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>> {
         self.get(account_key(id)).await?.as_ref().map(account_from_item).transpose()
     }
 
     async fn start_second_factor(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         pending: &PendingSecondFactor,
         resend_after: Duration,
     ) -> Result<bool> {
@@ -130,7 +130,12 @@ impl AccountStore for DynamoStore {
         conditional(update.update_expression(expression).send().await.map(|_| ()), "UpdateItem")
     }
 
-    async fn count_second_factor_attempt(&self, account_id: &str, nonce: &str, max_attempts: u32) -> Result<bool> {
+    async fn count_second_factor_attempt(
+        &self,
+        account_id: &AccountId,
+        nonce: &str,
+        max_attempts: u32,
+    ) -> Result<bool> {
         let result = self
             .client
             .update_item()
@@ -146,7 +151,11 @@ impl AccountStore for DynamoStore {
         conditional(result.map(|_| ()), "UpdateItem")
     }
 
-    async fn activate_second_factor(&self, account_id: &str, activation: &SecondFactorActivation) -> Result<bool> {
+    async fn activate_second_factor(
+        &self,
+        account_id: &AccountId,
+        activation: &SecondFactorActivation,
+    ) -> Result<bool> {
         let mut set = vec!["recovery_codes = :codes"];
         let mut update = self
             .client
@@ -230,7 +239,7 @@ impl AccountStore for DynamoStore {
         tx.commit(&self.client).await
     }
 
-    async fn delete_account(&self, account: &Account, sessions: &[String], devices: &[String]) -> Result<()> {
+    async fn delete_account(&self, account: &Account, sessions: &[SessionId], devices: &[DeviceId]) -> Result<()> {
         let mut tx = Transaction::new(&self.table);
         tx.delete_any(account_key(&account.id))?;
         for (contact, _) in account.contacts() {
@@ -258,7 +267,7 @@ fn account_update(change: &AccountChange<'_>) -> UpdateBuilder {
     let mut update = Update::builder().set_key(Some(account_key(change.account_id)));
     if let Some(hash) = &change.password_hash {
         set.push("password_hash = :password");
-        update = update.expression_attribute_values(":password", s(hash));
+        update = update.expression_attribute_values(":password", s(hash.as_str()));
     }
     if let Some(seen) = change.sign_out_everywhere {
         set.push("session_epoch = :next_epoch");

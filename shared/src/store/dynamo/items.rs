@@ -6,12 +6,15 @@ use domain::account::{Account, PendingSecondFactor, SecondFactor, TwoFactor};
 use domain::error::{Error, Result};
 use domain::idempotency::IdempotencyRecord;
 use domain::limits::LimitKey;
+use domain::password::PasswordHash;
 use domain::second_factor::{MfaChallenge, MfaMethod, PendingReset};
 use domain::secret::KeyedHash;
 use domain::session::{ClientInfo, DeviceRecord, SessionRecord};
 use domain::time::Timestamp;
 use domain::verification::{Purpose, Verification, VerificationState};
-use domain::{Channel, Contact, EmailAddress, PhoneNumber, VerificationId};
+use domain::{
+    AccountId, ChallengeId, Channel, Contact, DeviceId, EmailAddress, PhoneNumber, SessionId, VerificationId,
+};
 
 use super::keys::{
     account_key, challenge_key, contact_key, device_key, idempotency_key, n, s, session_key, verification_key,
@@ -158,10 +161,10 @@ pub(super) fn verification_from_item(item: &Item) -> Result<Verification> {
     })
 }
 
-pub(super) fn contact_owner_item(contact: &Contact, account_id: &str, role: &str, now: Timestamp) -> Item {
+pub(super) fn contact_owner_item(contact: &Contact, account_id: &AccountId, role: &str, now: Timestamp) -> Item {
     let mut item = contact_key(contact);
     item.extend([
-        ("account_id".to_owned(), s(account_id)),
+        ("account_id".to_owned(), s(account_id.as_str())),
         ("role".to_owned(), s(role)),
         ("created_at".to_owned(), n(now.0)),
     ]);
@@ -171,7 +174,7 @@ pub(super) fn contact_owner_item(contact: &Contact, account_id: &str, role: &str
 pub(super) fn account_item(account: &Account) -> Item {
     let mut item = account_key(&account.id);
     item.extend([
-        ("password_hash".to_owned(), s(&account.password_hash)),
+        ("password_hash".to_owned(), s(account.password_hash.as_str())),
         ("primary_channel".to_owned(), s(channel_name(account.primary.channel()))),
         ("primary_contact".to_owned(), s(account.primary.stored())),
         ("created_at".to_owned(), n(account.created_at.0)),
@@ -181,8 +184,13 @@ pub(super) fn account_item(account: &Account) -> Item {
     item
 }
 
+/// The account that a contact's owner item names.
+pub(super) fn stored_owner(item: &Item) -> Result<AccountId> {
+    get_s(item, "account_id").map(|id| AccountId::stored(id.to_owned()))
+}
+
 pub(super) fn account_from_item(item: &Item) -> Result<Account> {
-    let id = get_s(item, "pk")?.trim_start_matches("ACC#").to_owned();
+    let id = AccountId::stored(get_s(item, "pk")?.trim_start_matches("ACC#").to_owned());
     let primary =
         Contact::from_stored(channel_from(get_s(item, "primary_channel")?)?, get_s(item, "primary_contact")?)?;
     let recovery_phone = opt_s(item, "recovery_phone").map(|p| PhoneNumber::from_e164(&p)).transpose()?;
@@ -201,7 +209,7 @@ pub(super) fn account_from_item(item: &Item) -> Result<Account> {
     };
     Ok(Account {
         id,
-        password_hash: get_s(item, "password_hash")?.to_owned(),
+        password_hash: PasswordHash::stored(get_s(item, "password_hash")?.to_owned()),
         primary,
         recovery_phone,
         recovery_email,
@@ -269,8 +277,8 @@ fn client_from(item: &Item) -> ClientInfo {
 
 pub(super) fn session_from_item(item: &Item) -> Result<SessionRecord> {
     Ok(SessionRecord {
-        account_id: get_s(item, "pk")?.trim_start_matches("ACC#").to_owned(),
-        id: get_s(item, "sk")?.trim_start_matches("SES#").to_owned(),
+        account_id: AccountId::stored(get_s(item, "pk")?.trim_start_matches("ACC#").to_owned()),
+        id: SessionId::stored(get_s(item, "sk")?.trim_start_matches("SES#").to_owned()),
         secret_hash: KeyedHash::from_hex(get_s(item, "secret_hash")?)
             .ok_or_else(|| Error::Internal("session hash".into()))?,
         epoch: get_n(item, "epoch")?,
@@ -293,10 +301,10 @@ pub(super) fn device_item(device: &DeviceRecord) -> Item {
 }
 
 /// The device `device_id` of `account_id`, as `item` holds it.
-pub(super) fn device_from_item(account_id: &str, device_id: &str, item: &Item) -> Result<DeviceRecord> {
+pub(super) fn device_from_item(account_id: &AccountId, device_id: &DeviceId, item: &Item) -> Result<DeviceRecord> {
     Ok(DeviceRecord {
-        account_id: account_id.to_owned(),
-        id: device_id.to_owned(),
+        account_id: account_id.clone(),
+        id: device_id.clone(),
         secret_hash: KeyedHash::from_hex(get_s(item, "secret_hash")?)
             .ok_or_else(|| Error::Internal("device hash".into()))?,
         epoch: get_n(item, "epoch")?,
@@ -309,7 +317,7 @@ pub(super) fn challenge_item(challenge: &MfaChallenge) -> Item {
     let mut item = challenge_key(&challenge.id);
     let methods = challenge.methods.iter().map(|m| s(mfa_method_name(*m))).collect();
     item.extend([
-        ("account_id".to_owned(), s(&challenge.account_id)),
+        ("account_id".to_owned(), s(challenge.account_id.as_str())),
         ("methods".to_owned(), AttributeValue::L(methods)),
         ("attempts".to_owned(), n(challenge.attempts)),
         ("state".to_owned(), s("open")),
@@ -321,7 +329,7 @@ pub(super) fn challenge_item(challenge: &MfaChallenge) -> Item {
         item.extend([
             ("reset_verification".to_owned(), s(reset.verification_id.as_str())),
             ("reset_token_hash".to_owned(), s(reset.token_hash.to_hex())),
-            ("reset_password_hash".to_owned(), s(&reset.password_hash)),
+            ("reset_password_hash".to_owned(), s(reset.password_hash.as_str())),
         ]);
     }
     item
@@ -342,8 +350,8 @@ pub(super) fn challenge_from_item(item: &Item) -> Result<MfaChallenge> {
         _ => return Err(Error::Internal("stored challenge methods".into())),
     };
     Ok(MfaChallenge {
-        id: get_s(item, "pk")?.trim_start_matches("MFA#").to_owned(),
-        account_id: get_s(item, "account_id")?.to_owned(),
+        id: ChallengeId::stored(get_s(item, "pk")?.trim_start_matches("MFA#").to_owned()),
+        account_id: AccountId::stored(get_s(item, "account_id")?.to_owned()),
         methods,
         attempts: get_n(item, "attempts")?,
         expires_at: Timestamp(get_n(item, "expires_at")?),
@@ -356,7 +364,7 @@ pub(super) fn challenge_from_item(item: &Item) -> Result<MfaChallenge> {
                     .ok_or_else(|| Error::Internal("reset verification".into()))?,
                 token_hash: KeyedHash::from_hex(get_s(item, "reset_token_hash")?)
                     .ok_or_else(|| Error::Internal("reset token hash".into()))?,
-                password_hash: get_s(item, "reset_password_hash")?.to_owned(),
+                password_hash: PasswordHash::stored(get_s(item, "reset_password_hash")?.to_owned()),
             }),
         },
     })

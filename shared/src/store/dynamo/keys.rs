@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use domain::limits::{LimitKey, Window};
-use domain::{Contact, VerificationId};
+use domain::{AccountId, ChallengeId, Contact, DeviceId, SessionId, VerificationId};
 
 use super::Item;
 
@@ -37,7 +37,7 @@ pub(super) fn contact_key(contact: &Contact) -> Item {
     key(format!("ID#{}", contact.canonical()), "ID")
 }
 
-pub(super) fn account_key(id: &str) -> Item {
+pub(super) fn account_key(id: &AccountId) -> Item {
     key(format!("ACC#{id}"), "ACC")
 }
 
@@ -45,15 +45,15 @@ pub(super) fn idempotency_key(key_hash: &str) -> Item {
     key(format!("IDEM#{key_hash}"), "IDEM")
 }
 
-pub(super) fn session_key(account_id: &str, session_id: &str) -> Item {
+pub(super) fn session_key(account_id: &AccountId, session_id: &SessionId) -> Item {
     key(format!("ACC#{account_id}"), &format!("SES#{session_id}"))
 }
 
-pub(super) fn device_key(account_id: &str, device_id: &str) -> Item {
+pub(super) fn device_key(account_id: &AccountId, device_id: &DeviceId) -> Item {
     key(format!("ACC#{account_id}"), &format!("DEV#{device_id}"))
 }
 
-pub(super) fn challenge_key(id: &str) -> Item {
+pub(super) fn challenge_key(id: &ChallengeId) -> Item {
     key(format!("MFA#{id}"), "MFA")
 }
 

@@ -14,18 +14,18 @@ use domain::secret::KeyedHash;
 use domain::session::{DeviceRecord, SessionRecord};
 use domain::store::SessionStore;
 use domain::time::Timestamp;
-use domain::Contact;
+use domain::{AccountId, ChallengeId, Contact, DeviceId, SessionId};
 
 use super::items::{
     account_from_item, challenge_from_item, challenge_item, device_from_item, device_item, get_s, opt_n,
-    session_from_item, session_item,
+    session_from_item, session_item, stored_owner,
 };
 use super::keys::{account_key, challenge_key, contact_key, device_key, n, s, session_key, window_key};
 use super::transaction::Transaction;
 use super::{conditional, dynamo_error, DynamoStore, Item};
 
 /// Closes an open challenge, so it is answered once.
-pub(super) fn close_challenge(id: &str) -> UpdateBuilder {
+pub(super) fn close_challenge(id: &ChallengeId) -> UpdateBuilder {
     Update::builder()
         .set_key(Some(challenge_key(id)))
         .update_expression("SET #state = :done")
@@ -42,14 +42,14 @@ impl SessionStore for DynamoStore {
         login: &Contact,
         failure_keys: &[LimitKey],
         window: Window,
-    ) -> Result<(Option<String>, Vec<u32>)> {
+    ) -> Result<(Option<AccountId>, Vec<u32>)> {
         let owner_key = contact_key(login);
         let mut keys = vec![owner_key.clone()];
         keys.extend(failure_keys.iter().map(|k| window_key(k, window)));
         let items = self.batch_get(keys).await?;
         let find =
             |wanted: &Item| items.iter().find(|i| i.get("pk") == wanted.get("pk") && i.get("sk") == wanted.get("sk"));
-        let owner = find(&owner_key).map(|i| get_s(i, "account_id").map(str::to_owned)).transpose()?;
+        let owner = find(&owner_key).map(stored_owner).transpose()?;
         let counts = failure_keys
             .iter()
             .map(|k| find(&window_key(k, window)).and_then(|i| opt_n(i, "count")).unwrap_or(0))
@@ -59,8 +59,8 @@ impl SessionStore for DynamoStore {
 
     async fn account_with_session(
         &self,
-        account_id: &str,
-        session_id: &str,
+        account_id: &AccountId,
+        session_id: &SessionId,
     ) -> Result<(Option<Account>, Option<SessionRecord>)> {
         let items = self.batch_get(vec![account_key(account_id), session_key(account_id, session_id)]).await?;
         let sk = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
@@ -80,7 +80,7 @@ impl SessionStore for DynamoStore {
         Ok(())
     }
 
-    async fn delete_session(&self, account_id: &str, session_id: &str) -> Result<()> {
+    async fn delete_session(&self, account_id: &AccountId, session_id: &SessionId) -> Result<()> {
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -91,7 +91,7 @@ impl SessionStore for DynamoStore {
         Ok(())
     }
 
-    async fn device(&self, account_id: &str, device_id: &str) -> Result<Option<DeviceRecord>> {
+    async fn device(&self, account_id: &AccountId, device_id: &DeviceId) -> Result<Option<DeviceRecord>> {
         let item = self.get(device_key(account_id, device_id)).await?;
         item.map(|item| device_from_item(account_id, device_id, &item)).transpose()
     }
@@ -108,7 +108,7 @@ impl SessionStore for DynamoStore {
         Ok(())
     }
 
-    async fn challenge(&self, id: &str) -> Result<Option<MfaChallenge>> {
+    async fn challenge(&self, id: &ChallengeId) -> Result<Option<MfaChallenge>> {
         let item = self.get(challenge_key(id)).await?;
         match item {
             Some(item) if get_s(&item, "state")? == "open" => challenge_from_item(&item).map(Some),
@@ -118,7 +118,7 @@ impl SessionStore for DynamoStore {
 
     async fn count_challenge_attempt(
         &self,
-        id: &str,
+        id: &ChallengeId,
         now: Timestamp,
         max_attempts: u32,
     ) -> Result<Option<MfaChallenge>> {
@@ -131,7 +131,7 @@ impl SessionStore for DynamoStore {
 
     async fn set_challenge_sms(
         &self,
-        id: &str,
+        id: &ChallengeId,
         code_hash: &KeyedHash,
         now: Timestamp,
         resend_after: Duration,
@@ -202,7 +202,7 @@ impl SessionStore for DynamoStore {
         tx.commit(&self.client).await
     }
 
-    async fn sessions_and_devices(&self, account_id: &str) -> Result<(Vec<SessionRecord>, Vec<DeviceRecord>)> {
+    async fn sessions_and_devices(&self, account_id: &AccountId) -> Result<(Vec<SessionRecord>, Vec<DeviceRecord>)> {
         let mut sessions = Vec::new();
         let mut devices = Vec::new();
         let mut start = None;
@@ -222,7 +222,7 @@ impl SessionStore for DynamoStore {
                 if sk.starts_with("SES#") {
                     sessions.push(session_from_item(item)?);
                 } else if let Some(id) = sk.strip_prefix("DEV#") {
-                    devices.push(device_from_item(account_id, id, item)?);
+                    devices.push(device_from_item(account_id, &DeviceId::stored(id.to_owned()), item)?);
                 }
             }
             start = output.last_evaluated_key().cloned();

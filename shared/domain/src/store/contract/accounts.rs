@@ -3,11 +3,12 @@
 use crate::account::{Account, AccountChange, SecondFactor, TokenClaim, TwoFactorChange};
 use crate::error::{Error, Result};
 use crate::idempotency::IdempotencyRecord;
+use crate::password::PasswordHash;
 use crate::second_factor::SecondFactorUse;
 use crate::store::Store;
 use crate::two_factor::SecondFactorActivation;
 use crate::verification::Purpose;
-use crate::{Contact, EmailAddress};
+use crate::{AccountId, Contact, EmailAddress, SessionId};
 
 use super::*;
 
@@ -40,7 +41,7 @@ pub async fn an_account_is_created_with_its_contact_and_token(store: &dyn Store)
     assert_eq!((&kept.response, kept.expires_at), (&record.response, record.expires_at));
 
     assert!(store.idempotency_record(&text()).await.unwrap().is_none());
-    assert!(store.account(&text()).await.unwrap().is_none());
+    assert!(store.account(&new_id()).await.unwrap().is_none());
     assert_eq!(owner(store, &email()).await, None);
 }
 
@@ -135,7 +136,7 @@ pub async fn a_second_factor_setup_waits_before_it_restarts(store: &dyn Store) {
     let stored = stored_account(store, &account.id).await.two_factor.pending.expect("a setup");
     assert_eq!((&stored.nonce, stored.method), (&later.nonce, SecondFactor::Totp));
     assert_eq!((&stored.sealed_totp_secret, &stored.code_hash), (&later.sealed_totp_secret, &None));
-    assert!(!store.start_second_factor(&text(), &later, RESEND_AFTER).await.unwrap(), "no such account");
+    assert!(!store.start_second_factor(&new_id(), &later, RESEND_AFTER).await.unwrap(), "no such account");
 }
 
 pub async fn second_factor_attempts_count_per_setup(store: &dyn Store) {
@@ -152,7 +153,7 @@ pub async fn second_factor_attempts_count_per_setup(store: &dyn Store) {
     assert!(store.start_second_factor(&account.id, &second, RESEND_AFTER).await.unwrap());
     assert!(!count(first.nonce).await, "the earlier setup is gone");
     assert!(count(second.nonce).await, "a new setup has its own attempts");
-    assert!(!store.count_second_factor_attempt(&text(), &text(), 2).await.unwrap());
+    assert!(!store.count_second_factor_attempt(&new_id(), &text(), 2).await.unwrap());
 }
 
 pub async fn a_second_factor_is_activated_once(store: &dyn Store) {
@@ -266,14 +267,13 @@ pub async fn an_account_change_writes_every_part(store: &dyn Store) {
     let current = session(&account, T0);
     store.put_session(&current).await.unwrap();
     let change = AccountChange {
-        account_id: &account.id,
         tokens: vec![&reset, &second],
         challenge: Some(&challenge.id),
-        password_hash: Some("new-hash".into()),
+        password_hash: Some(PasswordHash::stored("new-hash".into())),
         sign_out_everywhere: Some(0),
         forget_devices: true,
         keep_session: Some(&current),
-        ..Default::default()
+        ..AccountChange::of(&account.id)
     };
     store.change_account(&change).await.expect("changed");
     let stored = stored_account(store, &account.id).await;
@@ -284,12 +284,7 @@ pub async fn an_account_change_writes_every_part(store: &dyn Store) {
     assert!(store.count_challenge_attempt(&challenge.id, at(1), 5).await.unwrap().is_none());
     assert_eq!(stored_session(store, &current).await.expect("kept").epoch, 1, "kept in the new epoch");
 
-    let again = AccountChange {
-        account_id: &account.id,
-        sign_out_everywhere: Some(1),
-        forget_devices: true,
-        ..Default::default()
-    };
+    let again = AccountChange { sign_out_everywhere: Some(1), forget_devices: true, ..AccountChange::of(&account.id) };
     store.change_account(&again).await.expect("changed again");
     let stored = stored_account(store, &account.id).await;
     assert_eq!((stored.password_hash.as_str(), stored.session_epoch, stored.device_epoch), ("new-hash", 2, 2));
@@ -302,15 +297,12 @@ type Expected = fn(&Result<()>) -> bool;
 pub async fn a_refused_account_change_writes_nothing(store: &dyn Store) {
     let account = account(store).await;
     let used = verified(store, email(), Purpose::ResetPassword).await;
-    store
-        .change_account(&AccountChange { account_id: &account.id, tokens: vec![&used], ..Default::default() })
-        .await
-        .unwrap();
+    store.change_account(&AccountChange { tokens: vec![&used], ..AccountChange::of(&account.id) }).await.unwrap();
     let claim = verified(store, account.primary.clone(), Purpose::ResetPassword).await;
     let challenge = open_challenge(store, &account).await;
     let closed = open_challenge(store, &account).await;
     store
-        .change_account(&AccountChange { account_id: &account.id, challenge: Some(&closed.id), ..Default::default() })
+        .change_account(&AccountChange { challenge: Some(&closed.id), ..AccountChange::of(&account.id) })
         .await
         .unwrap();
     let current = session(&account, T0);
@@ -319,34 +311,37 @@ pub async fn a_refused_account_change_writes_nothing(store: &dyn Store) {
     let cases: Vec<(&str, AccountChange<'_>, Expected)> = vec![
         (
             "a used token",
-            AccountChange { tokens: vec![&claim, &used], challenge: Some(&challenge.id), ..Default::default() },
+            AccountChange {
+                tokens: vec![&claim, &used],
+                challenge: Some(&challenge.id),
+                ..AccountChange::of(&account.id)
+            },
             |r| matches!(r, Err(Error::VerificationExpired)),
         ),
         (
             "a closed challenge",
-            AccountChange { tokens: vec![&claim], challenge: Some(&closed.id), ..Default::default() },
+            AccountChange { tokens: vec![&claim], challenge: Some(&closed.id), ..AccountChange::of(&account.id) },
             |r| matches!(r, Err(Error::ChallengeExpired)),
         ),
         (
             "an epoch that is not the account's",
-            AccountChange { tokens: vec![&claim], sign_out_everywhere: Some(3), ..Default::default() },
+            AccountChange { tokens: vec![&claim], sign_out_everywhere: Some(3), ..AccountChange::of(&account.id) },
             |r| matches!(r, Err(Error::Conflict)),
         ),
         (
             "a recovery contact the account does not have",
-            AccountChange { tokens: vec![&claim], remove_recovery: Some(&stranger), ..Default::default() },
+            AccountChange { tokens: vec![&claim], remove_recovery: Some(&stranger), ..AccountChange::of(&account.id) },
             |r| matches!(r, Err(Error::Conflict)),
         ),
     ];
     // The epoch check needs a stored epoch: sign out everywhere once.
     store
-        .change_account(&AccountChange { account_id: &account.id, sign_out_everywhere: Some(0), ..Default::default() })
+        .change_account(&AccountChange { sign_out_everywhere: Some(0), ..AccountChange::of(&account.id) })
         .await
         .unwrap();
     for (label, parts, expected) in cases {
         let change = AccountChange {
-            account_id: &account.id,
-            password_hash: Some("changed".into()),
+            password_hash: Some(PasswordHash::stored("changed".into())),
             forget_devices: true,
             keep_session: Some(&current),
             ..parts
@@ -359,10 +354,11 @@ pub async fn a_refused_account_change_writes_nothing(store: &dyn Store) {
         assert!(store.challenge(&challenge.id).await.unwrap().is_some(), "{label}");
         assert!(stored_session(store, &current).await.is_none(), "{label}");
     }
-    let nobody = AccountChange { account_id: "nobody", tokens: vec![&claim], ..Default::default() };
+    let nobody_id = AccountId::stored("nobody".into());
+    let nobody = AccountChange { tokens: vec![&claim], ..AccountChange::of(&nobody_id) };
     assert_refused!(store.change_account(&nobody).await, Error::Conflict);
     assert_eq!(token_state(store, &claim).await, "verified");
-    assert!(store.account("nobody").await.unwrap().is_none());
+    assert!(store.account(&nobody_id).await.unwrap().is_none());
 }
 
 pub async fn an_account_change_uses_up_its_second_factor(store: &dyn Store) {
@@ -372,10 +368,9 @@ pub async fn an_account_change_uses_up_its_second_factor(store: &dyn Store) {
         let id = account.id.clone();
         async move {
             let change = AccountChange {
-                account_id: &id,
                 factor: Some(&factor),
-                password_hash: Some(format!("proved-by-{factor:?}")),
-                ..Default::default()
+                password_hash: Some(PasswordHash::stored(format!("proved-by-{factor:?}"))),
+                ..AccountChange::of(&id)
             };
             store.change_account(&change).await
         }
@@ -399,7 +394,7 @@ pub async fn an_account_change_uses_up_its_second_factor(store: &dyn Store) {
 pub async fn turning_two_factor_off_clears_it(store: &dyn Store) {
     let account = with_totp(store, &account(store).await, "sealed", 100, &["code-1", "code-2"]).await;
     fn off<'a>(account: &'a Account, factor: Option<&'a SecondFactorUse>) -> AccountChange<'a> {
-        AccountChange { account_id: &account.id, factor, two_factor: Some(TwoFactorChange::Off), ..Default::default() }
+        AccountChange { factor, two_factor: Some(TwoFactorChange::Off), ..AccountChange::of(&account.id) }
     }
     let unknown = SecondFactorUse::RecoveryCode("code-9".into());
     assert_refused!(store.change_account(&off(&account, Some(&unknown))).await, Error::InvalidCode { .. });
@@ -411,8 +406,7 @@ pub async fn turning_two_factor_off_clears_it(store: &dyn Store) {
     assert!(stored.methods.is_empty() && stored.totp_secret.is_none() && stored.recovery_codes.is_empty());
 
     let other = with_totp(store, &self::account(store).await, "sealed", 100, &["code-1"]).await;
-    let by_password =
-        AccountChange { account_id: &other.id, two_factor: Some(TwoFactorChange::Off), ..Default::default() };
+    let by_password = AccountChange { two_factor: Some(TwoFactorChange::Off), ..AccountChange::of(&other.id) };
     store.change_account(&by_password).await.expect("off by password");
     assert!(!stored_account(store, &other.id).await.two_factor_enabled());
 }
@@ -420,9 +414,8 @@ pub async fn turning_two_factor_off_clears_it(store: &dyn Store) {
 pub async fn new_recovery_codes_replace_the_old(store: &dyn Store) {
     let account = with_totp(store, &account(store).await, "sealed", 100, &["code-1", "code-2"]).await;
     let renew = AccountChange {
-        account_id: &account.id,
         two_factor: Some(TwoFactorChange::NewRecoveryCodes(strings(&["code-3", "code-4"]))),
-        ..Default::default()
+        ..AccountChange::of(&account.id)
     };
     store.change_account(&renew).await.expect("renewed");
     let stored = stored_account(store, &account.id).await.two_factor;
@@ -433,7 +426,7 @@ pub async fn new_recovery_codes_replace_the_old(store: &dyn Store) {
 pub async fn removing_a_recovery_contact_frees_it(store: &dyn Store) {
     let contact = phone();
     let account = with_recovery(store, &account(store).await, &contact).await;
-    let remove = AccountChange { account_id: &account.id, remove_recovery: Some(&contact), ..Default::default() };
+    let remove = AccountChange { remove_recovery: Some(&contact), ..AccountChange::of(&account.id) };
     store.change_account(&remove).await.expect("removed");
     assert!(stored_account(store, &account.id).await.recovery_phone.is_none());
     assert_eq!(owner(store, &contact).await, None);
@@ -455,27 +448,22 @@ pub async fn requests_dynamodb_refuses_as_malformed_write_nothing(store: &dyn St
     };
     // Turning 2FA off proved by a TOTP code (`self_service::disable_two_factor`).
     let step = SecondFactorUse::TotpStep(101);
-    let off = AccountChange {
-        account_id: &account.id,
-        factor: Some(&step),
-        two_factor: Some(TwoFactorChange::Off),
-        ..Default::default()
-    };
+    let off =
+        AccountChange { factor: Some(&step), two_factor: Some(TwoFactorChange::Off), ..AccountChange::of(&account.id) };
     assert_refused!(store.change_account(&off).await, Error::Internal(_));
     unchanged("2FA off by a TOTP step").await;
     // New recovery codes proved by a recovery code (`self_service::regenerate_recovery_codes`).
     let code = SecondFactorUse::RecoveryCode("code-1".into());
     let renew = AccountChange {
-        account_id: &account.id,
         factor: Some(&code),
         two_factor: Some(TwoFactorChange::NewRecoveryCodes(strings(&["code-3"]))),
-        ..Default::default()
+        ..AccountChange::of(&account.id)
     };
     assert_refused!(store.change_account(&renew).await, Error::Internal(_));
     unchanged("new codes proved by a recovery code").await;
     // The same token twice in one change.
     let claim = verified(store, account.primary.clone(), Purpose::ResetPassword).await;
-    let twice = AccountChange { account_id: &account.id, tokens: vec![&claim, &claim], ..Default::default() };
+    let twice = AccountChange { tokens: vec![&claim, &claim], ..AccountChange::of(&account.id) };
     assert_refused!(store.change_account(&twice).await, Error::Internal(_));
     assert_eq!(token_state(store, &claim).await, "verified");
     // Adding again the recovery contact the account has (`contacts::add_recovery_contact`).
@@ -494,10 +482,9 @@ pub async fn concurrent_uses_of_one_token_change_one_account(store: &dyn Store) 
     let changes: Vec<AccountChange<'_>> = accounts
         .iter()
         .map(|a| AccountChange {
-            account_id: &a.id,
             tokens: vec![&claim],
-            password_hash: Some("changed".into()),
-            ..Default::default()
+            password_hash: Some(PasswordHash::stored("changed".into())),
+            ..AccountChange::of(&a.id)
         })
         .collect();
     let results = all(changes.iter().map(|change| store.change_account(change))).await;
@@ -505,7 +492,7 @@ pub async fn concurrent_uses_of_one_token_change_one_account(store: &dyn Store) 
     assert!(results.iter().all(|r| matches!(r, Ok(()) | Err(Error::VerificationExpired | Error::Conflict))));
     let mut changed = 0;
     for account in &accounts {
-        changed += usize::from(stored_account(store, &account.id).await.password_hash == "changed");
+        changed += usize::from(stored_account(store, &account.id).await.password_hash.as_str() == "changed");
     }
     assert_eq!(changed, 1);
 }
@@ -524,7 +511,7 @@ pub async fn deleting_an_account_frees_its_contacts_and_sessions(store: &dyn Sto
     let signed_in = session(&account, T0);
     store.complete_challenge(&challenge, &signed_in, &SecondFactorUse::Sms, None, Some(&remembered)).await.unwrap();
     let (listed, devices) = store.sessions_and_devices(&account.id).await.unwrap();
-    let ids: Vec<String> = listed.iter().map(|s| s.id.clone()).collect();
+    let ids: Vec<SessionId> = listed.iter().map(|s| s.id.clone()).collect();
     assert_eq!((ids.len(), devices.len()), (3, 1));
 
     store.delete_account(&account, &ids, std::slice::from_ref(&remembered.id)).await.expect("deleted");

@@ -1,11 +1,12 @@
 //! Signing in: sessions, devices and challenges.
 
 use crate::error::Error;
+use crate::password::PasswordHash;
 use crate::second_factor::{MfaChallenge, PendingReset, SecondFactorUse};
 use crate::secret::KeyedHash;
 use crate::session::{ClientInfo, SessionRecord};
 use crate::store::Store;
-use crate::VerificationId;
+use crate::{SessionId, VerificationId};
 
 use super::*;
 
@@ -40,9 +41,9 @@ pub async fn sessions_are_kept_until_deleted(store: &dyn Store) {
     let found = stored_session(store, &first).await.expect("stored");
     assert_eq!((found.epoch, found.expires_at, found.client.ip, found.client.user_agent), (4, at(60), None, None));
 
-    let (found_account, none) = store.account_with_session(&account.id, &text()).await.unwrap();
+    let (found_account, none) = store.account_with_session(&account.id, &new_id()).await.unwrap();
     assert!(found_account.is_some() && none.is_none());
-    assert!(matches!(store.account_with_session(&text(), &first.id).await.unwrap(), (None, None)));
+    assert!(matches!(store.account_with_session(&new_id(), &first.id).await.unwrap(), (None, None)));
     store.delete_session(&account.id, &first.id).await.unwrap();
     assert!(stored_session(store, &first).await.is_none());
     store.delete_session(&account.id, &first.id).await.expect("deleting what is gone");
@@ -60,7 +61,7 @@ pub async fn sessions_and_devices_are_listed_per_account(store: &dyn Store) {
     store.complete_challenge(&challenge, &signed_in, &SecondFactorUse::Sms, None, Some(&remembered)).await.unwrap();
 
     let (listed, devices) = store.sessions_and_devices(&one.id).await.unwrap();
-    let mut ids: Vec<String> = listed.iter().map(|s| s.id.clone()).collect();
+    let mut ids: Vec<SessionId> = listed.iter().map(|s| s.id.clone()).collect();
     ids.sort();
     assert_eq!(ids, sorted(&[sessions[0].id.clone(), sessions[1].id.clone(), signed_in.id.clone()]), "every epoch");
     assert_eq!(devices.len(), 1);
@@ -75,8 +76,8 @@ pub async fn sessions_and_devices_are_listed_per_account(store: &dyn Store) {
     let (listed, devices) = store.sessions_and_devices(&two.id).await.unwrap();
     assert_eq!((listed.len(), devices.len()), (1, 0));
     assert!(store.device(&two.id, &remembered.id).await.unwrap().is_none());
-    assert!(store.device(&one.id, &text()).await.unwrap().is_none());
-    let (listed, devices) = store.sessions_and_devices(&text()).await.unwrap();
+    assert!(store.device(&one.id, &new_id()).await.unwrap().is_none());
+    let (listed, devices) = store.sessions_and_devices(&new_id()).await.unwrap();
     assert!(listed.is_empty() && devices.is_empty());
 }
 
@@ -85,7 +86,7 @@ pub async fn a_challenge_is_stored_open(store: &dyn Store) {
     let reset = PendingReset {
         verification_id: VerificationId::generate(&mut rand::thread_rng()),
         token_hash: hash(),
-        password_hash: "new-hash".into(),
+        password_hash: PasswordHash::stored("new-hash".into()),
     };
     let given =
         MfaChallenge { sms_code_hash: Some(hash()), attempts: 1, reset: Some(reset.clone()), ..challenge(&account) };
@@ -100,7 +101,7 @@ pub async fn a_challenge_is_stored_open(store: &dyn Store) {
     assert_eq!(found_reset.password_hash, reset.password_hash);
     assert!(store.put_challenge(&challenge(&account)).await.is_ok());
     assert!(store.put_challenge(&given).await.is_err(), "an id is stored once");
-    assert!(store.challenge(&text()).await.unwrap().is_none());
+    assert!(store.challenge(&new_id()).await.unwrap().is_none());
 }
 
 pub async fn challenge_attempts_end_at_the_max_or_expiry(store: &dyn Store) {
@@ -116,7 +117,7 @@ pub async fn challenge_attempts_end_at_the_max_or_expiry(store: &dyn Store) {
     let second = open_challenge(store, &account).await;
     assert!(store.count_challenge_attempt(&second.id, at(299), 5).await.unwrap().is_some());
     assert!(store.count_challenge_attempt(&second.id, at(300), 5).await.unwrap().is_none(), "expired at 300");
-    assert!(store.count_challenge_attempt(&text(), at(1), 5).await.unwrap().is_none());
+    assert!(store.count_challenge_attempt(&new_id(), at(1), 5).await.unwrap().is_none());
 }
 
 pub async fn a_challenge_sms_waits_before_it_is_sent_again(store: &dyn Store) {
@@ -137,7 +138,7 @@ pub async fn a_challenge_sms_waits_before_it_is_sent_again(store: &dyn Store) {
         Some(second.clone())
     );
     assert!(!send(&second, at(300)).await.unwrap(), "expired");
-    assert!(!store.set_challenge_sms(&text(), &second, T0, RESEND_AFTER).await.unwrap());
+    assert!(!store.set_challenge_sms(&new_id(), &second, T0, RESEND_AFTER).await.unwrap());
     let closed = open_challenge(store, &account).await;
     store.complete_challenge(&closed, &session(&account, T0), &SecondFactorUse::Sms, None, None).await.unwrap();
     assert!(!store.set_challenge_sms(&closed.id, &second, T0, RESEND_AFTER).await.unwrap());
@@ -157,7 +158,7 @@ pub async fn a_challenge_is_completed_once(store: &dyn Store) {
     assert_refused!(replay, Error::ChallengeExpired);
     assert!(stored_session(store, &again).await.is_none());
     assert!(store.device(&account.id, &another.id).await.unwrap().is_none());
-    let unknown = MfaChallenge { id: text(), ..challenge };
+    let unknown = MfaChallenge { id: new_id(), ..challenge };
     let result = store.complete_challenge(&unknown, &again, &SecondFactorUse::Sms, None, None).await;
     assert_refused!(result, Error::ChallengeExpired);
 }

@@ -13,7 +13,7 @@ use crate::second_factor::SecondFactorUse;
 use crate::session::SessionRecord;
 use crate::store::AccountStore;
 use crate::two_factor::SecondFactorActivation;
-use crate::{Channel, Contact, VerificationId};
+use crate::{AccountId, Channel, Contact, DeviceId, SessionId, VerificationId};
 
 /// The most items one DynamoDB transaction may write (`delete_account` stops there).
 const MAX_TRANSACTION_ITEMS: usize = 100;
@@ -95,7 +95,7 @@ fn no_second_factor() -> TwoFactor {
 
 #[async_trait]
 impl AccountStore for MemoryStore {
-    async fn account_for_contact(&self, contact: &Contact) -> Result<Option<String>> {
+    async fn account_for_contact(&self, contact: &Contact) -> Result<Option<AccountId>> {
         Ok(self.state().owners.get(&contact.canonical()).cloned())
     }
 
@@ -133,13 +133,13 @@ impl AccountStore for MemoryStore {
         Ok(self.state().idempotency.get(key_hash).cloned())
     }
 
-    async fn account(&self, id: &str) -> Result<Option<Account>> {
+    async fn account(&self, id: &AccountId) -> Result<Option<Account>> {
         Ok(self.state().accounts.get(id).cloned())
     }
 
     async fn start_second_factor(
         &self,
-        account_id: &str,
+        account_id: &AccountId,
         pending: &PendingSecondFactor,
         resend_after: Duration,
     ) -> Result<bool> {
@@ -153,14 +153,23 @@ impl AccountStore for MemoryStore {
         Ok(true)
     }
 
-    async fn count_second_factor_attempt(&self, account_id: &str, nonce: &str, max_attempts: u32) -> Result<bool> {
+    async fn count_second_factor_attempt(
+        &self,
+        account_id: &AccountId,
+        nonce: &str,
+        max_attempts: u32,
+    ) -> Result<bool> {
         let mut state = self.state();
         let pending = state.accounts.get_mut(account_id).and_then(|a| a.two_factor.pending.as_mut());
         let counted = pending.filter(|p| p.nonce == nonce && p.attempts < max_attempts).map(|p| p.attempts += 1);
         Ok(counted.is_some())
     }
 
-    async fn activate_second_factor(&self, account_id: &str, activation: &SecondFactorActivation) -> Result<bool> {
+    async fn activate_second_factor(
+        &self,
+        account_id: &AccountId,
+        activation: &SecondFactorActivation,
+    ) -> Result<bool> {
         let mut state = self.state();
         let answers = |a: &&mut Account| a.two_factor.pending.as_ref().is_some_and(|p| p.nonce == activation.nonce);
         let Some(account) = state.accounts.get_mut(account_id).filter(answers) else { return Ok(false) };
@@ -244,7 +253,7 @@ impl AccountStore for MemoryStore {
         })
     }
 
-    async fn delete_account(&self, account: &Account, sessions: &[String], devices: &[String]) -> Result<()> {
+    async fn delete_account(&self, account: &Account, sessions: &[SessionId], devices: &[DeviceId]) -> Result<()> {
         self.transact(|state| {
             state.accounts.remove(&account.id);
             let contacts = account.contacts();
@@ -252,14 +261,12 @@ impl AccountStore for MemoryStore {
                 return Err(Error::Conflict);
             }
             let room = MAX_TRANSACTION_ITEMS - 1 - contacts.len();
-            let others = sessions.iter().map(|id| (false, id)).chain(devices.iter().map(|id| (true, id)));
-            for (device, id) in others.take(room) {
-                let key = (account.id.clone(), id.clone());
-                if device {
-                    state.devices.remove(&key);
-                } else {
-                    state.sessions.remove(&key);
-                }
+            let others = sessions.iter().map(Ok).chain(devices.iter().map(Err));
+            for other in others.take(room) {
+                match other {
+                    Ok(session) => state.sessions.remove(&(account.id.clone(), session.clone())).map(drop),
+                    Err(device) => state.devices.remove(&(account.id.clone(), device.clone())).map(drop),
+                };
             }
             Ok(())
         })

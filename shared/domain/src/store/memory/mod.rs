@@ -25,7 +25,7 @@ use crate::secret::KeyedHash;
 use crate::session::{DeviceRecord, SessionRecord};
 use crate::time::Timestamp;
 use crate::verification::{Verification, VerificationState};
-use crate::{Contact, VerificationId};
+use crate::{AccountId, ChallengeId, Contact, DeviceId, SessionId, VerificationId};
 
 mod accounts;
 
@@ -41,13 +41,13 @@ struct State {
     counters: HashMap<(LimitKey, Timestamp), u32>,
     used_captchas: HashSet<String>,
     /// A contact (canonical form) and the account that holds it.
-    owners: HashMap<String, String>,
-    accounts: HashMap<String, Account>,
+    owners: HashMap<String, AccountId>,
+    accounts: HashMap<AccountId, Account>,
     idempotency: HashMap<String, IdempotencyRecord>,
     /// By account id and session id.
-    sessions: HashMap<(String, String), SessionRecord>,
-    devices: HashMap<(String, String), DeviceRecord>,
-    challenges: HashMap<String, Challenge>,
+    sessions: HashMap<(AccountId, SessionId), SessionRecord>,
+    devices: HashMap<(AccountId, DeviceId), DeviceRecord>,
+    challenges: HashMap<ChallengeId, Challenge>,
 }
 
 #[derive(Clone)]
@@ -140,12 +140,12 @@ impl State {
         verification.map(|v| v.state = VerificationState::Consumed).is_some()
     }
 
-    fn close_challenge(&mut self, id: &str) -> bool {
+    fn close_challenge(&mut self, id: &ChallengeId) -> bool {
         self.challenges.get_mut(id).filter(|c| c.open).map(|c| c.open = false).is_some()
     }
 
     /// Deletes the owner item of `contact` under `account_id = :me`.
-    fn free(&mut self, contact: &Contact, account_id: &str) -> bool {
+    fn free(&mut self, contact: &Contact, account_id: &AccountId) -> bool {
         let key = contact.canonical();
         self.owners.get(&key).is_some_and(|owner| owner == account_id) && self.owners.remove(&key).is_some()
     }
@@ -209,7 +209,7 @@ impl SessionStore for MemoryStore {
         login: &Contact,
         failure_keys: &[LimitKey],
         window: Window,
-    ) -> Result<(Option<String>, Vec<u32>)> {
+    ) -> Result<(Option<AccountId>, Vec<u32>)> {
         let state = self.state();
         let counts = failure_keys.iter().map(|key| state.counter(key, window).unwrap_or(0)).collect();
         Ok((state.owners.get(&login.canonical()).cloned(), counts))
@@ -217,8 +217,8 @@ impl SessionStore for MemoryStore {
 
     async fn account_with_session(
         &self,
-        account_id: &str,
-        session_id: &str,
+        account_id: &AccountId,
+        session_id: &SessionId,
     ) -> Result<(Option<Account>, Option<SessionRecord>)> {
         let state = self.state();
         let session = state.sessions.get(&(account_id.to_owned(), session_id.to_owned())).cloned();
@@ -230,12 +230,12 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    async fn delete_session(&self, account_id: &str, session_id: &str) -> Result<()> {
+    async fn delete_session(&self, account_id: &AccountId, session_id: &SessionId) -> Result<()> {
         self.state().sessions.remove(&(account_id.to_owned(), session_id.to_owned()));
         Ok(())
     }
 
-    async fn device(&self, account_id: &str, device_id: &str) -> Result<Option<DeviceRecord>> {
+    async fn device(&self, account_id: &AccountId, device_id: &DeviceId) -> Result<Option<DeviceRecord>> {
         Ok(self.state().devices.get(&(account_id.to_owned(), device_id.to_owned())).cloned())
     }
 
@@ -247,13 +247,13 @@ impl SessionStore for MemoryStore {
         stored.then_some(()).ok_or_else(|| taken("challenge"))
     }
 
-    async fn challenge(&self, id: &str) -> Result<Option<MfaChallenge>> {
+    async fn challenge(&self, id: &ChallengeId) -> Result<Option<MfaChallenge>> {
         Ok(self.state().challenges.get(id).filter(|c| c.open).map(|c| c.record.clone()))
     }
 
     async fn count_challenge_attempt(
         &self,
-        id: &str,
+        id: &ChallengeId,
         now: Timestamp,
         max_attempts: u32,
     ) -> Result<Option<MfaChallenge>> {
@@ -267,7 +267,7 @@ impl SessionStore for MemoryStore {
 
     async fn set_challenge_sms(
         &self,
-        id: &str,
+        id: &ChallengeId,
         code_hash: &KeyedHash,
         now: Timestamp,
         resend_after: Duration,
@@ -332,12 +332,12 @@ impl SessionStore for MemoryStore {
         })
     }
 
-    async fn sessions_and_devices(&self, account_id: &str) -> Result<(Vec<SessionRecord>, Vec<DeviceRecord>)> {
+    async fn sessions_and_devices(&self, account_id: &AccountId) -> Result<(Vec<SessionRecord>, Vec<DeviceRecord>)> {
         let state = self.state();
         let mut sessions: Vec<SessionRecord> =
-            state.sessions.values().filter(|s| s.account_id == account_id).cloned().collect();
+            state.sessions.values().filter(|s| s.account_id == *account_id).cloned().collect();
         let mut devices: Vec<DeviceRecord> =
-            state.devices.values().filter(|d| d.account_id == account_id).cloned().collect();
+            state.devices.values().filter(|d| d.account_id == *account_id).cloned().collect();
         // As a query returns them: by sort key.
         sessions.sort_by(|a, b| a.id.cmp(&b.id));
         devices.sort_by(|a, b| a.id.cmp(&b.id));
