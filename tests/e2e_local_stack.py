@@ -117,14 +117,14 @@ def account_journey(login):
     session = signed_in["session_token"]
     email = f"recovery.{secrets.token_hex(4)}@example.com"
     token = verified_token({"channel": "email", "email": email, "purpose": "add_contact"}, email)
-    status, added = call("POST", "/v1/account/recovery-contacts", {"verification_token": token}, session=session)
+    status, added = call("POST", "/v1/account/recovery-contacts", {"verification_token": token, "password": PASSWORD}, session=session)
     check("recovery email added", status == 201, added)
     phone = "+9198" + "".join(secrets.choice("0123456789") for _ in range(8))
     token = verified_token({"channel": "sms", "phone": phone, "purpose": "add_contact"}, phone)
-    status, added = call("POST", "/v1/account/recovery-contacts", {"verification_token": token}, session=session)
+    status, added = call("POST", "/v1/account/recovery-contacts", {"verification_token": token, "password": PASSWORD}, session=session)
     check("recovery phone added", status == 201, added)
 
-    status, setup = call("POST", "/v1/account/two-factor", {"method": "totp"}, session=session)
+    status, setup = call("POST", "/v1/account/two-factor", {"method": "totp", "password": PASSWORD}, session=session)
     check("authenticator setup started", status == 200 and "secret" in setup, setup)
     status, enabled = call("POST", "/v1/account/two-factor/confirm", {"code": totp(setup["secret"], time.time())}, session=session)
     check("2FA on, with 10 recovery codes", status == 200 and len(enabled.get("recovery_codes", [])) == 10, enabled)

@@ -135,7 +135,7 @@ fn status_of(error: &Error) -> StatusCode {
         | Error::NoVerifiedPhone
         | Error::UnsupportedRegion(_) => StatusCode::BAD_REQUEST,
         Error::CaptchaFailed | Error::CaptchaTooEasy { .. } => StatusCode::FORBIDDEN,
-        Error::InvalidCredentials | Error::Unauthorized => StatusCode::UNAUTHORIZED,
+        Error::InvalidCredentials | Error::Unauthorized | Error::ProofRequired => StatusCode::UNAUTHORIZED,
         Error::ChallengeExpired => StatusCode::GONE,
         Error::ContactInUse | Error::TwoFactorAlreadyEnabled | Error::PrimaryContact => StatusCode::CONFLICT,
         Error::WeakPassword { .. } => StatusCode::UNPROCESSABLE_ENTITY,

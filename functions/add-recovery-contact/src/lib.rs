@@ -1,4 +1,4 @@
-//! `POST /v1/account/recovery-contacts`: add a verified recovery phone or email.
+//! `POST /v1/account/recovery-contacts`: add a verified recovery phone or email, with proof.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
@@ -11,7 +11,8 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
     let signed_in = http::signed_in(app, &request).await?;
     let body: AddContactBody = http::json_body(&request)?;
     let language = http::language(&request);
-    let added =
-        add_recovery_contact(app, &signed_in.account, &body.verification_token, language, Timestamp::now()).await?;
+    let proof = body.proof()?;
+    let now = Timestamp::now();
+    let added = add_recovery_contact(app, &signed_in.account, &body.verification_token, &proof, language, now).await?;
     Ok(http::json_response(StatusCode::CREATED, &ContactView::recovery(&added)))
 }

@@ -16,7 +16,8 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
         let signed_in = http::signed_in(app, &request).await?;
         let body: StartBody = http::json_body(&request)?;
         let language = http::language(&request);
-        let started = start_two_factor(app, &signed_in.account, body.method(), language, now, &mut rng).await?;
+        let proof = body.proof()?;
+        let started = start_two_factor(app, &signed_in.account, body.method(), &proof, language, now, &mut rng).await?;
         return Ok(http::json_response(StatusCode::OK, &SetupStarted::from(started)));
     }
     if http::is_route(&request, "POST", "/v1/account/two-factor/confirm") {

@@ -1,9 +1,10 @@
 //! The contacts of an account, and adding a recovery contact.
 
 use super::account::{claim_token, Account};
+use super::self_service::{prove_now, Proof};
 use super::verification::Purpose;
 use super::{Contact, Language};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::notices;
 use crate::notify::Message;
 use crate::time::Timestamp;
@@ -33,12 +34,18 @@ pub async fn add_recovery_contact(
     services: &Services,
     account: &Account,
     verification_token: &str,
+    proof: &Proof,
     language: Language,
     now: Timestamp,
 ) -> Result<Contact> {
+    prove_now(services, account, proof, now).await?;
     let claim = claim_token(services, verification_token, Purpose::AddContact, now).await?;
     let contact = claim.verification.contact.clone();
     let replaced = account.recovery_of_kind(&contact);
+    if replaced.as_ref().is_some_and(|old| old.canonical() == contact.canonical()) {
+        // Already this account's recovery contact: a contact is held once.
+        return Err(Error::ContactInUse);
+    }
     services.store.add_recovery_contact(account, &claim, &contact, replaced.as_ref()).await?;
 
     let notice = Message::recovery_contact_added(&services.config.service_name, &contact.masked(), language);

@@ -30,6 +30,8 @@ pub enum Error {
     InvalidCredentials,
     #[error("sign in to continue")]
     Unauthorized,
+    #[error("confirm it is you: give your password, or a code from your authenticator app or a recovery code")]
+    ProofRequired,
     #[error("this sign-in step has expired or was already used; sign in again")]
     ChallengeExpired,
     #[error("this phone number or email address is already linked to an account")]
@@ -105,6 +107,7 @@ codes! {
     Error::IdempotencyKeyReused => "idempotency_key_reused", Error::IdempotencyKeyReused;
     Error::InvalidCredentials => "invalid_credentials", Error::InvalidCredentials;
     Error::Unauthorized => "unauthorized", Error::Unauthorized;
+    Error::ProofRequired => "proof_required", Error::ProofRequired;
     Error::ChallengeExpired => "challenge_expired", Error::ChallengeExpired;
     Error::ContactInUse => "contact_in_use", Error::ContactInUse;
     Error::NoVerifiedPhone => "no_verified_phone", Error::NoVerifiedPhone;

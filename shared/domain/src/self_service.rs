@@ -59,7 +59,9 @@ pub async fn remove_recovery_contact(
     services: &Services,
     signed_in: &Authenticated,
     kind: &str,
+    proof: &Proof,
     language: Language,
+    now: Timestamp,
 ) -> Result<()> {
     let account = &signed_in.account;
     let (channel, recovery) = match kind {
@@ -70,14 +72,18 @@ pub async fn remove_recovery_contact(
     let Some(contact) = recovery else {
         return Err(if account.primary.channel() == channel { Error::PrimaryContact } else { Error::NotFound });
     };
-    let change = AccountChange { remove_recovery: Some(&contact), ..AccountChange::of(&account.id) };
+    let used = prove(services, account, proof, now).await?;
+    let change =
+        AccountChange { factor: used.as_ref(), remove_recovery: Some(&contact), ..AccountChange::of(&account.id) };
     services.store.change_account(&change).await?;
     notices::to_every_contact(services, account, SecurityEvent::RecoveryContactRemoved, &contact.masked(), language)
         .await;
     Ok(())
 }
 
-/// Proof for turning 2FA off or renewing recovery codes: the password, or a current second factor.
+/// What every change to how the account is signed in to or recovered needs besides the
+/// session, so a stolen session token alone changes none of it: the password, or a current
+/// second factor (an authenticator code or an unused recovery code) when 2FA is on.
 pub enum Proof {
     Password(Password),
     Code(String),
@@ -102,6 +108,17 @@ async fn prove(
             Err(Error::InvalidCode { attempts_left: 0 })
         }
     }
+}
+
+/// Checks `proof` and at once uses up the second factor it names, if any: for a change whose
+/// own write cannot carry it (adding a recovery contact, starting a 2FA setup). The write is
+/// conditional, so a replayed code is refused; a change then refused leaves the code used.
+pub(crate) async fn prove_now(services: &Services, account: &Account, proof: &Proof, now: Timestamp) -> Result<()> {
+    if let Some(used) = prove(services, account, proof, now).await? {
+        let change = AccountChange { factor: Some(&used), ..AccountChange::of(&account.id) };
+        services.store.change_account(&change).await?;
+    }
+    Ok(())
 }
 
 pub async fn disable_two_factor(

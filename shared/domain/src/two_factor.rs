@@ -7,6 +7,7 @@ use rand::{CryptoRng, Rng, RngCore};
 
 use super::account::{Account, PendingSecondFactor, SecondFactor};
 use super::second_factor::{check_second_factor, recovery_code_hash, MfaMethod, SecondFactorUse};
+use super::self_service::{prove_now, Proof};
 use super::totp::TotpSecret;
 use super::{random_text, Contact, Language, VerificationCode};
 use crate::error::{Error, Result};
@@ -31,6 +32,7 @@ pub async fn start_two_factor(
     services: &Services,
     account: &Account,
     method: SecondFactor,
+    proof: &Proof,
     language: Language,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
@@ -38,6 +40,7 @@ pub async fn start_two_factor(
     if account.two_factor.methods.contains(&method) {
         return Err(Error::TwoFactorAlreadyEnabled);
     }
+    prove_now(services, account, proof, now).await?;
     let nonce = random_text(rng, 16);
     let mut pending = PendingSecondFactor {
         nonce: nonce.clone(),

@@ -78,7 +78,7 @@ async fn a_reset_sets_the_password_signs_out_everywhere_and_tells_every_contact(
     let recovery = phone();
     let token = w.token(&recovery, Purpose::AddContact, at(10)).await;
     let account = w.signed_in(&session, at(10)).await.account;
-    add_recovery_contact(&w.services, &account, &token, Language::English, at(10)).await.unwrap();
+    add_recovery_contact(&w.services, &account, &token, &password_proof(), Language::English, at(10)).await.unwrap();
 
     let token = w.token(&recovery, Purpose::ResetPassword, at(100)).await;
     assert!(matches!(reset(&w, &token, NEW_PASSWORD, at(110)).await, Ok(ResetOutcome::Done)));
@@ -160,7 +160,7 @@ async fn a_code_confirmed_on_a_second_contact_completes_a_reset() {
     let recovery = email();
     let token = w.token(&recovery, Purpose::AddContact, at(10)).await;
     let account = w.signed_in(&session, at(10)).await.account;
-    add_recovery_contact(&w.services, &account, &token, Language::English, at(10)).await.unwrap();
+    add_recovery_contact(&w.services, &account, &token, &password_proof(), Language::English, at(10)).await.unwrap();
 
     let token = w.token(&login, Purpose::ResetPassword, at(60)).await;
     let (challenge, methods) = reset_challenge(reset(&w, &token, NEW_PASSWORD, at(61)).await);
@@ -210,7 +210,9 @@ async fn the_phone_that_proved_a_reset_is_not_also_its_second_factor() {
     w.sign_up(&login, T0).await;
     let session = w.session(&login, PASSWORD, T0).await;
     let account = w.signed_in(&session, T0).await.account;
-    start_two_factor(&w.services, &account, SecondFactor::Sms, Language::English, T0, &mut OsRng).await.unwrap();
+    start_two_factor(&w.services, &account, SecondFactor::Sms, &password_proof(), Language::English, T0, &mut OsRng)
+        .await
+        .unwrap();
     let account = w.signed_in(&session, T0).await.account;
     let setup = w.outbox.last_code_to(&login).unwrap();
     let codes = confirm_two_factor(&w.services, &account, &setup, Language::English, T0, &mut OsRng).await.unwrap();

@@ -85,18 +85,27 @@ async fn a_removed_recovery_contact_is_free_for_another_account() {
     let (login, session) = signed_up(&w, email()).await;
     let recovery = phone();
     let token = w.token(&recovery, Purpose::AddContact, at(10)).await;
-    add_recovery_contact(&w.services, &w.signed_in(&session, at(10)).await.account, &token, Language::English, at(10))
-        .await
-        .unwrap();
+    add_recovery_contact(
+        &w.services,
+        &w.signed_in(&session, at(10)).await.account,
+        &token,
+        &password_proof(),
+        Language::English,
+        at(10),
+    )
+    .await
+    .unwrap();
     let signed_in = w.signed_in(&session, at(20)).await;
-    let remove = |kind: &'static str| remove_recovery_contact(&w.services, &signed_in, kind, Language::English);
+    let proof = password_proof();
+    let remove =
+        |kind: &'static str| remove_recovery_contact(&w.services, &signed_in, kind, &proof, Language::English, at(20));
     assert!(matches!(remove("email").await, Err(Error::PrimaryContact)));
     assert!(matches!(remove("fax").await, Err(Error::NotFound)));
     remove("phone").await.expect("removed");
     assert!(w.outbox.told(&login, SecurityEvent::RecoveryContactRemoved));
     let signed_in = w.signed_in(&session, at(30)).await;
     assert!(signed_in.account.recovery_phone.is_none());
-    let again = remove_recovery_contact(&w.services, &signed_in, "phone", Language::English).await;
+    let again = remove_recovery_contact(&w.services, &signed_in, "phone", &proof, Language::English, at(30)).await;
     assert!(matches!(again, Err(Error::NotFound)), "{again:?}");
     w.sign_up(&recovery, at(120)).await;
 }

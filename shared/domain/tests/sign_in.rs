@@ -178,7 +178,9 @@ async fn an_sms_code_goes_to_the_verified_phone_at_most_once_a_minute() {
     w.sign_up(&login, T0).await;
     let session = w.session(&login, PASSWORD, T0).await;
     let account = w.signed_in(&session, T0).await.account;
-    start_two_factor(&w.services, &account, SecondFactor::Sms, Language::English, T0, &mut OsRng).await.unwrap();
+    start_two_factor(&w.services, &account, SecondFactor::Sms, &password_proof(), Language::English, T0, &mut OsRng)
+        .await
+        .unwrap();
     let account = w.signed_in(&session, T0).await.account;
     let setup = w.outbox.last_code_to(&login).unwrap();
     confirm_two_factor(&w.services, &account, &setup, Language::English, T0, &mut OsRng).await.unwrap();

@@ -27,7 +27,16 @@ async fn account(w: &World, session: &str) -> Account {
 }
 
 async fn start(w: &World, session: &str, method: SecondFactor, now: Timestamp) -> Result<SetupStarted> {
-    start_two_factor(&w.services, &account(w, session).await, method, Language::English, now, &mut OsRng).await
+    start_two_factor(
+        &w.services,
+        &account(w, session).await,
+        method,
+        &password_proof(),
+        Language::English,
+        now,
+        &mut OsRng,
+    )
+    .await
 }
 
 async fn confirm(w: &World, session: &str, code: &str, now: Timestamp) -> Result<TwoFactorEnabled> {
@@ -113,7 +122,16 @@ async fn sms_codes_need_a_verified_phone() {
 
     let phone = phone();
     let token = w.token(&phone, Purpose::AddContact, at(10)).await;
-    add_recovery_contact(&w.services, &account(&w, &session).await, &token, Language::English, at(10)).await.unwrap();
+    add_recovery_contact(
+        &w.services,
+        &account(&w, &session).await,
+        &token,
+        &password_proof(),
+        Language::English,
+        at(10),
+    )
+    .await
+    .unwrap();
     let started = start(&w, &session, SecondFactor::Sms, at(20)).await;
     assert!(matches!(&started, Ok(SetupStarted::Sms { destination, .. }) if *destination == phone.masked()));
     let code = w.outbox.last_code_to(&phone).expect("a code by SMS");

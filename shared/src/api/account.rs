@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use super::two_factor::SecondFactor;
 use domain::account::{self, Account, NewAccount};
 use domain::password::Password;
-use domain::{Channel, Contact};
+use domain::self_service::Proof;
+use domain::{Channel, Contact, Result};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -39,6 +40,15 @@ wire_struct! {
 #[serde(deny_unknown_fields)]
 pub struct AddContactBody {
     pub verification_token: String,
+    password: Option<String>,
+    code: Option<String>,
+}
+
+impl AddContactBody {
+    /// What proves the change: the password, or a second factor when 2FA is on.
+    pub fn proof(&self) -> Result<Proof> {
+        super::two_factor::proof(self.password.clone(), self.code.clone())
+    }
 }
 
 #[derive(Serialize)]

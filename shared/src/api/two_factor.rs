@@ -14,16 +14,23 @@ wire_enum!(SecondFactor mirrors domain::account::SecondFactor { Totp, Sms });
 #[serde(deny_unknown_fields)]
 pub struct StartBody {
     method: SecondFactor,
+    password: Option<String>,
+    code: Option<String>,
 }
 
 impl StartBody {
     pub fn method(&self) -> domain::account::SecondFactor {
         self.method.into()
     }
+
+    pub fn proof(&self) -> Result<Proof> {
+        proof(self.password.clone(), self.code.clone())
+    }
 }
 
-/// `{"password"}` or `{"code"}`: what proves a change to two-factor authentication.
-#[derive(Deserialize)]
+/// `{"password"}` or `{"code"}`: what proves a change to how the account is signed in to or
+/// recovered; bodies with more in them carry the same two fields.
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 pub struct ProofBody {
     password: Option<String>,
@@ -34,11 +41,17 @@ impl TryFrom<ProofBody> for Proof {
     type Error = Error;
 
     fn try_from(body: ProofBody) -> Result<Proof> {
-        match (body.password, body.code) {
-            (Some(password), None) => Ok(Proof::Password(Password::new(&password))),
-            (None, Some(code)) => Ok(Proof::Code(code)),
-            _ => Err(Error::InvalidRequest("give either password or code".into())),
-        }
+        proof(body.password, body.code)
+    }
+}
+
+/// The proof a body's `password` and `code` give: exactly one of them.
+pub(super) fn proof(password: Option<String>, code: Option<String>) -> Result<Proof> {
+    match (password, code) {
+        (Some(password), None) => Ok(Proof::Password(Password::new(&password))),
+        (None, Some(code)) => Ok(Proof::Code(code)),
+        (None, None) => Err(Error::ProofRequired),
+        (Some(_), Some(_)) => Err(Error::InvalidRequest("give either password or code, not both".into())),
     }
 }
 

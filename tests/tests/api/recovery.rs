@@ -49,7 +49,8 @@ fn now() -> u64 {
 
 /// Turns TOTP on for the signed-in account; the secret and the recovery codes.
 async fn enable_totp(stack: &Stack, session: &str) -> (String, Vec<String>) {
-    let start = TestRequest::post("/v1/account/two-factor", json!({"method": "totp"})).bearer(session);
+    let start =
+        TestRequest::post("/v1/account/two-factor", json!({"method": "totp", "password": PASSWORD})).bearer(session);
     let secret = stack.call(enable_2fa::handle, start).await.json["secret"].as_str().unwrap().to_owned();
     let confirm =
         TestRequest::post("/v1/account/two-factor/confirm", json!({"code": authenticator_code(&secret, now())}))
@@ -64,7 +65,8 @@ async fn enable_totp(stack: &Stack, session: &str) -> (String, Vec<String>) {
 async fn add_recovery(stack: &Stack, session: &str, contact: &Contact) {
     let token = stack.verified_token(contact, "add_contact").await;
     let request =
-        TestRequest::post("/v1/account/recovery-contacts", json!({"verification_token": token})).bearer(session);
+        TestRequest::post("/v1/account/recovery-contacts", json!({"verification_token": token, "password": PASSWORD}))
+            .bearer(session);
     assert_eq!(stack.call(add_recovery_contact::handle, request).await.status, 201);
 }
 
@@ -264,7 +266,7 @@ async fn an_account_path_that_is_no_route_is_not_found_with_or_without_a_session
     for request in [
         TestRequest::get("/v1/account"),
         TestRequest::post("/v1/account/password", json!({})).method("PUT"),
-        TestRequest::delete("/v1/account/recovery-contacts/email"),
+        TestRequest::post("/v1/account/recovery-contacts/email", json!({"password": PASSWORD})).method("DELETE"),
         TestRequest::post("/v1/account/two-factor", json!({})).method("DELETE"),
         TestRequest::post("/v1/account/two-factor/recovery-codes", json!({})),
         TestRequest::get("/v1/account/sessions"),
@@ -291,9 +293,21 @@ async fn recovery_contacts_and_two_factor_are_managed_with_proof() {
     let email = new_email();
     add_recovery(&stack, &session, &email).await;
 
-    let primary = manage(&stack, TestRequest::delete("/v1/account/recovery-contacts/phone").bearer(&session)).await;
+    let primary = manage(
+        &stack,
+        TestRequest::post("/v1/account/recovery-contacts/phone", json!({"password": PASSWORD}))
+            .method("DELETE")
+            .bearer(&session),
+    )
+    .await;
     assert_eq!((primary.status, primary.error_code()), (409, "primary_contact"));
-    let removed = manage(&stack, TestRequest::delete("/v1/account/recovery-contacts/email").bearer(&session)).await;
+    let removed = manage(
+        &stack,
+        TestRequest::post("/v1/account/recovery-contacts/email", json!({"password": PASSWORD}))
+            .method("DELETE")
+            .bearer(&session),
+    )
+    .await;
     assert_eq!(removed.status, 204);
     stack.sign_up(&email, PASSWORD).await; // the email is free again
 
@@ -315,6 +329,81 @@ async fn recovery_contacts_and_two_factor_are_managed_with_proof() {
     assert_eq!(off.status, 204);
     assert_eq!(stack.account_page(&session).await.json["two_factor"], json!({"enabled": false, "methods": []}));
     assert_eq!(stack.sign_in(json!({"login": phone.canonical(), "password": PASSWORD})).await.status, 201);
+}
+
+/// A thief with a copied session token, and nothing else, tries to make the account theirs.
+#[tokio::test]
+async fn a_stolen_session_alone_changes_nothing_about_recovery() {
+    let stack = Stack::with_settings(&settings()).await;
+    let phone = new_phone();
+    stack.sign_up(&phone, PASSWORD).await;
+    let stolen = stack.session(&phone.canonical(), PASSWORD).await;
+    let owners_email = new_email();
+    add_recovery(&stack, &stolen, &owners_email).await;
+
+    // Their own email as the recovery contact: refused at the first step, nothing written.
+    let thiefs_email = new_email();
+    let token = stack.verified_token(&thiefs_email, "add_contact").await;
+    let add = |body: Value| TestRequest::post("/v1/account/recovery-contacts", body).bearer(&stolen);
+    let refused = stack.call(add_recovery_contact::handle, add(json!({ "verification_token": token }))).await;
+    assert_eq!((refused.status, refused.error_code()), (401, "proof_required"), "{:?}", refused.json);
+    let guessed = json!({ "verification_token": token, "password": "Guess-Wrong-1" });
+    let guessed = stack.call(add_recovery_contact::handle, add(guessed)).await;
+    assert_eq!((guessed.status, guessed.error_code()), (401, "invalid_credentials"));
+    let contacts = |page: &TestResponse| page.json["contacts"].as_array().unwrap().len();
+    assert_eq!(contacts(&stack.account_page(&stolen).await), 2, "the primary phone and the owner's email");
+    stack.sign_up(&thiefs_email, PASSWORD).await; // never claimed by the owner's account
+
+    // Their own authenticator app, or removing the owner's recovery email: refused too.
+    let start = TestRequest::post("/v1/account/two-factor", json!({"method": "totp"})).bearer(&stolen);
+    let start = stack.call(enable_2fa::handle, start).await;
+    assert_eq!((start.status, start.error_code()), (401, "proof_required"));
+    let remove = TestRequest::delete("/v1/account/recovery-contacts/email").bearer(&stolen);
+    let remove = manage(&stack, remove).await;
+    assert_eq!((remove.status, remove.error_code()), (401, "proof_required"));
+    let page = stack.account_page(&stolen).await;
+    assert_eq!(page.json["two_factor"], json!({"enabled": false, "methods": []}));
+    assert_eq!(contacts(&page), 2, "the owner's email is still there");
+
+    // Wrong proofs count towards the account's limit: the password can't be guessed through them.
+    let limited = Stack::with_settings(&[("SIGN_IN_FAILURES_PER_LOGIN", "2")]).await;
+    let email = new_email();
+    limited.sign_up(&email, PASSWORD).await;
+    let session = limited.session(&email.canonical(), PASSWORD).await;
+    let mut statuses = Vec::new();
+    for password in ["Guess-Wrong-1", "Guess-Wrong-2", PASSWORD] {
+        let start = json!({"method": "totp", "password": password});
+        let start = TestRequest::post("/v1/account/two-factor", start).bearer(&session);
+        statuses.push(limited.call(enable_2fa::handle, start).await.status);
+    }
+    assert_eq!(statuses, [401, 401, 429], "even the right password waits once the guesses are used up");
+}
+
+#[tokio::test]
+async fn a_second_factor_proves_new_recovery_codes_and_turning_two_factor_off() {
+    let stack = Stack::with_settings(&settings()).await;
+    let email = new_email();
+    stack.sign_up(&email, PASSWORD).await;
+    let session = stack.session(&email.canonical(), PASSWORD).await;
+    let (secret, codes) = enable_totp(&stack, &session).await;
+
+    // A recovery code proves new recovery codes, and is used up with the old ones.
+    let renew = |body: Value| with_body("POST", "/v1/account/two-factor/recovery-codes", &session, body);
+    let renewed = manage(&stack, renew(json!({"code": codes[0]}))).await;
+    assert_eq!(renewed.status, 200, "{:?}", renewed.json);
+    let new_codes = renewed.json["recovery_codes"].as_array().unwrap();
+    assert_eq!(new_codes.len(), 10);
+    let again = manage(&stack, renew(json!({"code": codes[1]}))).await;
+    assert_eq!(again.status, 400, "the old codes went with the renewal");
+
+    // A current authenticator code proves turning 2FA off.
+    // The next step's code: enabling used up the current one.
+    let code = authenticator_code(&secret, now() + 30);
+    let off = with_body("DELETE", "/v1/account/two-factor", &session, json!({ "code": code }));
+    let off = manage(&stack, off).await;
+    assert_eq!(off.status, 204, "{:?}", off.json);
+    assert_eq!(stack.account_page(&session).await.json["two_factor"], json!({"enabled": false, "methods": []}));
+    assert_eq!(stack.sign_in(json!({"login": email.canonical(), "password": PASSWORD})).await.status, 201);
 }
 
 #[tokio::test]

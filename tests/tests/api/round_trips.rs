@@ -344,11 +344,12 @@ async fn signing_in_with_an_authenticator_app() {
     stack.sign_up(&email, PASSWORD).await;
     let session = stack.session(&email.canonical(), PASSWORD).await;
 
-    // Enabling: start (one write beside the session read), then confirm (count the attempt, activate).
-    let start = post("/v1/account/two-factor", json!({"method": "totp"})).bearer(&session);
+    // Enabling: start (the proof's failure count, one write beside the session read), then confirm
+    // (count the attempt, activate).
+    let start = post("/v1/account/two-factor", json!({"method": "totp", "password": PASSWORD})).bearer(&session);
     let (started, trips) = counted.call(enable_2fa::handle, start).await;
     assert_eq!(started.status, 200, "{:?}", started.json);
-    expect_trips("enable 2FA: start, totp", &trips, &[BATCH_GET, UPDATE]);
+    expect_trips("enable 2FA: start, totp", &trips, &[BATCH_GET, GET, UPDATE]);
     let secret = started.json["secret"].as_str().unwrap().to_owned();
     let confirm =
         post("/v1/account/two-factor/confirm", json!({"code": authenticator_code(&secret, now())})).bearer(&session);
@@ -391,10 +392,10 @@ async fn signing_in_with_sms_codes_and_a_remembered_device() {
     stack.sign_up(&phone, PASSWORD).await;
     let session = stack.session(&phone.canonical(), PASSWORD).await;
 
-    let start = post("/v1/account/two-factor", json!({"method": "sms"})).bearer(&session);
+    let start = post("/v1/account/two-factor", json!({"method": "sms", "password": PASSWORD})).bearer(&session);
     let (started, trips) = counted.call(enable_2fa::handle, start).await;
     assert_eq!(started.status, 200, "{:?}", started.json);
-    expect_trips("enable 2FA: start, sms", &trips, &[BATCH_GET, UPDATE, SMS]);
+    expect_trips("enable 2FA: start, sms", &trips, &[BATCH_GET, GET, UPDATE, SMS]);
     let confirm = post("/v1/account/two-factor/confirm", json!({"code": last_code_to(&phone).unwrap()}));
     let (enabled, trips) = counted.call(enable_2fa::handle, confirm.bearer(&session)).await;
     assert_eq!(enabled.status, 200, "{:?}", enabled.json);
@@ -441,12 +442,14 @@ async fn the_account_page_recovery_contacts_and_signing_out() {
     assert_eq!(page.status, 200, "{:?}", page.json);
     expect_trips("GET /v1/account", &trips, &[BATCH_GET]);
 
-    // The token is read, then used up in the transaction that links the contact; the owner is told.
+    // The proof's failure count and the token are read, then the token is used up in the
+    // transaction that links the contact; the owner is told.
     let token = stack.verified_token(&new_email(), "add_contact").await;
-    let add = post("/v1/account/recovery-contacts", json!({"verification_token": token})).bearer(&session);
+    let add = post("/v1/account/recovery-contacts", json!({"verification_token": token, "password": PASSWORD}))
+        .bearer(&session);
     let (added, trips) = counted.call(add_recovery_contact::handle, add).await;
     assert_eq!(added.status, 201, "{:?}", added.json);
-    expect_trips("add recovery contact (notice to the primary phone)", &trips, &[BATCH_GET, GET, TRANSACT, SMS]);
+    expect_trips("add recovery contact (notice to the primary phone)", &trips, &[BATCH_GET, GET, GET, TRANSACT, SMS]);
 
     // A malformed token costs no call; a well-formed but unknown one costs the one read.
     let (refused, trips) = counted.trips(stack.account_page("not-a-session")).await;
@@ -471,7 +474,8 @@ async fn self_service_on_the_account_page() {
     let session = stack.session(&email.canonical(), PASSWORD).await;
     let other = stack.session(&email.canonical(), PASSWORD).await;
     let token = stack.verified_token(&new_email(), "add_contact").await;
-    let add = post("/v1/account/recovery-contacts", json!({"verification_token": token})).bearer(&session);
+    let add = post("/v1/account/recovery-contacts", json!({"verification_token": token, "password": PASSWORD}))
+        .bearer(&session);
     assert_eq!(stack.call(add_recovery_contact::handle, add).await.status, 201);
 
     let list = TestRequest::get("/v1/account/sessions").bearer(&session);
@@ -490,10 +494,12 @@ async fn self_service_on_the_account_page() {
     let (changed, trips) = counted.call(manage_account::handle, change).await;
     assert_eq!(changed.status, 204, "{:?}", changed.json);
     expect_trips("change password", &trips, &[BATCH_GET, GET, TRANSACT, EMAIL, EMAIL]);
-    let remove = TestRequest::delete("/v1/account/recovery-contacts/email").bearer(&session);
+    let remove = TestRequest::post("/v1/account/recovery-contacts/email", json!({ "password": NEW_PASSWORD }))
+        .method("DELETE")
+        .bearer(&session);
     let (removed, trips) = counted.call(manage_account::handle, remove).await;
     assert_eq!(removed.status, 204, "{:?}", removed.json);
-    expect_trips("remove a recovery contact", &trips, &[BATCH_GET, TRANSACT, EMAIL, EMAIL]);
+    expect_trips("remove a recovery contact", &trips, &[BATCH_GET, GET, TRANSACT, EMAIL, EMAIL]);
 
     let everywhere = TestRequest::delete("/v1/sessions").bearer(&session);
     let (out, trips) = counted.call(sign_in::handle, everywhere).await;
@@ -537,7 +543,7 @@ async fn regenerating_recovery_codes() {
     let email = new_email();
     stack.sign_up(&email, PASSWORD).await;
     let session = stack.session(&email.canonical(), PASSWORD).await;
-    let start = post("/v1/account/two-factor", json!({"method": "totp"})).bearer(&session);
+    let start = post("/v1/account/two-factor", json!({"method": "totp", "password": PASSWORD})).bearer(&session);
     let secret = stack.call(enable_2fa::handle, start).await.json["secret"].as_str().unwrap().to_owned();
     let confirm =
         post("/v1/account/two-factor/confirm", json!({"code": authenticator_code(&secret, now())})).bearer(&session);

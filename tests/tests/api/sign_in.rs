@@ -18,7 +18,8 @@ async fn mfa(stack: &Stack, body: Value) -> TestResponse {
 }
 
 async fn start_2fa(stack: &Stack, session: &str, method: &str) -> TestResponse {
-    let request = TestRequest::post("/v1/account/two-factor", json!({ "method": method })).bearer(session);
+    let request =
+        TestRequest::post("/v1/account/two-factor", json!({ "method": method, "password": PASSWORD })).bearer(session);
     stack.call(enable_2fa::handle, request).await
 }
 
@@ -28,8 +29,11 @@ async fn confirm_2fa(stack: &Stack, session: &str, code: &str) -> TestResponse {
 }
 
 async fn add_recovery(stack: &Stack, session: &str, token: &str) -> TestResponse {
-    let request =
-        TestRequest::post("/v1/account/recovery-contacts", json!({ "verification_token": token })).bearer(session);
+    let request = TestRequest::post(
+        "/v1/account/recovery-contacts",
+        json!({ "verification_token": token, "password": PASSWORD }),
+    )
+    .bearer(session);
     stack.call(add_recovery_contact::handle, request).await
 }
 
@@ -183,6 +187,11 @@ async fn recovery_contacts_are_added_replaced_and_unique() {
         let refused = add_recovery(&stack, &session, &token).await;
         assert_eq!((refused.status, refused.error_code()), (409, "contact_in_use"));
     }
+
+    // The recovery phone it has, proven again, is already held: in use, not a 500.
+    let token = stack.verified_token(&recovery_phone, "add_contact").await;
+    let again = add_recovery(&stack, &session, &token).await;
+    assert_eq!((again.status, again.error_code()), (409, "contact_in_use"));
 
     // A second recovery email replaces the first, which is free again at once.
     let second_email = new_email();

@@ -15,6 +15,7 @@ use domain::account::{create_account, NewAccount, SecondFactor};
 use domain::config::Config;
 use domain::notify::{Message, Notifier, SecurityEvent};
 use domain::password::Password;
+use domain::self_service::Proof;
 use domain::session::{authenticate, Authenticated, ClientInfo};
 use domain::sign_in::{sign_in, SecondFactorRequired, SignInOutcome, SignInRequest};
 use domain::siteverify::{CaptchaVerifier, ProviderConfig, SiteverifyRefusal};
@@ -25,6 +26,11 @@ use domain::{AccountId, Contact, EmailAddress, Error, Language, PhoneNumber, Res
 
 pub const PASSWORD: &str = "Tr0ub4dor&3-horse";
 pub const NEW_PASSWORD: &str = "Quartz-Lantern-77";
+
+/// The proof a change to how the account is recovered needs: here, the account's password.
+pub fn password_proof() -> Proof {
+    Proof::Password(Password::new(PASSWORD))
+}
 pub const SERVICE: &str = "Mi Account";
 /// Every test's clock starts here: the start of an hour (and of a 15-minute window).
 pub const T0: Timestamp = Timestamp(1_800_000_000);
@@ -234,8 +240,16 @@ impl World {
     /// Turns on an authenticator app at `now`: its secret and the recovery codes.
     pub async fn enable_totp(&self, session: &str, now: Timestamp) -> (String, Vec<String>) {
         let account = self.signed_in(session, now).await.account;
-        let started =
-            start_two_factor(&self.services, &account, SecondFactor::Totp, Language::English, now, &mut OsRng).await;
+        let started = start_two_factor(
+            &self.services,
+            &account,
+            SecondFactor::Totp,
+            &password_proof(),
+            Language::English,
+            now,
+            &mut OsRng,
+        )
+        .await;
         let Ok(SetupStarted::Totp { secret, .. }) = started else { panic!("a TOTP setup, got {started:?}") };
         let account = self.signed_in(session, now).await.account;
         let code = totp_code(&secret, now);

@@ -280,20 +280,23 @@ fn account_update(change: &AccountChange<'_>) -> UpdateBuilder {
         add.push("device_epoch :one");
         update = update.expression_attribute_values(":one", n(1));
     }
+    // The factor is always checked; it is only written where the change keeps what it uses
+    // (one update may not both set and remove an attribute: DynamoDB refuses it as malformed).
+    let turns_off = matches!(change.two_factor, Some(TwoFactorChange::Off));
     match change.factor {
         Some(SecondFactorUse::TotpStep(step)) => {
-            set.push("totp_last_step = :step");
+            if !turns_off {
+                set.push("totp_last_step = :step");
+            }
             conditions.push("(attribute_not_exists(totp_last_step) OR totp_last_step < :step)".into());
             update = update.expression_attribute_values(":step", n(step));
         }
-        Some(SecondFactorUse::RecoveryCode(hash)) if !matches!(change.two_factor, Some(TwoFactorChange::Off)) => {
-            delete.push("recovery_codes :used_set");
-            conditions.push("contains(recovery_codes, :used)".into());
-            update = update
-                .expression_attribute_values(":used_set", AttributeValue::Ss(vec![hash.clone()]))
-                .expression_attribute_values(":used", s(hash));
-        }
         Some(SecondFactorUse::RecoveryCode(hash)) => {
+            // Turning 2FA off or new codes replace every code, the used one with them.
+            if change.two_factor.is_none() {
+                delete.push("recovery_codes :used_set");
+                update = update.expression_attribute_values(":used_set", AttributeValue::Ss(vec![hash.clone()]));
+            }
             conditions.push("contains(recovery_codes, :used)".into());
             update = update.expression_attribute_values(":used", s(hash));
         }

@@ -139,8 +139,10 @@ async fn answers_along_sign_in_and_the_account_routes_match_the_document() {
     client.expect("manage-account", page().bearer(&session), 200, "").await;
 
     // Recovery contacts.
-    let add =
-        |token: &str| post("/v1/account/recovery-contacts", json!({ "verification_token": token })).bearer(&session);
+    let add = |token: &str| {
+        post("/v1/account/recovery-contacts", json!({ "verification_token": token, "password": PASSWORD }))
+            .bearer(&session)
+    };
     let token = stack.verified_token(&new_email(), "add_contact").await;
     client.expect("add-recovery-contact", add(&token), 201, "").await;
     client.expect("add-recovery-contact", add(&token), 410, "verification_expired").await;
@@ -148,7 +150,9 @@ async fn answers_along_sign_in_and_the_account_routes_match_the_document() {
     client.expect("add-recovery-contact", add(&own), 409, "contact_in_use").await;
 
     // An authenticator app as second factor.
-    let start = |method: &str| post("/v1/account/two-factor", json!({ "method": method })).bearer(&session);
+    let start = |method: &str| {
+        post("/v1/account/two-factor", json!({ "method": method, "password": PASSWORD })).bearer(&session)
+    };
     let confirm = |code: &str| post("/v1/account/two-factor/confirm", json!({ "code": code })).bearer(&session);
     client.expect("enable-2fa-confirm", confirm("123456"), 410, "challenge_expired").await;
     let setup = client.expect("enable-2fa", start("totp"), 200, "").await;
@@ -193,7 +197,8 @@ async fn answers_along_sms_two_factor_match_the_document() {
     let email = new_email();
     stack.sign_up(&email, PASSWORD).await;
     let email_session = stack.session(&email.canonical(), PASSWORD).await;
-    let sms_setup = |session: &str| post("/v1/account/two-factor", json!({"method": "sms"})).bearer(session);
+    let sms_setup =
+        |session: &str| post("/v1/account/two-factor", json!({"method": "sms", "password": PASSWORD})).bearer(session);
     client.expect("enable-2fa", sms_setup(&email_session), 400, "no_verified_phone").await;
 
     let phone = new_phone();
@@ -257,7 +262,12 @@ async fn answers_along_password_reset_and_self_service_match_the_document() {
     let revoke = manage(TestRequest::delete(&format!("/v1/account/sessions/{other_id}")));
     client.expect("revoke-session", revoke, 204, "").await;
     client.expect("manage-account", page(&other), 401, "unauthorized").await;
-    let remove = |kind: &str| manage(TestRequest::delete(&format!("/v1/account/recovery-contacts/{kind}")));
+    let remove = |kind: &str| {
+        manage(
+            TestRequest::post(&format!("/v1/account/recovery-contacts/{kind}"), json!({ "password": PASSWORD }))
+                .method("DELETE"),
+        )
+    };
     client.expect("remove-recovery-contact", remove("phone"), 409, "primary_contact").await;
     client.expect("remove-recovery-contact", remove("email"), 404, "not_found").await;
     add_recovery_email(&stack, &session).await;
@@ -293,7 +303,7 @@ async fn answers_along_password_reset_and_self_service_match_the_document() {
     let session = signed_in.json["session_token"].as_str().unwrap().to_owned();
     let signed_in = |request: TestRequest| request.bearer(&session);
     let off = |proof: Value| signed_in(post("/v1/account/two-factor", proof).method("DELETE"));
-    client.expect("disable-2fa", off(json!({})), 400, "invalid_request").await;
+    client.expect("disable-2fa", off(json!({})), 401, "proof_required").await;
     client.expect("disable-2fa", off(json!({ "password": NEW_PASSWORD })), 204, "").await;
     let everywhere = signed_in(TestRequest::delete("/v1/sessions"));
     client.expect("sign-out-everywhere", everywhere, 204, "").await;

@@ -40,7 +40,8 @@ fn authenticator_code(secret: &str, at: u64) -> String {
 
 /// Turns on an authenticator app for the session's account: (its secret, the recovery codes).
 async fn enable_totp(stack: &Stack, session: &str) -> (String, Vec<String>) {
-    let start = TestRequest::post("/v1/account/two-factor", json!({"method": "totp"})).bearer(session);
+    let start =
+        TestRequest::post("/v1/account/two-factor", json!({"method": "totp", "password": PASSWORD})).bearer(session);
     let started = stack.call(enable_2fa::handle, start).await;
     assert_eq!(started.status, 200, "{}", started.json);
     let secret = started.json["secret"].as_str().unwrap().to_owned();
@@ -54,8 +55,11 @@ async fn enable_totp(stack: &Stack, session: &str) -> (String, Vec<String>) {
 
 async fn add_recovery_email(stack: &Stack, session: &str) {
     let token = stack.verified_token(&new_email(), "add_contact").await;
-    let request =
-        TestRequest::post("/v1/account/recovery-contacts", json!({ "verification_token": token })).bearer(session);
+    let request = TestRequest::post(
+        "/v1/account/recovery-contacts",
+        json!({ "verification_token": token, "password": PASSWORD }),
+    )
+    .bearer(session);
     let added = stack.call(add_recovery_contact::handle, request).await;
     assert_eq!(added.status, 201, "{}", added.json);
 }

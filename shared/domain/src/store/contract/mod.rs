@@ -62,6 +62,7 @@ macro_rules! store_contract_tests {
             turning_two_factor_off_clears_it,
             new_recovery_codes_replace_the_old,
             removing_a_recovery_contact_frees_it,
+            a_second_factor_proves_turning_two_factor_off_and_new_codes,
             requests_dynamodb_refuses_as_malformed_write_nothing,
             deleting_an_account_frees_its_contacts_and_sessions,
             a_stale_account_is_not_deleted,

@@ -18,15 +18,6 @@ use crate::{AccountId, Channel, Contact, DeviceId, SessionId, VerificationId};
 /// The most items one DynamoDB transaction may write (`delete_account` stops there).
 const MAX_TRANSACTION_ITEMS: usize = 100;
 
-/// An account change whose update DynamoDB refuses: it would set or delete an attribute it also removes or sets.
-fn overlapping_paths(change: &AccountChange<'_>) -> bool {
-    matches!(
-        (change.factor, &change.two_factor),
-        (Some(SecondFactorUse::TotpStep(_)), Some(TwoFactorChange::Off))
-            | (Some(SecondFactorUse::RecoveryCode(_)), Some(TwoFactorChange::NewRecoveryCodes(_)))
-    )
-}
-
 /// The recovery contact of `channel`, as the account item stores it.
 fn recovery(account: &Account, channel: Channel) -> Option<&str> {
     match channel {
@@ -222,9 +213,6 @@ impl AccountStore for MemoryStore {
     }
 
     async fn change_account(&self, change: &AccountChange<'_>) -> Result<()> {
-        if overlapping_paths(change) {
-            return Err(invalid("two document paths overlap"));
-        }
         let ids: HashSet<&VerificationId> = change.tokens.iter().map(|claim| &claim.verification.id).collect();
         if ids.len() < change.tokens.len() {
             return Err(invalid("one transaction uses the same token twice"));
