@@ -391,10 +391,10 @@ class Bench:
         return self.event("GET", "/v1/account", token=session)
 
     def start_2fa(self, session):
-        return self.event("POST", "/v1/account/two-factor", {"method": "totp"}, token=session)
+        return self.event("POST", "/v1/account/two-factor", {"method": "totp", "password": PASSWORD}, token=session)
 
     def add_recovery(self, session, token):
-        return self.event("POST", "/v1/account/recovery-contacts", {"verification_token": token}, token=session)
+        return self.event("POST", "/v1/account/recovery-contacts", {"verification_token": token, "password": PASSWORD}, token=session)
 
     def reset(self, token):
         return self.event("POST", "/v1/password-resets", {"verification_token": token, "password": NEW_PASSWORD})
