@@ -38,7 +38,7 @@ pub async fn add_recovery_contact(
     language: Language,
     now: Timestamp,
 ) -> Result<Contact> {
-    prove_now(services, account, proof, now).await?;
+    prove_now(services, account, proof, language, now).await?;
     let claim = claim_token(services, verification_token, Purpose::AddContact, now).await?;
     let contact = claim.verification.contact.clone();
     let replaced = account.recovery_of_kind(&contact);
@@ -49,6 +49,6 @@ pub async fn add_recovery_contact(
     services.store.add_recovery_contact(account, &claim, &contact, replaced.as_ref()).await?;
 
     let notice = Message::recovery_contact_added(&services.config.service_name, &contact.masked(), language);
-    notices::to_primary(services, account, &notice).await;
+    notices::tell(services, account, "RecoveryContactAdded", &notice, now).await;
     Ok(contact)
 }

@@ -25,6 +25,8 @@ pub struct Config {
     /// Wrong codes a destination may collect in an hour, across all its codes,
     /// so asking for a fresh code never buys a fresh set of guesses.
     pub failed_codes_per_destination_per_hour: u32,
+    /// The same per day, so a destination that keeps failing is stopped beyond the hour.
+    pub failed_codes_per_destination_per_day: u32,
     /// The Terms of Service and Privacy Policy version a new account accepts.
     pub terms_version: String,
     pub password_policy: PasswordPolicy,
@@ -37,6 +39,9 @@ pub struct Config {
     /// Failed sign-ins per login, and per client IP, in 15 minutes.
     pub sign_in_failures_per_login: u32,
     pub sign_in_failures_per_ip: u32,
+    /// Wrong second-factor answers per account in 15 minutes, across sign-in and reset
+    /// challenges and self-service proofs.
+    pub second_factor_failures_per_account: u32,
     /// The issuer an authenticator app shows.
     pub totp_issuer: String,
     pub captcha: CaptchaConfig,
@@ -46,6 +51,8 @@ pub struct Config {
     pub sms_per_country_per_hour: u32,
     /// Codes by SMS per number range (all but the last four digits) per hour.
     pub sms_per_range_per_hour: u32,
+    /// Security notices by SMS (to an account without an email) per account and kind per hour.
+    pub sms_notices_per_account_per_hour: u32,
     /// How long a retried request with the same `Idempotency-Key` gets the first answer.
     pub idempotency_ttl: Duration,
 }
@@ -173,6 +180,7 @@ impl Config {
             codes_per_destination_per_hour: count("CODES_PER_DESTINATION_PER_HOUR", 5)?,
             codes_per_ip_per_hour: count("CODES_PER_IP_PER_HOUR", 30)?,
             failed_codes_per_destination_per_hour: count("FAILED_CODES_PER_DESTINATION_PER_HOUR", 10)?,
+            failed_codes_per_destination_per_day: count("FAILED_CODES_PER_DESTINATION_PER_DAY", 30)?,
             terms_version: lookup("TERMS_VERSION").unwrap_or_else(|| "2026-11".to_owned()),
             password_policy: PasswordPolicy {
                 require_composition: flag("PASSWORD_REQUIRE_COMPOSITION", true)?,
@@ -184,12 +192,14 @@ impl Config {
             sms_allowed_country_codes,
             sms_per_country_per_hour: count("SMS_PER_COUNTRY_PER_HOUR", 10_000)?,
             sms_per_range_per_hour: count("SMS_PER_RANGE_PER_HOUR", 20)?,
+            sms_notices_per_account_per_hour: count("SMS_NOTICES_PER_ACCOUNT_PER_HOUR", 1)?,
             session_ttl: seconds("SESSION_TTL_SECONDS", 30 * 24 * 3600)?,
             remembered_device_ttl: seconds("REMEMBERED_DEVICE_TTL_SECONDS", 30 * 24 * 3600)?,
             mfa_challenge_ttl: seconds("MFA_CHALLENGE_TTL_SECONDS", 300)?,
             mfa_max_attempts: count("MFA_MAX_ATTEMPTS", 5)?,
             sign_in_failures_per_login: count("SIGN_IN_FAILURES_PER_LOGIN", 10)?,
             sign_in_failures_per_ip: count("SIGN_IN_FAILURES_PER_IP", 100)?,
+            second_factor_failures_per_account: count("SECOND_FACTOR_FAILURES_PER_ACCOUNT", 10)?,
             totp_issuer: lookup("TOTP_ISSUER").unwrap_or_else(|| service_name.clone()),
         })
     }

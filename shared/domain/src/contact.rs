@@ -31,6 +31,15 @@ impl Contact {
         }
     }
 
+    /// Who receives what is sent to the contact: the number, or the email's mailbox. Limits per
+    /// destination are keyed by it, so `+tag` variants of an address share one budget.
+    pub fn destination(&self) -> String {
+        match self {
+            Contact::Phone(phone) => phone.e164().to_owned(),
+            Contact::Email(email) => email.mailbox(),
+        }
+    }
+
     /// The form stored with a verification, from which the contact is rebuilt.
     pub fn stored(&self) -> &str {
         match self {
@@ -39,10 +48,11 @@ impl Contact {
         }
     }
 
+    /// A contact read back from the store, trusted as the valid contact it was when written.
     pub fn from_stored(channel: Channel, text: &str) -> Result<Self> {
         match channel {
-            Channel::Sms => PhoneNumber::from_e164(text).map(Contact::Phone),
-            Channel::Email => EmailAddress::parse(text).map(Contact::Email),
+            Channel::Sms => PhoneNumber::from_stored(text).map(Contact::Phone),
+            Channel::Email => EmailAddress::from_stored(text).map(Contact::Email),
         }
         .map_err(|e| Error::internal("stored contact", e))
     }

@@ -36,6 +36,13 @@ impl EmailAddress {
         Ok(EmailAddress { address, at })
     }
 
+    /// An address read back from the store, trusted as the valid address it was when written:
+    /// not re-validated, so a stricter rule never locks an existing account out.
+    pub fn from_stored(text: &str) -> Result<Self> {
+        let at = text.rfind('@').ok_or_else(|| Error::InvalidEmail("expected an email address".into()))?;
+        Ok(EmailAddress { address: text.to_owned(), at })
+    }
+
     /// The address mail is sent to: the local part as typed, the domain lower-cased.
     pub fn as_str(&self) -> &str {
         &self.address
@@ -45,6 +52,21 @@ impl EmailAddress {
     /// case-insensitively in practice, so `User@x.com` and `user@x.com` are one person.
     pub fn canonical(&self) -> String {
         self.address.to_ascii_lowercase()
+    }
+
+    /// The mailbox the address delivers to, as far as limits go: lower-cased, without a `+tag`,
+    /// and for Gmail without dots (`V.Smith+1@googlemail.com` is `vsmith@gmail.com`), so that
+    /// variants of one address share one budget. The account's identity stays `canonical`.
+    pub fn mailbox(&self) -> String {
+        let local = self.local_part().to_ascii_lowercase();
+        let untagged = match local.split_once('+') {
+            Some((untagged, _)) if !untagged.is_empty() => untagged,
+            _ => &local,
+        };
+        match self.domain() {
+            "gmail.com" | "googlemail.com" => format!("{}@gmail.com", untagged.replace('.', "")),
+            domain => format!("{untagged}@{domain}"),
+        }
     }
 
     pub fn local_part(&self) -> &str {
@@ -65,6 +87,18 @@ impl EmailAddress {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variants_of_one_address_share_a_mailbox() {
+        let mailbox = |text: &str| EmailAddress::parse(text).unwrap().mailbox();
+        for variant in ["v.smith+1@gmail.com", "VSmith+work@GoogleMail.com", "v.s.m.i.t.h@gmail.com"] {
+            assert_eq!(mailbox(variant), "vsmith@gmail.com", "{variant}");
+        }
+        assert_eq!(mailbox("Ann.Lee+news@Example.org"), "ann.lee@example.org", "dots count outside Gmail");
+        assert_eq!(mailbox("+only@example.org"), "+only@example.org");
+        let address = EmailAddress::parse("Ann.Lee+news@Example.org").unwrap();
+        assert_eq!(address.canonical(), "ann.lee+news@example.org", "the identity keeps the tag");
+    }
 
     #[test]
     fn domain_is_lower_cased_and_local_part_kept() {

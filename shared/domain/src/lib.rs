@@ -29,6 +29,7 @@ mod services;
 pub mod session;
 pub mod sign_in;
 pub mod siteverify;
+pub mod sms;
 pub mod store;
 pub mod time;
 pub mod totp;

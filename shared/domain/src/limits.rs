@@ -1,6 +1,7 @@
 //! Rate limits, described as data so the store can apply all of them to a request
 //! in the same atomic write that records it.
 
+use std::net::IpAddr;
 use std::time::Duration;
 
 use crate::error::Error;
@@ -20,6 +21,12 @@ impl LimitKey {
         LimitKey(format!("{scope}:{}", &hash.to_hex()[..32]))
     }
 
+    /// A key of a limit per client: an IPv6 address counts as its /64, the block one subscriber
+    /// is given, so walking through the addresses of one connection buys nothing.
+    pub fn for_client(secret: &ServiceSecret, scope: &str, ip: &str) -> Self {
+        Self::new(secret, scope, &client_network(ip))
+    }
+
     /// A key read back from the store.
     pub fn from_stored(text: String) -> Self {
         LimitKey(text)
@@ -27,6 +34,21 @@ impl LimitKey {
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// `2001:db8:1:2::7` → `2001:db8:1:2::/64`; an IPv4 address (also one mapped into IPv6) as it is.
+fn client_network(ip: &str) -> String {
+    match ip.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let s = v6.segments();
+                format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+            }
+        },
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_owned(),
     }
 }
 
@@ -102,6 +124,17 @@ mod tests {
         let found = Found { until: None, count: Some(7) };
         let refused = difficulty.refusal(Timestamp(7_325), found);
         assert!(matches!(refused, Error::CaptchaTooEasy { difficulty: 4_000 }), "{refused:?}");
+    }
+
+    #[test]
+    fn ipv6_clients_are_counted_by_their_64() {
+        let secret = ServiceSecret::new(vec![1u8; 32]).unwrap();
+        let key = |ip: &str| LimitKey::for_client(&secret, "ip", ip);
+        assert_eq!(key("2001:db8:1:2::7"), key("2001:db8:1:2:ffff:ffff:ffff:ffff"));
+        assert_ne!(key("2001:db8:1:2::7"), key("2001:db8:1:3::7"));
+        assert_eq!(key("::ffff:198.51.100.7"), key("198.51.100.7"));
+        assert_ne!(key("198.51.100.7"), key("198.51.100.8"), "IPv4 addresses stay apart");
+        assert_eq!(client_network("not an address"), "not an address");
     }
 
     #[test]

@@ -66,12 +66,15 @@ impl PhoneNumber {
         Ok(PhoneNumber { e164: parsed.format().mode(Mode::E164).to_string(), country_code: parsed.code().value() })
     }
 
-    /// A number read back from the store, where only valid E.164 numbers are written.
-    pub fn from_e164(e164: &str) -> Result<Self> {
-        if !e164.starts_with('+') {
-            return Err(Error::InvalidPhone("expected an E.164 number".into()));
-        }
-        Self::parse(None, e164)
+    /// A number read back from the store, trusted as the valid number it was when written:
+    /// only its E.164 shape is checked. Not re-validated, so an update of the numbering plans
+    /// never locks an existing account out, and reading one loads no phone metadata.
+    pub fn from_stored(e164: &str) -> Result<Self> {
+        let digits =
+            e164.strip_prefix('+').filter(|d| (4..=15).contains(&d.len()) && d.bytes().all(|b| b.is_ascii_digit()));
+        let country_code =
+            digits.and_then(calling_code).ok_or_else(|| Error::InvalidPhone("expected an E.164 number".into()))?;
+        Ok(PhoneNumber { e164: e164.to_owned(), country_code })
     }
 
     pub fn e164(&self) -> &str {
@@ -100,6 +103,22 @@ impl PhoneNumber {
         let hidden = national.len() - shown;
         format!("+{} {}{}", self.country_code, "*".repeat(hidden), &national[hidden..])
     }
+}
+
+/// The calling code the digits of an E.164 number start with. Calling codes are prefix-free
+/// (ITU-T E.164): 1 and 7 have one digit, those listed here two, every other one three.
+fn calling_code(digits: &str) -> Option<u16> {
+    const TWO_DIGITS: [&str; 44] = [
+        "20", "27", "30", "31", "32", "33", "34", "36", "39", "40", "41", "43", "44", "45", "46", "47", "48", "49",
+        "51", "52", "53", "54", "55", "56", "57", "58", "60", "61", "62", "63", "64", "65", "66", "81", "82", "84",
+        "86", "90", "91", "92", "93", "94", "95", "98",
+    ];
+    let length = match digits.get(..2) {
+        _ if digits.starts_with('1') || digits.starts_with('7') => 1,
+        Some(two) if TWO_DIGITS.contains(&two) => 2,
+        _ => 3,
+    };
+    digits.get(..length)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -169,9 +188,27 @@ mod tests {
     }
 
     #[test]
-    fn stored_form_round_trips() {
+    fn stored_form_round_trips_without_revalidation() {
         let phone = PhoneNumber::parse(Some("+86"), "13800138000").unwrap();
-        assert_eq!(PhoneNumber::from_e164(phone.e164()).unwrap(), phone);
-        assert!(PhoneNumber::from_e164("8613800138000").is_err());
+        assert_eq!(PhoneNumber::from_stored(phone.e164()).unwrap(), phone);
+        // A number a later numbering plan no longer knows (here: never valid) is still the stored one.
+        let retired = PhoneNumber::from_stored("+441234").unwrap();
+        assert_eq!((retired.e164(), retired.country_code()), ("+441234", 44));
+        for bad in ["8613800138000", "+", "+86 138", "+8613800138000000", "+86abc"] {
+            assert!(PhoneNumber::from_stored(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn calling_codes_are_those_of_the_numbering_plans() {
+        // Every calling code libphonenumber knows, followed by more digits, is read back whole.
+        let codes: std::collections::BTreeSet<u16> =
+            phonenumber::metadata::DATABASE.iter().map(|m| m.country_code()).collect();
+        assert!(codes.len() > 200, "{codes:?}");
+        for code in codes {
+            for rest in ["0000000", "9999999", "5550123"] {
+                assert_eq!(calling_code(&format!("{code}{rest}")), Some(code), "+{code}{rest}");
+            }
+        }
     }
 }

@@ -5,7 +5,9 @@ use rand::{CryptoRng, RngCore};
 
 use super::account::{claim_token, Account, AccountChange, TokenClaim};
 use super::password::{Password, PasswordHash};
-use super::second_factor::{challenge_id, check_second_factor, MfaChallenge, MfaMethod, PendingReset};
+use super::second_factor::{
+    self, challenge_id, check_second_factor, counted_check, MfaChallenge, MfaMethod, PendingReset,
+};
 use super::session::ClientInfo;
 use super::sign_in::SecondFactorRequired;
 use super::verification::Purpose;
@@ -47,7 +49,7 @@ pub async fn reset_password(
     let password_hash = services.config.password_hasher.hash(&request.password)?;
 
     if !account.two_factor_enabled() {
-        finish(services, &account, vec![&claim], None, None, password_hash, language).await?;
+        finish(services, &account, reset_change(&account, vec![&claim], password_hash), language, now).await?;
         return Ok(ResetOutcome::Done);
     }
     // A proven phone cannot also be the second factor sent to that same phone.
@@ -67,11 +69,13 @@ pub async fn reset_password(
             methods.push(method);
         }
     }
+    second_factor::ensure_guesses_left(services, &account.id, now).await?;
     let challenge = MfaChallenge {
         id: ChallengeId::generate(rng),
         account_id: account.id.clone(),
         methods,
         attempts: 0,
+        epoch: account.session_epoch,
         expires_at: now.plus(services.config.mfa_challenge_ttl),
         sms_code_hash: None,
         client: ClientInfo::default(),
@@ -109,7 +113,7 @@ pub async fn complete_reset(
     if !challenge.methods.contains(&answer.method) {
         return Err(Error::InvalidRequest("this method is not available for this reset".into()));
     }
-    let account = services.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
+    let account = challenge.account(services).await?;
     let verification = services.store.verification(&reset.verification_id).await?.ok_or(Error::VerificationExpired)?;
     let first = TokenClaim { verification, token_hash: reset.token_hash.clone(), now };
     let attempts_left = max.saturating_sub(challenge.attempts);
@@ -130,39 +134,54 @@ pub async fn complete_reset(
         method => {
             let code = answer.code.as_deref().ok_or_else(|| Error::InvalidRequest("code is required".into()))?;
             let sms = challenge.sms_code_hash.as_ref().map(|h| (challenge.id.as_str(), h));
-            let used = check_second_factor(services, &account, method, code, sms, now)?
+            let check = || check_second_factor(services, &account, method, code, sms, now);
+            let used = counted_check(services, &account, language, now, check)
+                .await?
                 .ok_or(Error::InvalidCode { attempts_left })?;
             (None, Some(used))
         }
     };
     let mut tokens = vec![&first];
     tokens.extend(second.as_ref());
-    finish(services, &account, tokens, Some(&challenge.id), factor.as_ref(), reset.password_hash, language)
-        .await
-        .map_err(|e| if let Error::InvalidCode { .. } = e { Error::InvalidCode { attempts_left } } else { e })
+    let change = AccountChange {
+        challenge: Some(&challenge.id),
+        factor: factor.as_ref(),
+        ..reset_change(&account, tokens, reset.password_hash)
+    };
+    finish(services, &account, change, language, now).await.map_err(|e| {
+        if let Error::InvalidCode { .. } = e {
+            Error::InvalidCode { attempts_left }
+        } else {
+            e
+        }
+    })
 }
 
-/// One transaction: the new hash, the tokens used up, every session signed out and every
-/// remembered device forgotten; then every contact is told.
-async fn finish(
-    services: &Services,
-    account: &Account,
-    tokens: Vec<&TokenClaim>,
-    challenge: Option<&ChallengeId>,
-    factor: Option<&super::second_factor::SecondFactorUse>,
+/// What a reset writes: the new hash and the tokens used up, with every session signed out and
+/// every remembered device forgotten.
+fn reset_change<'a>(
+    account: &'a Account,
+    tokens: Vec<&'a TokenClaim>,
     password_hash: PasswordHash,
-    language: Language,
-) -> Result<()> {
-    let change = AccountChange {
+) -> AccountChange<'a> {
+    AccountChange {
         tokens,
-        challenge,
-        factor,
         password_hash: Some(password_hash),
         sign_out_everywhere: Some(account.session_epoch),
         forget_devices: true,
         ..AccountChange::of(&account.id)
-    };
+    }
+}
+
+/// Makes the reset's change in one transaction; then every contact is told.
+async fn finish(
+    services: &Services,
+    account: &Account,
+    change: AccountChange<'_>,
+    language: Language,
+    now: Timestamp,
+) -> Result<()> {
     services.store.change_account(&change).await?;
-    notices::to_every_contact(services, account, SecurityEvent::PasswordReset, "", language).await;
+    notices::security_event(services, account, SecurityEvent::PasswordReset, "", language, now).await;
     Ok(())
 }

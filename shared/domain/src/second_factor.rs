@@ -2,14 +2,19 @@
 //! token) opens, the methods that can answer it, and the check of an answer. Used by
 //! sign-in, password reset, turning 2FA on and the self-service proofs.
 
+use std::time::Duration;
+
 use crate::account::{Account, SecondFactor};
 use crate::error::{Error, Result};
+use crate::limits::{LimitKey, Window};
+use crate::notices;
+use crate::notify::SecurityEvent;
 use crate::password::PasswordHash;
 use crate::secret::{HashPurpose, KeyedHash};
 use crate::session::ClientInfo;
 use crate::time::Timestamp;
 use crate::totp::TotpSecret;
-use crate::{AccountId, ChallengeId, Services, VerificationId};
+use crate::{AccountId, ChallengeId, Language, Services, VerificationId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MfaMethod {
@@ -36,6 +41,9 @@ pub struct MfaChallenge {
     pub account_id: AccountId,
     pub methods: Vec<MfaMethod>,
     pub attempts: u32,
+    /// The account's session epoch when it opened: signing out everywhere, a password change
+    /// or a reset raise it, and the challenge dies with the sessions.
+    pub epoch: u64,
     pub expires_at: Timestamp,
     pub sms_code_hash: Option<KeyedHash>,
     pub client: ClientInfo,
@@ -46,6 +54,62 @@ pub struct MfaChallenge {
 /// The challenge a client names: an id of any other shape is simply unknown.
 pub fn challenge_id(text: &str) -> Result<ChallengeId> {
     ChallengeId::parse(text.trim()).ok_or(Error::ChallengeExpired)
+}
+
+impl MfaChallenge {
+    /// The account the challenge waits for, unless the challenge died with the account's
+    /// sessions (a password change or reset, signing out everywhere) or with the account.
+    pub async fn account(&self, services: &Services) -> Result<Account> {
+        let account = services.store.account(&self.account_id).await?;
+        account.filter(|account| account.session_epoch == self.epoch).ok_or(Error::ChallengeExpired)
+    }
+}
+
+/// Wrong second-factor answers are counted per account in windows of this length.
+const GUESS_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// Checks a second-factor answer with `check`, counted against the account's budget of wrong
+/// answers before it is compared, so fresh challenges never buy fresh guesses: 429 once the
+/// budget is spent. A right answer is given back; the wrong one that spends the budget tells
+/// the owner on every contact.
+pub async fn counted_check<T>(
+    services: &Services,
+    account: &Account,
+    language: Language,
+    now: Timestamp,
+    check: impl FnOnce() -> Result<Option<T>>,
+) -> Result<Option<T>> {
+    let key = guess_key(services, &account.id);
+    let window = Window::containing(now, GUESS_WINDOW);
+    let max = services.config.second_factor_failures_per_account;
+    let count = services.store.count_within(&key, window, max).await?.ok_or_else(|| guesses_refused(window, now))?;
+    let checked = check()?;
+    match &checked {
+        Some(_) => services.store.refund(&[key], window).await?,
+        None if count >= max => {
+            notices::security_event(services, account, SecurityEvent::SecondFactorGuessed, "", language, now).await;
+        }
+        None => {}
+    }
+    Ok(checked)
+}
+
+fn guess_key(services: &Services, account_id: &AccountId) -> LimitKey {
+    LimitKey::new(&services.config.secret, "second-factor", account_id.as_str())
+}
+
+fn guesses_refused(window: Window, now: Timestamp) -> Error {
+    Error::RateLimited { retry_after: window.end.remaining_from(now).max(Duration::from_secs(1)) }
+}
+
+/// Refuses to open a challenge for an account whose second-factor budget is spent.
+pub async fn ensure_guesses_left(services: &Services, account_id: &AccountId, now: Timestamp) -> Result<()> {
+    let window = Window::containing(now, GUESS_WINDOW);
+    let count = services.store.window_count(&guess_key(services, account_id), window).await?;
+    if count >= services.config.second_factor_failures_per_account {
+        return Err(guesses_refused(window, now));
+    }
+    Ok(())
 }
 
 /// The methods a sign-in challenge offers for `account`.

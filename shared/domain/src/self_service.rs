@@ -7,30 +7,31 @@ use std::time::Duration;
 use super::account::{Account, AccountChange, TwoFactorChange};
 use super::limits::{LimitKey, Window};
 use super::password::Password;
-use super::second_factor::{check_second_factor, recovery_code_hash, MfaMethod, SecondFactorUse};
+use super::second_factor::{check_second_factor, counted_check, recovery_code_hash, MfaMethod, SecondFactorUse};
 use super::session::Authenticated;
 use super::two_factor::recovery_codes;
 use super::{Channel, Contact, DeviceId, Language, SessionId};
 use crate::error::{Error, Result};
 use crate::notices;
-use crate::notify::{Message, SecurityEvent};
+use crate::notify::SecurityEvent;
 use crate::time::Timestamp;
 use crate::Services;
 
 const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 
-/// Checks the account's password, throttled like sign-in so a stolen session cannot guess it.
+/// Checks the account's password, throttled like sign-in so a stolen session cannot guess it:
+/// the attempt is counted before argon2 runs and given back when the password was right.
 async fn check_password(services: &Services, account: &Account, password: &Password, now: Timestamp) -> Result<()> {
     let key = LimitKey::new(&services.config.secret, "password-check", account.id.as_str());
     let window = Window::containing(now, FAILURE_WINDOW);
-    if services.store.window_count(&key, window).await? >= services.config.sign_in_failures_per_login {
+    let max = services.config.sign_in_failures_per_login;
+    if services.store.count_within(&key, window, max).await?.is_none() {
         return Err(Error::RateLimited { retry_after: window.end.remaining_from(now).max(Duration::from_secs(1)) });
     }
     if !services.config.password_hasher.verify(password, &account.password_hash)? {
-        services.store.count_failure(&key, window).await?;
         return Err(Error::InvalidCredentials);
     }
-    Ok(())
+    services.store.refund(&[key], window).await
 }
 
 pub async fn change_password(
@@ -47,11 +48,12 @@ pub async fn change_password(
     let change = AccountChange {
         password_hash: Some(services.config.password_hasher.hash(new)?),
         sign_out_everywhere: Some(account.session_epoch),
+        forget_devices: true,
         keep_session: Some(&signed_in.session),
         ..AccountChange::of(&account.id)
     };
     services.store.change_account(&change).await?;
-    notices::to_every_contact(services, account, SecurityEvent::PasswordChanged, "", language).await;
+    notices::security_event(services, account, SecurityEvent::PasswordChanged, "", language, now).await;
     Ok(())
 }
 
@@ -72,11 +74,11 @@ pub async fn remove_recovery_contact(
     let Some(contact) = recovery else {
         return Err(if account.primary.channel() == channel { Error::PrimaryContact } else { Error::NotFound });
     };
-    let used = prove(services, account, proof, now).await?;
+    let used = prove(services, account, proof, language, now).await?;
     let change =
         AccountChange { factor: used.as_ref(), remove_recovery: Some(&contact), ..AccountChange::of(&account.id) };
     services.store.change_account(&change).await?;
-    notices::to_every_contact(services, account, SecurityEvent::RecoveryContactRemoved, &contact.masked(), language)
+    notices::security_event(services, account, SecurityEvent::RecoveryContactRemoved, &contact.masked(), language, now)
         .await;
     Ok(())
 }
@@ -93,19 +95,22 @@ async fn prove(
     services: &Services,
     account: &Account,
     proof: &Proof,
+    language: Language,
     now: Timestamp,
 ) -> Result<Option<SecondFactorUse>> {
     match proof {
         Proof::Password(password) => check_password(services, account, password, now).await.map(|()| None),
         Proof::Code(code) => {
-            for method in [MfaMethod::Totp, MfaMethod::RecoveryCode] {
-                if let Some(used) = check_second_factor(services, account, method, code, None, now)? {
-                    return Ok(Some(used));
+            let check = || {
+                for method in [MfaMethod::Totp, MfaMethod::RecoveryCode] {
+                    if let Some(used) = check_second_factor(services, account, method, code, None, now)? {
+                        return Ok(Some(used));
+                    }
                 }
-            }
-            let key = LimitKey::new(&services.config.secret, "password-check", account.id.as_str());
-            services.store.count_failure(&key, Window::containing(now, FAILURE_WINDOW)).await?;
-            Err(Error::InvalidCode { attempts_left: 0 })
+                Ok(None)
+            };
+            let used = counted_check(services, account, language, now, check).await?;
+            used.map(Some).ok_or(Error::InvalidCode { attempts_left: 0 })
         }
     }
 }
@@ -113,8 +118,14 @@ async fn prove(
 /// Checks `proof` and at once uses up the second factor it names, if any: for a change whose
 /// own write cannot carry it (adding a recovery contact, starting a 2FA setup). The write is
 /// conditional, so a replayed code is refused; a change then refused leaves the code used.
-pub(crate) async fn prove_now(services: &Services, account: &Account, proof: &Proof, now: Timestamp) -> Result<()> {
-    if let Some(used) = prove(services, account, proof, now).await? {
+pub(crate) async fn prove_now(
+    services: &Services,
+    account: &Account,
+    proof: &Proof,
+    language: Language,
+    now: Timestamp,
+) -> Result<()> {
+    if let Some(used) = prove(services, account, proof, language, now).await? {
         let change = AccountChange { factor: Some(&used), ..AccountChange::of(&account.id) };
         services.store.change_account(&change).await?;
     }
@@ -132,14 +143,16 @@ pub async fn disable_two_factor(
     if !account.two_factor_enabled() {
         return Ok(());
     }
-    let used = prove(services, account, proof, now).await?;
+    let used = prove(services, account, proof, language, now).await?;
+    // Remembered devices are forgotten, so turning 2FA on again does not bring them back.
     let change = AccountChange {
         factor: used.as_ref(),
         two_factor: Some(TwoFactorChange::Off),
+        forget_devices: true,
         ..AccountChange::of(&account.id)
     };
     services.store.change_account(&change).await?;
-    notices::to_every_contact(services, account, SecurityEvent::TwoFactorOff, "", language).await;
+    notices::security_event(services, account, SecurityEvent::TwoFactorOff, "", language, now).await;
     Ok(())
 }
 
@@ -160,7 +173,7 @@ pub async fn regenerate_recovery_codes(
     if !account.two_factor_enabled() {
         return Err(Error::InvalidRequest("two-factor authentication is off".into()));
     }
-    let used = prove(services, account, proof, now).await?;
+    let used = prove(services, account, proof, language, now).await?;
     let codes = recovery_codes(rng);
     let hashes = codes.iter().map(|c| recovery_code_hash(services, &account.id, c)).collect();
     let change = AccountChange {
@@ -170,7 +183,7 @@ pub async fn regenerate_recovery_codes(
         ..AccountChange::of(&account.id)
     };
     services.store.change_account(&change).await?;
-    notices::to_every_contact(services, account, SecurityEvent::RecoveryCodesRegenerated, "", language).await;
+    notices::security_event(services, account, SecurityEvent::RecoveryCodesRegenerated, "", language, now).await;
     Ok(NewRecoveryCodes { recovery_codes: codes })
 }
 
@@ -236,10 +249,13 @@ pub async fn list_sessions(services: &Services, signed_in: &Authenticated, now: 
     Ok(SessionsView { sessions: views })
 }
 
-pub async fn revoke_session(services: &Services, signed_in: &Authenticated, session_id: &str) -> Result<()> {
-    // An id of another shape names no session: there is nothing to end.
-    let Some(session_id) = SessionId::parse(session_id) else { return Ok(()) };
-    services.store.delete_session(&signed_in.account.id, &session_id).await
+/// Ends a session or forgets a remembered device, by the id the list shows for either.
+pub async fn revoke_session(services: &Services, signed_in: &Authenticated, id: &str) -> Result<()> {
+    // An id of another shape names nothing this account could have.
+    let (Some(session), Some(device)) = (SessionId::parse(id), DeviceId::parse(id)) else {
+        return Err(Error::NotFound);
+    };
+    services.store.revoke(&signed_in.account.id, &session, &device).await
 }
 
 pub async fn sign_out_everywhere(services: &Services, signed_in: &Authenticated) -> Result<()> {
@@ -264,14 +280,13 @@ pub async fn delete_account(
     check_password(services, account, password, now).await?;
     if account.two_factor_enabled() {
         let code = code.ok_or_else(|| Error::InvalidRequest("code (a current second factor) is required".into()))?;
-        prove(services, account, &Proof::Code(code.to_owned()), now).await?;
+        prove(services, account, &Proof::Code(code.to_owned()), language, now).await?;
     }
     let (sessions, devices) = services.store.sessions_and_devices(&account.id).await?;
     let sessions: Vec<SessionId> = sessions.into_iter().map(|s| s.id).collect();
     let devices: Vec<DeviceId> = devices.into_iter().map(|d| d.id).collect();
     services.store.delete_account(account, &sessions, &devices).await?;
-    let notice = Message::security_notice(&services.config.service_name, SecurityEvent::AccountDeleted, "", language);
-    notices::to_primary(services, account, &notice).await;
+    notices::security_event(services, account, SecurityEvent::AccountDeleted, "", language, now).await;
     Ok(())
 }
 

@@ -137,20 +137,21 @@ pub fn new_device(
     (record, token.reveal())
 }
 
-/// Whether `device_token` is a remembered device of `account` that has not expired or been forgotten.
-pub async fn is_remembered_device(
+/// Whether `device`, read for `token`, is a remembered device of `account` that has not
+/// expired or been forgotten.
+pub fn is_remembered_device(
     services: &Services,
     account: &Account,
-    device_token: &str,
+    token: &AccountToken<DeviceId>,
+    device: &DeviceRecord,
     now: Timestamp,
-) -> Result<bool> {
-    let Some(token) = AccountToken::<DeviceId>::parse(device_token).filter(|t| t.account_id == account.id) else {
-        return Ok(false);
-    };
-    let Some(device) = services.store.device(&account.id, &token.id).await? else { return Ok(false) };
-    Ok(token.verify(&services.config.secret, HashPurpose::DeviceToken, &device.secret_hash)
+) -> bool {
+    token.account_id == account.id
+        && device.account_id == account.id
+        && device.id == token.id
+        && token.verify(&services.config.secret, HashPurpose::DeviceToken, &device.secret_hash)
         && device.expires_at > now
-        && device.epoch == account.device_epoch)
+        && device.epoch == account.device_epoch
 }
 
 /// The signed-in account behind a bearer token.

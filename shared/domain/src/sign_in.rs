@@ -5,16 +5,17 @@ use std::time::Duration;
 
 use rand::{CryptoRng, RngCore};
 
-use super::limits::{LimitKey, Window};
+use super::limits::{Limit, LimitKey, Window};
 use super::password::{Password, PasswordHash, PasswordHasherConfig};
-use super::second_factor::{self, check_second_factor, MfaChallenge, MfaMethod, SecondFactorUse};
-use super::session::{is_remembered_device, new_device, new_session, ClientInfo, SessionIssued};
+use super::second_factor::{self, check_second_factor, counted_check, MfaChallenge, MfaMethod, SecondFactorUse};
+use super::session::{is_remembered_device, new_device, new_session, AccountToken, ClientInfo, SessionIssued};
 use super::totp::TotpSecret;
-use super::{ChallengeId, Contact, Language, VerificationCode};
+use super::{AccountId, ChallengeId, Contact, DeviceId, Language, VerificationCode};
 use crate::error::{Error, Result};
 use crate::notices;
 use crate::notify::Message;
 use crate::secret::HashPurpose;
+use crate::sms;
 use crate::time::Timestamp;
 use crate::Services;
 
@@ -51,6 +52,10 @@ fn dummy_hash(hasher: &PasswordHasherConfig) -> &'static PasswordHash {
     DUMMY.get_or_init(|| hasher.hash(&Password::new("dummy password for unknown logins")).expect("argon2 parameters"))
 }
 
+/// Counts the attempt against its budgets before the password is checked, so concurrent
+/// guesses get no more than the limit, and gives it back when the password was right. The
+/// budgets: the login's and the client IP's, or, for a remembered device, the device's own,
+/// so a stranger's failures do not lock the owner out on their own device.
 pub async fn sign_in(
     services: &Services,
     request: SignInRequest,
@@ -58,22 +63,38 @@ pub async fn sign_in(
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<SignInOutcome> {
     let config = &services.config;
-    let window = Window::containing(now, FAILURE_WINDOW);
-    let mut throttles =
-        vec![(LimitKey::new(&config.secret, "sign-in", &request.login.canonical()), config.sign_in_failures_per_login)];
-    if let Some(ip) = &request.client.ip {
-        throttles.push((LimitKey::new(&config.secret, "sign-in-ip", ip), config.sign_in_failures_per_ip));
-    }
-    let keys: Vec<LimitKey> = throttles.iter().map(|(key, _)| key.clone()).collect();
-    let (owner, failures) = services.store.sign_in_lookup(&request.login, &keys, window).await?;
-    if throttles.iter().zip(&failures).any(|((_, max), count)| count >= max) {
-        return Err(Error::RateLimited { retry_after: window.end.remaining_from(now).max(Duration::from_secs(1)) });
-    }
-
-    let account = match &owner {
-        Some(id) => services.store.account(id).await?,
-        None => None,
+    let token = request.device_token.as_deref().and_then(AccountToken::<DeviceId>::parse);
+    let (owner, device) =
+        services.store.sign_in_lookup(&request.login, token.as_ref().map(|t| (&t.account_id, &t.id))).await?;
+    // An unknown login reads an account that does not exist: the same requests as a known one.
+    let account = services.store.account(&owner.unwrap_or_else(|| AccountId::generate(rng))).await?;
+    let remembered = match (&account, &token, &device) {
+        (Some(account), Some(token), Some(device)) => {
+            account.two_factor_enabled() && is_remembered_device(services, account, token, device, now)
+        }
+        _ => false,
     };
+
+    let window = Window::containing(now, FAILURE_WINDOW);
+    let secret = &config.secret;
+    let mut budgets = Vec::new();
+    match (&device, remembered) {
+        (Some(device), true) => {
+            budgets
+                .push((LimitKey::new(secret, "sign-in-device", device.id.as_str()), config.sign_in_failures_per_login));
+        }
+        _ => {
+            let login = LimitKey::new(secret, "sign-in", &request.login.canonical());
+            budgets.push((login, config.sign_in_failures_per_login));
+            if let Some(ip) = &request.client.ip {
+                budgets.push((LimitKey::for_client(secret, "sign-in-ip", ip), config.sign_in_failures_per_ip));
+            }
+        }
+    }
+    let limits: Vec<Limit> =
+        budgets.iter().map(|(key, max)| Limit::Quota { key: key.clone(), window, max: *max }).collect();
+    services.store.apply_limits(&limits, now).await?;
+
     let hasher = &config.password_hasher;
     let password_ok = match &account {
         Some(account) => hasher.verify(&request.password, &account.password_hash)?,
@@ -82,23 +103,18 @@ pub async fn sign_in(
             false
         }
     };
-    let Some(account) = account.filter(|_| password_ok) else {
-        for key in &keys {
-            services.store.count_failure(key, window).await?;
-        }
-        return Err(Error::InvalidCredentials);
-    };
+    let Some(account) = account.filter(|_| password_ok) else { return Err(Error::InvalidCredentials) };
+    let keys: Vec<LimitKey> = budgets.into_iter().map(|(key, _)| key).collect();
+    services.store.refund(&keys, window).await?;
 
-    let remembered = match &request.device_token {
-        Some(token) if account.two_factor_enabled() => is_remembered_device(services, &account, token, now).await?,
-        _ => false,
-    };
     if account.two_factor_enabled() && !remembered {
+        second_factor::ensure_guesses_left(services, &account.id, now).await?;
         let challenge = MfaChallenge {
             id: ChallengeId::generate(rng),
             account_id: account.id.clone(),
             methods: second_factor::challenge_methods(&account),
             attempts: 0,
+            epoch: account.session_epoch,
             expires_at: now.plus(config.mfa_challenge_ttl),
             sms_code_hash: None,
             client: request.client,
@@ -111,7 +127,7 @@ pub async fn sign_in(
         }));
     }
     if !remembered {
-        notices::new_device_sign_in(services, &account, &request.client, request.language).await;
+        notices::new_device_sign_in(services, &account, &request.client, request.language, now).await;
     }
     let (session, issued) = new_session(services, &account, request.client, now, rng);
     services.store.put_session(&session).await?;
@@ -141,21 +157,21 @@ pub async fn send_challenge_sms(
     if !challenge.methods.contains(&MfaMethod::Sms) {
         return Err(Error::InvalidRequest("this challenge cannot be answered by SMS".into()));
     }
-    let account = services.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
+    let account = challenge.account(services).await?;
     let phone = account.phone().ok_or(Error::NoVerifiedPhone)?.clone();
-    super::verification::check_sms_country(services, &phone)?;
+    let charge = sms::charge(services, &phone, now).await?;
     let code = VerificationCode::generate(rng);
     let hash = services
         .config
         .secret
         .keyed_hash(HashPurpose::SecondFactorCode, &[challenge.id.as_str().as_bytes(), code.as_str().as_bytes()]);
     if !services.store.set_challenge_sms(&challenge.id, &hash, now, SMS_RESEND_AFTER).await? {
+        charge.refund(services).await?;
         return Err(Error::RateLimited { retry_after: SMS_RESEND_AFTER });
     }
     let lifetime = challenge.expires_at.remaining_from(now);
     let message = Message::verification_code(&services.config.service_name, &code, lifetime, language);
-    services.notifier.send(&Contact::Phone(phone.clone()), &message).await?;
-    super::verification::count_sms_sent(&phone);
+    sms::send(services, &phone, &message, charge).await?;
     Ok(SmsCodeSent { destination: phone.masked(), resend_after: SMS_RESEND_AFTER.as_secs() })
 }
 
@@ -189,10 +205,12 @@ pub async fn complete_sign_in(
     if !challenge.methods.contains(&answer.method) || challenge.reset.is_some() {
         return Err(Error::InvalidRequest("this method is not available for this sign-in".into()));
     }
-    let account = services.store.account(&challenge.account_id).await?.ok_or(Error::ChallengeExpired)?;
+    let account = challenge.account(services).await?;
     let sms_code = challenge.sms_code_hash.as_ref().map(|hash| (challenge.id.as_str(), hash));
     let attempts_left = config.mfa_max_attempts.saturating_sub(challenge.attempts);
-    let used = check_second_factor(services, &account, answer.method, &answer.code, sms_code, now)?
+    let check = || check_second_factor(services, &account, answer.method, &answer.code, sms_code, now);
+    let used = counted_check(services, &account, answer.language, now, check)
+        .await?
         .ok_or(Error::InvalidCode { attempts_left })?;
 
     // A TOTP secret sealed under a key from before a rotation moves to the current key here,
@@ -216,6 +234,6 @@ pub async fn complete_sign_in(
         .await
         // A concurrent sign-in used the same TOTP step or recovery code first.
         .map_err(|e| if let Error::InvalidCode { .. } = e { Error::InvalidCode { attempts_left } } else { e })?;
-    notices::new_device_sign_in(services, &account, &challenge.client, answer.language).await;
+    notices::new_device_sign_in(services, &account, &challenge.client, answer.language, now).await;
     Ok(MfaSignedIn { session: issued, device_token: device.map(|(_, token)| token) })
 }

@@ -9,11 +9,12 @@ use super::account::{Account, PendingSecondFactor, SecondFactor};
 use super::second_factor::{check_second_factor, recovery_code_hash, MfaMethod, SecondFactorUse};
 use super::self_service::{prove_now, Proof};
 use super::totp::TotpSecret;
-use super::{random_text, Contact, Language, VerificationCode};
+use super::{random_text, Language, VerificationCode};
 use crate::error::{Error, Result};
 use crate::notices;
 use crate::notify::{Message, SecurityEvent};
 use crate::secret::HashPurpose;
+use crate::sms;
 use crate::time::Timestamp;
 use crate::Services;
 
@@ -40,7 +41,7 @@ pub async fn start_two_factor(
     if account.two_factor.methods.contains(&method) {
         return Err(Error::TwoFactorAlreadyEnabled);
     }
-    prove_now(services, account, proof, now).await?;
+    prove_now(services, account, proof, language, now).await?;
     let nonce = random_text(rng, 16);
     let mut pending = PendingSecondFactor {
         nonce: nonce.clone(),
@@ -63,7 +64,7 @@ pub async fn start_two_factor(
         }
         SecondFactor::Sms => {
             let phone = account.phone().ok_or(Error::NoVerifiedPhone)?.clone();
-            super::verification::check_sms_country(services, &phone)?;
+            let charge = sms::charge(services, &phone, now).await?;
             let code = VerificationCode::generate(rng);
             pending.code_hash = Some(
                 services
@@ -73,10 +74,10 @@ pub async fn start_two_factor(
             );
             let message = Message::verification_code(&services.config.service_name, &code, SETUP_TTL, language);
             if !services.store.start_second_factor(&account.id, &pending, SETUP_RESEND_AFTER).await? {
+                charge.refund(services).await?;
                 return Err(Error::RateLimited { retry_after: SETUP_RESEND_AFTER });
             }
-            services.notifier.send(&Contact::Phone(phone.clone()), &message).await?;
-            super::verification::count_sms_sent(&phone);
+            sms::send(services, &phone, &message, charge).await?;
             return Ok(SetupStarted::Sms { destination: phone.masked(), expires_in: SETUP_TTL.as_secs() });
         }
     };
@@ -147,7 +148,7 @@ pub async fn confirm_two_factor(
     if !services.store.activate_second_factor(&account.id, &activation).await? {
         return Err(Error::ChallengeExpired);
     }
-    notices::to_every_contact(services, account, SecurityEvent::TwoFactorOn, "", language).await;
+    notices::security_event(services, account, SecurityEvent::TwoFactorOn, "", language, now).await;
     Ok(TwoFactorEnabled { enabled: true, recovery_codes: codes })
 }
 

@@ -5,19 +5,19 @@ use std::time::Duration;
 use rand::{CryptoRng, RngCore};
 
 use super::limits::{Limit, LimitKey, Window};
-use super::{
-    captcha, siteverify, Channel, Contact, Language, PhoneNumber, VerificationCode, VerificationId, VerificationToken,
-};
+use super::{captcha, siteverify, Channel, Contact, Language, VerificationCode, VerificationId, VerificationToken};
 use crate::config::CaptchaConfig;
 use crate::error::{Error, Result};
 use crate::metrics;
 use crate::notify::Message;
 use crate::secret::HashPurpose;
 use crate::secret::KeyedHash;
+use crate::sms;
 use crate::time::Timestamp;
 use crate::Services;
 
 const HOUR: Duration = Duration::from_secs(3600);
+const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// What a confirmed code may be used for; a token proves control of a contact for one purpose only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,11 +78,16 @@ pub struct TokenIssued {
 }
 
 fn contact_key(services: &Services, contact: &Contact) -> LimitKey {
-    LimitKey::new(&services.config.secret, "contact", &contact.canonical())
+    LimitKey::new(&services.config.secret, "contact", &contact.destination())
 }
 
 fn failure_key(services: &Services, contact_key: &LimitKey) -> LimitKey {
     LimitKey::new(&services.config.secret, "failures", contact_key.as_str())
+}
+
+/// The day's count has a key of its own: the day's window starts with one of the hour's.
+fn daily_failure_key(services: &Services, contact_key: &LimitKey) -> LimitKey {
+    LimitKey::new(&services.config.secret, "failures-day", contact_key.as_str())
 }
 
 /// Sends a fresh code to `request.contact`, within every limit, and records only its keyed hash.
@@ -99,11 +104,12 @@ pub async fn request_code(
         .await
         .map_err(|refusal| refusal.log_and_count(services, channel, &country, purpose))?;
     limits.extend(single_use);
-    if let Contact::Phone(phone) = &request.contact {
-        guard_sms(services, phone, now, &mut limits).await.inspect_err(|_| {
+    let charge = match &request.contact {
+        Contact::Phone(phone) => Some(sms::guard(services, phone, now, &mut limits).await.inspect_err(|_| {
             tracing::info!(event = "code_limited", channel, country, purpose, "code refused");
-        })?;
-    }
+        })?),
+        Contact::Email(_) => None,
+    };
     // Read for every request of this purpose, so both answers take the same work.
     let registered = match request.purpose {
         Purpose::SignUp | Purpose::ResetPassword => {
@@ -124,10 +130,16 @@ pub async fn request_code(
             window: hour,
             max: config.failed_codes_per_destination_per_hour,
         },
+        // A destination that keeps failing codes hour after hour is stopped for the day too.
+        Limit::Ceiling {
+            key: daily_failure_key(services, &contact_key),
+            window: Window::containing(now, DAY),
+            max: config.failed_codes_per_destination_per_day,
+        },
     ]);
     if let Some(ip) = &request.client_ip {
         limits.push(Limit::Quota {
-            key: LimitKey::new(&config.secret, "ip", ip),
+            key: LimitKey::for_client(&config.secret, "ip", ip),
             window: hour,
             max: config.codes_per_ip_per_hour,
         });
@@ -146,7 +158,12 @@ pub async fn request_code(
         expires_at: now.plus(config.code_ttl),
         contact_key,
     };
-    services.store.create_verification(&verification, &limits, now).await.map_err(|e| match e {
+    let created = services.store.create_verification(&verification, &limits, now).await;
+    if let (Err(_), Some(charge)) = (&created, charge) {
+        // Refused (a replayed CAPTCHA, a limit): no SMS is sent, so none is counted.
+        charge.refund(services).await?;
+    }
+    created.map_err(|e| match e {
         Error::RateLimited { .. } => {
             tracing::info!(event = "code_limited", channel, country, purpose, "code refused");
             metrics::count("LimitHits", &[("Channel", channel)]);
@@ -306,45 +323,8 @@ async fn check_captcha(
 fn destination_prefix(contact: &Contact) -> String {
     match contact {
         Contact::Phone(phone) => phone.range_prefix().to_owned(),
-        Contact::Email(_) => contact.canonical(),
+        Contact::Email(_) => contact.destination(),
     }
-}
-
-/// Whether SMS may go to `phone`'s country; every SMS the service sends asks first.
-pub fn check_sms_country(services: &Services, phone: &PhoneNumber) -> Result<()> {
-    let (allowed, country) = (&services.config.sms_allowed_country_codes, phone.country_code());
-    if !allowed.is_empty() && !allowed.contains(&country) {
-        return Err(Error::UnsupportedRegion(format!("codes cannot be sent by SMS to +{country} numbers")));
-    }
-    Ok(())
-}
-
-/// Counts an SMS code sent outside request-code (sign-in and 2FA setup), so the SMS alarm sees every one.
-pub fn count_sms_sent(phone: &PhoneNumber) {
-    metrics::count("CodesSent", &[("Channel", "sms"), ("Country", &phone.country_code().to_string())]);
-}
-
-/// SMS-pumping protection: allowed countries only, a ceiling per country on the
-/// operator's bill, and a quota per number range so a block cannot be walked.
-async fn guard_sms(services: &Services, phone: &PhoneNumber, now: Timestamp, limits: &mut Vec<Limit>) -> Result<()> {
-    let config = &services.config;
-    let country = phone.country_code();
-    check_sms_country(services, phone)?;
-    let hour = Window::containing(now, HOUR);
-    limits.push(Limit::Quota {
-        key: LimitKey::new(&config.secret, "range", phone.range_prefix()),
-        window: hour,
-        max: config.sms_per_range_per_hour,
-    });
-    // One counter per country is hot: it is counted on its own, before the request's
-    // transaction, erring towards the ceiling if that transaction then fails.
-    let country_key = LimitKey::new(&config.secret, "sms-country", &country.to_string());
-    if !services.store.count_within(&country_key, hour, config.sms_per_country_per_hour).await? {
-        tracing::warn!(event = "sms_country_cap_reached", country, "SMS ceiling reached");
-        metrics::count("SmsCountryCapHits", &[("Country", &country.to_string())]);
-        return Err(Error::RateLimited { retry_after: hour.end.remaining_from(now) });
-    }
-    Ok(())
 }
 
 /// What the frontend needs to show the CAPTCHA (`GET /v1/captcha`).
@@ -378,7 +358,7 @@ pub async fn new_captcha(
     };
     let recent = match client_ip {
         Some(ip) => {
-            let key = LimitKey::new(&services.config.secret, "ip", ip);
+            let key = LimitKey::for_client(&services.config.secret, "ip", ip);
             services.store.window_count(&key, Window::containing(now, HOUR)).await?
         }
         None => 0,
@@ -409,8 +389,12 @@ pub async fn confirm_code(
         .ok_or(Error::VerificationExpired)?;
 
     if !code.verify(&config.secret, &id, &verification.code_hash) {
-        let failures = failure_key(services, &verification.contact_key);
-        services.store.count_failure(&failures, Window::containing(now, HOUR)).await?;
+        let contact_key = &verification.contact_key;
+        for (key, window) in
+            [(failure_key(services, contact_key), HOUR), (daily_failure_key(services, contact_key), DAY)]
+        {
+            services.store.count_failure(&key, Window::containing(now, window)).await?;
+        }
         return Err(Error::InvalidCode {
             attempts_left: config.code_max_attempts.saturating_sub(verification.attempts),
         });

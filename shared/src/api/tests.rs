@@ -65,7 +65,7 @@ fn account_answers() {
     let created = AccountCreated { account_id: AccountId::stored("a".into()), login: "+14155550123".into() };
     assert_eq!(json(account::AccountCreated::from(created)), r#"{"account_id":"a","login":"+14155550123"}"#);
 
-    let phone = Contact::Phone(PhoneNumber::from_e164("+14155550123").unwrap());
+    let phone = Contact::Phone(PhoneNumber::parse(None, "+14155550123").unwrap());
     let masked = phone.masked();
     let mut owner = Account::new(
         AccountId::stored("a".into()),

@@ -9,27 +9,27 @@ use shared::domain::Contact;
 use shared::Timestamp;
 use totp_rs::{Algorithm, Secret, TOTP};
 
-const PASSWORD: &str = "Tr0ub4dor&3-horse";
-const NEW_PASSWORD: &str = "Quartz-Lantern-77";
+pub(super) const PASSWORD: &str = "Tr0ub4dor&3-horse";
+pub(super) const NEW_PASSWORD: &str = "Quartz-Lantern-77";
 
-fn settings() -> [(&'static str, &'static str); 2] {
+pub(super) fn settings() -> [(&'static str, &'static str); 2] {
     [("RESEND_COOLDOWN_SECONDS", "0"), ("CODES_PER_DESTINATION_PER_HOUR", "20")]
 }
 
-async fn reset(stack: &Stack, token: &str, password: &str) -> TestResponse {
+pub(super) async fn reset(stack: &Stack, token: &str, password: &str) -> TestResponse {
     let body = json!({"verification_token": token, "password": password});
     stack.call(reset_password::handle, TestRequest::post("/v1/password-resets", body)).await
 }
 
-async fn reset_mfa(stack: &Stack, body: Value) -> TestResponse {
+pub(super) async fn reset_mfa(stack: &Stack, body: Value) -> TestResponse {
     stack.call(reset_password::handle, TestRequest::post("/v1/password-resets/mfa", body)).await
 }
 
-async fn manage(stack: &Stack, request: TestRequest) -> TestResponse {
+pub(super) async fn manage(stack: &Stack, request: TestRequest) -> TestResponse {
     stack.call(manage_account::handle, request).await
 }
 
-fn with_body(method: &str, path: &str, session: &str, body: Value) -> TestRequest {
+pub(super) fn with_body(method: &str, path: &str, session: &str, body: Value) -> TestRequest {
     let request = TestRequest::post(path, body).bearer(session);
     match method {
         "PUT" => request.method("PUT"),
@@ -38,17 +38,17 @@ fn with_body(method: &str, path: &str, session: &str, body: Value) -> TestReques
     }
 }
 
-fn authenticator_code(secret: &str, at: u64) -> String {
+pub(super) fn authenticator_code(secret: &str, at: u64) -> String {
     let bytes = Secret::Encoded(secret.to_owned()).to_bytes().unwrap();
     TOTP::new_unchecked(Algorithm::SHA1, 6, 1, 30, bytes, None, String::new()).generate(at)
 }
 
-fn now() -> u64 {
+pub(super) fn now() -> u64 {
     Timestamp::now().0 as u64
 }
 
 /// Turns TOTP on for the signed-in account; the secret and the recovery codes.
-async fn enable_totp(stack: &Stack, session: &str) -> (String, Vec<String>) {
+pub(super) async fn enable_totp(stack: &Stack, session: &str) -> (String, Vec<String>) {
     let start =
         TestRequest::post("/v1/account/two-factor", json!({"method": "totp", "password": PASSWORD})).bearer(session);
     let secret = stack.call(enable_2fa::handle, start).await.json["secret"].as_str().unwrap().to_owned();
@@ -62,7 +62,7 @@ async fn enable_totp(stack: &Stack, session: &str) -> (String, Vec<String>) {
     (secret, codes)
 }
 
-async fn add_recovery(stack: &Stack, session: &str, contact: &Contact) {
+pub(super) async fn add_recovery(stack: &Stack, session: &str, contact: &Contact) {
     let token = stack.verified_token(contact, "add_contact").await;
     let request =
         TestRequest::post("/v1/account/recovery-contacts", json!({"verification_token": token, "password": PASSWORD}))

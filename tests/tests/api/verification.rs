@@ -19,17 +19,17 @@ async fn confirm(stack: &Stack, id: &str, code: &str) -> TestResponse {
     stack.call(verify_code::handle, request).await
 }
 
-fn e164(country_code: &str, national: &str) -> String {
+pub(super) fn e164(country_code: &str, national: &str) -> String {
     PhoneNumber::parse(Some(country_code), national).unwrap().e164().to_owned()
 }
 
-fn last_sms_code(e164: &str) -> String {
+pub(super) fn last_sms_code(e164: &str) -> String {
     let messages = sms_to(e164);
     code_in(messages.last().expect("an SMS was sent")).expect("the SMS holds a code")
 }
 
 /// A code that is surely wrong.
-fn wrong(code: &str) -> String {
+pub(super) fn wrong(code: &str) -> String {
     format!("{:06}", (code.parse::<u32>().unwrap() + 1) % 1_000_000)
 }
 
@@ -157,7 +157,7 @@ async fn a_second_code_within_a_minute_is_refused_with_retry_after() {
 /// A request made at `at`, with a CAPTCHA solved at that time. Four times the base difficulty,
 /// so that up to 9 requests an hour for one number pass the destination's rising difficulty and
 /// meet the limits these tests are about.
-async fn phone_request(stack: &Stack, national: &str, ip: &str, at: Timestamp) -> CodeRequest {
+pub(super) async fn phone_request(stack: &Stack, national: &str, ip: &str, at: Timestamp) -> CodeRequest {
     CodeRequest {
         captcha: Some(stack.solved_captcha_at(at, Some(4_000)).await),
         contact: Contact::Phone(PhoneNumber::parse(Some("+91"), national).unwrap()),

@@ -42,6 +42,8 @@ pub enum SecurityEvent {
     TwoFactorOff,
     RecoveryCodesRegenerated,
     AccountDeleted,
+    /// Wrong second-factor codes reached the account's limit: someone may have the password.
+    SecondFactorGuessed,
 }
 
 impl Message {
@@ -57,6 +59,7 @@ impl Message {
             TwoFactorOff => ("Two-factor authentication is off", "两步验证已关闭"),
             RecoveryCodesRegenerated => ("New recovery codes were created", "已生成新的恢复码"),
             AccountDeleted => ("Your account was deleted", "您的账号已注销"),
+            SecondFactorGuessed => ("Many wrong verification codes were entered", "您的账号多次输入了错误的验证码"),
         };
         let detail = if detail.is_empty() { String::new() } else { format!(" ({detail})") };
         match language {

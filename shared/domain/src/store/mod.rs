@@ -122,14 +122,12 @@ pub trait AccountStore: Send + Sync {
 /// Signing in: sessions, remembered devices and second-factor challenges.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// The owner of `login` and the failed sign-ins counted for each of `failure_keys`
-    /// in `window`, in one read.
+    /// The owner of `login` and, when a device token names one, that remembered device, in one read.
     async fn sign_in_lookup(
         &self,
         login: &Contact,
-        failure_keys: &[LimitKey],
-        window: Window,
-    ) -> Result<(Option<AccountId>, Vec<u32>)>;
+        device: Option<(&AccountId, &DeviceId)>,
+    ) -> Result<(Option<AccountId>, Option<DeviceRecord>)>;
 
     /// An account and one of its sessions, in one read.
     async fn account_with_session(
@@ -142,7 +140,8 @@ pub trait SessionStore: Send + Sync {
 
     async fn delete_session(&self, account_id: &AccountId, session_id: &SessionId) -> Result<()>;
 
-    async fn device(&self, account_id: &AccountId, device_id: &DeviceId) -> Result<Option<DeviceRecord>>;
+    /// Ends the session `session` and forgets the remembered device `device`, whichever exist, in one write.
+    async fn revoke(&self, account_id: &AccountId, session: &SessionId, device: &DeviceId) -> Result<()>;
 
     async fn put_challenge(&self, challenge: &MfaChallenge) -> Result<()>;
 
@@ -189,9 +188,17 @@ pub trait LimitStore: Send + Sync {
     /// Adds one to a counter of `window` that a `Limit::Ceiling` reads.
     async fn count_failure(&self, key: &LimitKey, window: Window) -> Result<()>;
 
-    /// Counts one event in `window` unless `max` are counted already; `false` then.
-    /// A single conditional update, for counters too hot to share a transaction.
-    async fn count_within(&self, key: &LimitKey, window: Window, max: u32) -> Result<bool>;
+    /// Counts one event in `window` unless `max` are counted already, and returns the new count;
+    /// `None` then. A single conditional update, for counters too hot to share a transaction.
+    async fn count_within(&self, key: &LimitKey, window: Window, max: u32) -> Result<Option<u32>>;
+
+    /// Applies every limit at once, all or nothing: a refusal is the refusing limit's
+    /// `Limit::refusal` and counts nothing. An attempt that meets a concurrent one on the same
+    /// counters may be refused too, as `Error::RateLimited` for a second.
+    async fn apply_limits(&self, limits: &[Limit], now: Timestamp) -> Result<()>;
+
+    /// Takes back one event counted in `window` for each key (an attempt that turned out right).
+    async fn refund(&self, keys: &[LimitKey], window: Window) -> Result<()>;
 
     /// What a window counter holds.
     async fn window_count(&self, key: &LimitKey, window: Window) -> Result<u32>;

@@ -13,7 +13,7 @@ use domain::idempotency::IdempotencyRecord;
 use domain::second_factor::SecondFactorUse;
 use domain::store::AccountStore;
 use domain::two_factor::SecondFactorActivation;
-use domain::{AccountId, Contact, DeviceId, SessionId};
+use domain::{AccountId, Channel, Contact, DeviceId, SessionId};
 
 use super::items::{
     account_from_item, account_item, contact_owner_item, factor_name, idempotency_from_item, idempotency_item,
@@ -241,7 +241,24 @@ impl AccountStore for DynamoStore {
 
     async fn delete_account(&self, account: &Account, sessions: &[SessionId], devices: &[DeviceId]) -> Result<()> {
         let mut tx = Transaction::new(&self.table);
-        tx.delete_any(account_key(&account.id))?;
+        // Only with the recovery contacts as read, so none added meanwhile stays claimed.
+        let mut delete = Delete::builder().set_key(Some(account_key(&account.id)));
+        let mut conditions = vec!["attribute_exists(pk)".to_owned()];
+        let recovery = [
+            (Channel::Sms, account.recovery_phone.clone().map(Contact::Phone)),
+            (Channel::Email, account.recovery_email.clone().map(Contact::Email)),
+        ];
+        for (channel, contact) in recovery {
+            let name = recovery_attribute(channel);
+            match contact {
+                Some(contact) => {
+                    conditions.push(format!("{name} = :{name}"));
+                    delete = delete.expression_attribute_values(format!(":{name}"), s(contact.stored()));
+                }
+                None => conditions.push(format!("attribute_not_exists({name})")),
+            }
+        }
+        tx.delete(delete.condition_expression(conditions.join(" AND ")), Error::Conflict)?;
         for (contact, _) in account.contacts() {
             tx.delete(free_contact(&contact, &account.id), Error::Conflict)?;
         }

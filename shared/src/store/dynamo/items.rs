@@ -193,8 +193,8 @@ pub(super) fn account_from_item(item: &Item) -> Result<Account> {
     let id = AccountId::stored(get_s(item, "pk")?.trim_start_matches("ACC#").to_owned());
     let primary =
         Contact::from_stored(channel_from(get_s(item, "primary_channel")?)?, get_s(item, "primary_contact")?)?;
-    let recovery_phone = opt_s(item, "recovery_phone").map(|p| PhoneNumber::from_e164(&p)).transpose()?;
-    let recovery_email = opt_s(item, "recovery_email").map(|e| EmailAddress::parse(&e)).transpose()?;
+    let recovery_phone = opt_s(item, "recovery_phone").map(|p| PhoneNumber::from_stored(&p)).transpose()?;
+    let recovery_email = opt_s(item, "recovery_email").map(|e| EmailAddress::from_stored(&e)).transpose()?;
     let pending = match opt_s(item, "pending_nonce") {
         None => None,
         Some(nonce) => Some(PendingSecondFactor {
@@ -320,6 +320,7 @@ pub(super) fn challenge_item(challenge: &MfaChallenge) -> Item {
         ("account_id".to_owned(), s(challenge.account_id.as_str())),
         ("methods".to_owned(), AttributeValue::L(methods)),
         ("attempts".to_owned(), n(challenge.attempts)),
+        ("epoch".to_owned(), n(challenge.epoch)),
         ("state".to_owned(), s("open")),
         ("expires_at".to_owned(), n(challenge.expires_at.0)),
         ("ttl".to_owned(), n(challenge.expires_at.0 + TTL_GRACE_SECS)),
@@ -354,6 +355,7 @@ pub(super) fn challenge_from_item(item: &Item) -> Result<MfaChallenge> {
         account_id: AccountId::stored(get_s(item, "account_id")?.to_owned()),
         methods,
         attempts: get_n(item, "attempts")?,
+        epoch: opt_n(item, "epoch").unwrap_or(0),
         expires_at: Timestamp(get_n(item, "expires_at")?),
         sms_code_hash: opt_s(item, "sms_code_hash").and_then(|h| KeyedHash::from_hex(&h)),
         client: client_from(item),

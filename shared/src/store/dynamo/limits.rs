@@ -1,10 +1,12 @@
 //! `LimitStore`, and the writes that apply a `Limit` within another transaction.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
-use aws_sdk_dynamodb::types::{ConditionCheck, Update};
+use aws_sdk_dynamodb::types::{ConditionCheck, ReturnValue, Update};
 
-use domain::error::Result;
+use domain::error::{Error, Result};
 use domain::limits::{Found, Limit, LimitKey, Window};
 use domain::store::LimitStore;
 use domain::time::Timestamp;
@@ -92,9 +94,57 @@ impl LimitStore for DynamoStore {
         Ok(())
     }
 
-    async fn count_within(&self, key: &LimitKey, window: Window, max: u32) -> Result<bool> {
-        let result = self.update_item(count_in_window(key, window, Some(max)))?.send().await;
-        conditional(result.map(|_| ()), "UpdateItem")
+    async fn count_within(&self, key: &LimitKey, window: Window, max: u32) -> Result<Option<u32>> {
+        let result = self
+            .update_item(count_in_window(key, window, Some(max)))?
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await;
+        match result {
+            Ok(output) => output.attributes().map(|item| get_n(item, "count")).transpose(),
+            Err(e) => conditional(Err(e), "UpdateItem").map(|_| None),
+        }
+    }
+
+    async fn apply_limits(&self, limits: &[Limit], now: Timestamp) -> Result<()> {
+        let mut tx = Transaction::new(&self.table);
+        for limit in limits {
+            add_limit(&mut tx, limit, now, now)?;
+        }
+        if tx.len() == 0 {
+            return Ok(());
+        }
+        match tx.commit(&self.client).await {
+            // Another attempt on the same counters at this very moment: this one waits too.
+            Err(Error::Conflict) => Err(Error::RateLimited { retry_after: Duration::from_secs(1) }),
+            other => other,
+        }
+    }
+
+    async fn refund(&self, keys: &[LimitKey], window: Window) -> Result<()> {
+        // Only where the counter is above zero: a counter never goes negative. Refused, a window
+        // that ended and expired meanwhile has nothing to give back.
+        let refund = |key: &LimitKey| {
+            Update::builder()
+                .set_key(Some(window_key(key, window)))
+                .update_expression("ADD #count :minus_one")
+                .condition_expression("#count > :zero")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_values(":minus_one", n(-1))
+                .expression_attribute_values(":zero", n(0))
+        };
+        if let [key] = keys {
+            let result = self.update_item(refund(key))?.send().await;
+            return conditional(result.map(|_| ()), "UpdateItem").map(|_| ());
+        }
+        let mut tx = Transaction::<()>::new(&self.table);
+        for key in keys {
+            tx.update(refund(key), ())?;
+        }
+        if tx.len() > 0 {
+            let _refused = tx.send(&self.client).await?;
+        }
+        Ok(())
     }
 
     async fn window_count(&self, key: &LimitKey, window: Window) -> Result<u32> {

@@ -8,7 +8,6 @@ use aws_sdk_dynamodb::types::{AttributeValue, Update};
 
 use domain::account::Account;
 use domain::error::{Error, Result};
-use domain::limits::{LimitKey, Window};
 use domain::second_factor::{MfaChallenge, SecondFactorUse};
 use domain::secret::KeyedHash;
 use domain::session::{DeviceRecord, SessionRecord};
@@ -17,10 +16,10 @@ use domain::time::Timestamp;
 use domain::{AccountId, ChallengeId, Contact, DeviceId, SessionId};
 
 use super::items::{
-    account_from_item, challenge_from_item, challenge_item, device_from_item, device_item, get_s, opt_n,
-    session_from_item, session_item, stored_owner,
+    account_from_item, challenge_from_item, challenge_item, device_from_item, device_item, get_s, session_from_item,
+    session_item, stored_owner,
 };
-use super::keys::{account_key, challenge_key, contact_key, device_key, n, s, session_key, window_key};
+use super::keys::{account_key, challenge_key, contact_key, device_key, n, s, session_key};
 use super::transaction::Transaction;
 use super::{conditional, dynamo_error, DynamoStore, Item};
 
@@ -40,21 +39,22 @@ impl SessionStore for DynamoStore {
     async fn sign_in_lookup(
         &self,
         login: &Contact,
-        failure_keys: &[LimitKey],
-        window: Window,
-    ) -> Result<(Option<AccountId>, Vec<u32>)> {
-        let owner_key = contact_key(login);
-        let mut keys = vec![owner_key.clone()];
-        keys.extend(failure_keys.iter().map(|k| window_key(k, window)));
+        device: Option<(&AccountId, &DeviceId)>,
+    ) -> Result<(Option<AccountId>, Option<DeviceRecord>)> {
+        let mut keys = vec![contact_key(login)];
+        keys.extend(device.map(|(account, id)| device_key(account, id)));
         let items = self.batch_get(keys).await?;
-        let find =
-            |wanted: &Item| items.iter().find(|i| i.get("pk") == wanted.get("pk") && i.get("sk") == wanted.get("sk"));
-        let owner = find(&owner_key).map(stored_owner).transpose()?;
-        let counts = failure_keys
-            .iter()
-            .map(|k| find(&window_key(k, window)).and_then(|i| opt_n(i, "count")).unwrap_or(0))
-            .collect();
-        Ok((owner, counts))
+        let sk = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
+        let owner = items.iter().find(|i| sk(i) == "ID").map(stored_owner).transpose()?;
+        let device = match device {
+            Some((account, id)) => items
+                .iter()
+                .find(|i| sk(i).starts_with("DEV#"))
+                .map(|i| device_from_item(account, id, i))
+                .transpose()?,
+            None => None,
+        };
+        Ok((owner, device))
     }
 
     async fn account_with_session(
@@ -91,9 +91,11 @@ impl SessionStore for DynamoStore {
         Ok(())
     }
 
-    async fn device(&self, account_id: &AccountId, device_id: &DeviceId) -> Result<Option<DeviceRecord>> {
-        let item = self.get(device_key(account_id, device_id)).await?;
-        item.map(|item| device_from_item(account_id, device_id, &item)).transpose()
+    async fn revoke(&self, account_id: &AccountId, session: &SessionId, device: &DeviceId) -> Result<()> {
+        let mut tx = Transaction::new(&self.table);
+        tx.delete_any(session_key(account_id, session))?;
+        tx.delete_any(device_key(account_id, device))?;
+        tx.commit(&self.client).await
     }
 
     async fn put_challenge(&self, challenge: &MfaChallenge) -> Result<()> {

@@ -8,7 +8,7 @@ use super::document::{check_documented, openapi, operations, resolve, validate, 
 use super::handlers::handler;
 use super::{add_recovery_email, enable_totp, PASSWORD};
 
-fn parameters<'a>(doc: &'a Value, op: &'a Operation) -> Vec<&'a Value> {
+pub(super) fn parameters<'a>(doc: &'a Value, op: &'a Operation) -> Vec<&'a Value> {
     let listed = |node: &'a Value| node["parameters"].as_array().into_iter().flatten().map(|p| resolve(doc, p));
     listed(&op.path_item).chain(listed(&op.spec)).collect()
 }
@@ -22,7 +22,7 @@ fn parameter_example(parameter: &Value) -> Option<String> {
 }
 
 /// The request body examples of an operation; one `None` for an operation without a body.
-fn request_examples(op: &Operation) -> Vec<(String, Option<Value>)> {
+pub(super) fn request_examples(op: &Operation) -> Vec<(String, Option<Value>)> {
     let Some(body) = op.spec.get("requestBody") else { return vec![("no body".to_owned(), None)] };
     let media = &body["content"]["application/json"];
     let mut examples: Vec<(String, Option<Value>)> = media["examples"]
@@ -39,13 +39,26 @@ fn request_examples(op: &Operation) -> Vec<(String, Option<Value>)> {
 /// The request an example describes: method, path and body, path parameters and headers
 /// from the parameters' examples.
 fn example_request(doc: &Value, op: &Operation, body: Option<&Value>) -> TestRequest {
+    request_with(doc, op, body, None)
+}
+
+/// The request an example describes, with the value of one parameter (path, header or query) replaced.
+pub(super) fn request_with(
+    doc: &Value,
+    op: &Operation,
+    body: Option<&Value>,
+    replaced: Option<(&str, &str)>,
+) -> TestRequest {
     let mut path = op.path.clone();
     let mut path_parameters = Vec::new();
     let mut headers = Vec::new();
     let mut query = Vec::new();
     for parameter in parameters(doc, op) {
         let name = parameter["name"].as_str().expect("a parameter has a name");
-        let example = parameter_example(parameter);
+        let example = match replaced {
+            Some((replaced, value)) if replaced == name => Some(value.to_owned()),
+            _ => parameter_example(parameter),
+        };
         match parameter["in"].as_str() {
             Some("path") => {
                 let value = example.unwrap_or_else(|| panic!("{}: path parameter {name} needs an example", op.id));

@@ -8,6 +8,8 @@
 //! - `errors`: every error code of `shared/domain/src/error.rs` is documented, under the status
 //!   that `shared/src/http.rs` gives it, with the body it really has; the document's enums are
 //!   the API's (`shared::api`);
+//! - `ids`: a 3,000-character id or token anywhere a route takes one is refused by the schema
+//!   and answered with a documented 4xx;
 //! - `answers`: the answers along a sign-up, a sign-in with two-factor authentication and the
 //!   account routes match the documented status, schema and headers.
 //!
@@ -19,6 +21,7 @@ mod document;
 mod errors;
 mod examples;
 mod handlers;
+mod ids;
 mod routes;
 
 use integration_tests::{new_email, Stack, TestRequest};

@@ -543,4 +543,12 @@ pub async fn a_stale_account_is_not_deleted(store: &dyn Store) {
     assert!(store.account(&account.id).await.unwrap().is_some());
     assert_eq!(owner(store, &account.primary).await, Some(account.id.clone()));
     assert!(stored_session(store, &current).await.is_some());
+
+    // A recovery phone added since the account was read, by a concurrent request: deleting the
+    // account as read would leave it claimed by no account, for good.
+    let added = phone();
+    with_recovery(store, &account, &added).await;
+    assert_refused!(store.delete_account(&account, &[], &[]).await, Error::Conflict);
+    assert!(store.account(&account.id).await.unwrap().is_some());
+    assert_eq!(owner(store, &added).await, Some(account.id.clone()));
 }

@@ -1,6 +1,7 @@
 //! Counters outside a use case's own transaction.
 
-use crate::limits::Window;
+use crate::error::Error;
+use crate::limits::{Limit, Window};
 use crate::store::Store;
 
 use super::*;
@@ -23,15 +24,44 @@ pub async fn count_within_stops_at_its_max(store: &dyn Store) {
     for now in [T0, at(1), at(2), at(3)] {
         seen.push(store.count_within(&counter, hour(now), 2).await.unwrap());
     }
-    assert_eq!(seen, [true, true, false, false]);
+    assert_eq!(seen, [Some(1), Some(2), None, None], "the new count, or a refusal");
     assert_eq!(store.window_count(&counter, hour(T0)).await.unwrap(), 2, "a refusal is not counted");
-    assert!(store.count_within(&counter, hour(at(3600)), 2).await.unwrap(), "a new window");
+    assert_eq!(store.count_within(&counter, hour(at(3600)), 2).await.unwrap(), Some(1), "a new window");
 }
 
 pub async fn concurrent_counts_never_pass_the_max(store: &dyn Store) {
     let counter = key("sms-country");
     let counted = all((0..10).map(|_| store.count_within(&counter, hour(T0), 4))).await;
-    assert_eq!(counted.iter().filter(|c| matches!(c, Ok(true))).count(), 4, "{counted:?}");
+    assert_eq!(counted.iter().filter(|c| matches!(c, Ok(Some(_)))).count(), 4, "{counted:?}");
     assert!(counted.iter().all(|c| c.is_ok()));
     assert_eq!(store.window_count(&counter, hour(T0)).await.unwrap(), 4);
+}
+
+pub async fn limits_apply_all_or_nothing_and_refunds_give_back(store: &dyn Store) {
+    let (login, ip) = (key("sign-in"), key("sign-in-ip"));
+    let window = hour(T0);
+    let limits =
+        [Limit::Quota { key: login.clone(), window, max: 3 }, Limit::Quota { key: ip.clone(), window, max: 1 }];
+    store.apply_limits(&limits, T0).await.expect("under both maxima");
+    let refused = store.apply_limits(&limits, at(10)).await;
+    assert!(matches!(refused, Err(Error::RateLimited { retry_after }) if retry_after == secs(3590)), "{refused:?}");
+    let counts = [store.window_count(&login, window).await.unwrap(), store.window_count(&ip, window).await.unwrap()];
+    assert_eq!(counts, [1, 1], "a refusal counts nothing, not even under the limit that passed");
+
+    store.refund(&[login.clone(), ip.clone()], window).await.unwrap();
+    let counts = [store.window_count(&login, window).await.unwrap(), store.window_count(&ip, window).await.unwrap()];
+    assert_eq!(counts, [0, 0]);
+    store.refund(std::slice::from_ref(&login), window).await.expect("nothing left to give back is no error");
+    assert_eq!(store.window_count(&login, window).await.unwrap(), 0, "a counter never goes below zero");
+    store.refund(&[key("never-counted")], window).await.expect("a counter that is not there");
+    store.apply_limits(&[], T0).await.expect("no limits");
+}
+
+pub async fn concurrent_attempts_under_a_limit_never_pass_it(store: &dyn Store) {
+    let login = key("sign-in");
+    let limits = [Limit::Quota { key: login.clone(), window: hour(T0), max: 3 }];
+    let applied = all((0..10).map(|_| store.apply_limits(&limits, T0))).await;
+    assert_eq!(applied.iter().filter(|a| a.is_ok()).count(), 3, "{applied:?}");
+    assert!(applied.iter().all(|a| matches!(a, Ok(()) | Err(Error::RateLimited { .. }))));
+    assert_eq!(store.window_count(&login, hour(T0)).await.unwrap(), 3);
 }

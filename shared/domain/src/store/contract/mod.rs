@@ -66,7 +66,7 @@ macro_rules! store_contract_tests {
             requests_dynamodb_refuses_as_malformed_write_nothing,
             deleting_an_account_frees_its_contacts_and_sessions,
             a_stale_account_is_not_deleted,
-            sign_in_lookup_reads_the_owner_and_failures,
+            sign_in_lookup_reads_the_owner_and_the_device,
             sessions_are_kept_until_deleted,
             sessions_and_devices_are_listed_per_account,
             a_challenge_is_stored_open,
@@ -76,6 +76,7 @@ macro_rules! store_contract_tests {
             completing_a_challenge_uses_up_its_factor,
             failures_are_counted_per_key_and_window,
             count_within_stops_at_its_max,
+            limits_apply_all_or_nothing_and_refunds_give_back,
             // Concurrent requests: what the conditions hold when requests race.
             concurrent_code_attempts_never_pass_the_max,
             concurrent_confirmations_confirm_once,
@@ -84,6 +85,7 @@ macro_rules! store_contract_tests {
             concurrent_uses_of_one_token_change_one_account,
             concurrent_answers_complete_a_challenge_once,
             concurrent_counts_never_pass_the_max,
+            concurrent_attempts_under_a_limit_never_pass_it,
         );
     };
     (@each $fresh:path; $($check:ident),* $(,)?) => {
@@ -319,6 +321,7 @@ pub(super) fn challenge(account: &Account) -> MfaChallenge {
         account_id: account.id.clone(),
         methods: vec![MfaMethod::Totp, MfaMethod::Sms, MfaMethod::RecoveryCode],
         attempts: 0,
+        epoch: account.session_epoch,
         expires_at: at(300),
         sms_code_hash: None,
         client: ClientInfo { ip: Some("2001:db8::7".into()), user_agent: None },
@@ -330,6 +333,20 @@ pub(super) async fn open_challenge(store: &dyn Store, account: &Account) -> MfaC
     let challenge = challenge(account);
     store.put_challenge(&challenge).await.expect("a new challenge");
     challenge
+}
+
+/// A device remembered for `account` by completing a challenge, as a sign-in does.
+pub(super) async fn remembered_device(store: &dyn Store, account: &Account) -> DeviceRecord {
+    let remembered = device(account, T0);
+    let challenge = open_challenge(store, account).await;
+    let signed_in = session(account, T0);
+    let used = crate::second_factor::SecondFactorUse::Sms;
+    store.complete_challenge(&challenge, &signed_in, &used, None, Some(&remembered)).await.expect("completed");
+    remembered
+}
+
+pub(super) async fn stored_device(store: &dyn Store, account: &Account, id: &crate::DeviceId) -> Option<DeviceRecord> {
+    store.sign_in_lookup(&account.primary, Some((&account.id, id))).await.unwrap().1
 }
 
 pub(super) async fn stored_session(store: &dyn Store, session: &SessionRecord) -> Option<SessionRecord> {

@@ -10,19 +10,23 @@ use crate::{SessionId, VerificationId};
 
 use super::*;
 
-pub async fn sign_in_lookup_reads_the_owner_and_failures(store: &dyn Store) {
+pub async fn sign_in_lookup_reads_the_owner_and_the_device(store: &dyn Store) {
     let account = account(store).await;
-    let (login, ip) = (key("sign-in"), key("sign-in-ip"));
-    for _ in 0..2 {
-        store.count_failure(&login, hour(T0)).await.unwrap();
-    }
-    store.count_failure(&ip, hour(at(3600))).await.unwrap();
-    let keys = [login.clone(), ip.clone()];
-    let found = store.sign_in_lookup(&account.primary, &keys, hour(T0)).await.unwrap();
-    assert_eq!(found, (Some(account.id.clone()), vec![2, 0]));
-    assert_eq!(store.sign_in_lookup(&account.primary, &keys, hour(at(3600))).await.unwrap().1, vec![0, 1]);
-    assert_eq!(store.sign_in_lookup(&phone(), &keys[..1], hour(T0)).await.unwrap(), (None, vec![2]));
-    assert_eq!(store.sign_in_lookup(&account.primary, &[], hour(T0)).await.unwrap(), (Some(account.id), vec![]));
+    let remembered = remembered_device(store, &account).await;
+    let named = (&account.id, &remembered.id);
+    let (owner, device) = store.sign_in_lookup(&account.primary, Some(named)).await.unwrap();
+    assert_eq!(owner, Some(account.id.clone()));
+    let device = device.expect("stored");
+    assert_eq!(
+        (&device.account_id, &device.id, &device.secret_hash),
+        (&account.id, &remembered.id, &remembered.secret_hash)
+    );
+    assert_eq!((device.epoch, device.expires_at), (remembered.epoch, remembered.expires_at));
+    assert!(matches!(store.sign_in_lookup(&account.primary, None).await.unwrap(), (Some(_), None)));
+    let (nobody, device) = store.sign_in_lookup(&phone(), Some(named)).await.unwrap();
+    assert!(nobody.is_none() && device.is_some(), "the device is read whoever the login is");
+    let unknown = new_id();
+    assert!(store.sign_in_lookup(&account.primary, Some((&account.id, &unknown))).await.unwrap().1.is_none());
 }
 
 pub async fn sessions_are_kept_until_deleted(store: &dyn Store) {
@@ -47,6 +51,15 @@ pub async fn sessions_are_kept_until_deleted(store: &dyn Store) {
     store.delete_session(&account.id, &first.id).await.unwrap();
     assert!(stored_session(store, &first).await.is_none());
     store.delete_session(&account.id, &first.id).await.expect("deleting what is gone");
+
+    // Revoking by an id ends the session or forgets the device it names, whichever it is.
+    let (second, remembered) = (session(&account, at(2)), remembered_device(store, &account).await);
+    store.put_session(&second).await.unwrap();
+    store.revoke(&account.id, &second.id, &new_id()).await.unwrap();
+    assert!(stored_session(store, &second).await.is_none());
+    assert!(stored_device(store, &account, &remembered.id).await.is_some(), "another id");
+    store.revoke(&account.id, &new_id(), &remembered.id).await.unwrap();
+    assert!(stored_device(store, &account, &remembered.id).await.is_none());
 }
 
 pub async fn sessions_and_devices_are_listed_per_account(store: &dyn Store) {
@@ -65,7 +78,7 @@ pub async fn sessions_and_devices_are_listed_per_account(store: &dyn Store) {
     ids.sort();
     assert_eq!(ids, sorted(&[sessions[0].id.clone(), sessions[1].id.clone(), signed_in.id.clone()]), "every epoch");
     assert_eq!(devices.len(), 1);
-    let found = store.device(&one.id, &remembered.id).await.unwrap().expect("stored");
+    let found = stored_device(store, &one, &remembered.id).await.expect("stored");
     for device in [&devices[0], &found] {
         assert_eq!(
             (&device.account_id, &device.id, &device.secret_hash),
@@ -75,8 +88,8 @@ pub async fn sessions_and_devices_are_listed_per_account(store: &dyn Store) {
     }
     let (listed, devices) = store.sessions_and_devices(&two.id).await.unwrap();
     assert_eq!((listed.len(), devices.len()), (1, 0));
-    assert!(store.device(&two.id, &remembered.id).await.unwrap().is_none());
-    assert!(store.device(&one.id, &new_id()).await.unwrap().is_none());
+    assert!(stored_device(store, &two, &remembered.id).await.is_none());
+    assert!(stored_device(store, &one, &new_id()).await.is_none());
     let (listed, devices) = store.sessions_and_devices(&new_id()).await.unwrap();
     assert!(listed.is_empty() && devices.is_empty());
 }
@@ -88,12 +101,17 @@ pub async fn a_challenge_is_stored_open(store: &dyn Store) {
         token_hash: hash(),
         password_hash: PasswordHash::stored("new-hash".into()),
     };
-    let given =
-        MfaChallenge { sms_code_hash: Some(hash()), attempts: 1, reset: Some(reset.clone()), ..challenge(&account) };
+    let given = MfaChallenge {
+        sms_code_hash: Some(hash()),
+        attempts: 1,
+        epoch: 7,
+        reset: Some(reset.clone()),
+        ..challenge(&account)
+    };
     store.put_challenge(&given).await.unwrap();
     let found = store.challenge(&given.id).await.unwrap().expect("open");
     assert_eq!((&found.id, &found.account_id, &found.methods), (&given.id, &given.account_id, &given.methods));
-    assert_eq!((found.attempts, found.expires_at), (1, given.expires_at));
+    assert_eq!((found.attempts, found.epoch, found.expires_at), (1, 7, given.expires_at));
     assert_eq!(found.sms_code_hash, None, "no code is sent yet");
     assert_eq!((found.client.ip, found.client.user_agent), (given.client.ip.clone(), None));
     let found_reset = found.reset.expect("a reset");
@@ -151,13 +169,13 @@ pub async fn a_challenge_is_completed_once(store: &dyn Store) {
     store.complete_challenge(&challenge, &signed_in, &SecondFactorUse::Sms, None, Some(&remembered)).await.unwrap();
     assert!(store.challenge(&challenge.id).await.unwrap().is_none());
     assert_eq!(stored_session(store, &signed_in).await.map(|s| s.secret_hash), Some(signed_in.secret_hash.clone()));
-    assert!(store.device(&account.id, &remembered.id).await.unwrap().is_some());
+    assert!(stored_device(store, &account, &remembered.id).await.is_some());
 
     let (again, another) = (session(&account, at(6)), device(&account, at(6)));
     let replay = store.complete_challenge(&challenge, &again, &SecondFactorUse::Sms, None, Some(&another)).await;
     assert_refused!(replay, Error::ChallengeExpired);
     assert!(stored_session(store, &again).await.is_none());
-    assert!(store.device(&account.id, &another.id).await.unwrap().is_none());
+    assert!(stored_device(store, &account, &another.id).await.is_none());
     let unknown = MfaChallenge { id: new_id(), ..challenge };
     let result = store.complete_challenge(&unknown, &again, &SecondFactorUse::Sms, None, None).await;
     assert_refused!(result, Error::ChallengeExpired);
@@ -174,7 +192,7 @@ pub async fn completing_a_challenge_uses_up_its_factor(store: &dyn Store) {
             if result.is_err() {
                 assert!(store.challenge(&challenge.id).await.unwrap().is_some(), "a refusal leaves it open");
                 assert!(stored_session(store, &signed_in).await.is_none());
-                assert!(store.device(&account.id, &remembered.id).await.unwrap().is_none());
+                assert!(stored_device(store, &account, &remembered.id).await.is_none());
             }
             result
         }

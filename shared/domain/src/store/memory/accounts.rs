@@ -243,7 +243,13 @@ impl AccountStore for MemoryStore {
 
     async fn delete_account(&self, account: &Account, sessions: &[SessionId], devices: &[DeviceId]) -> Result<()> {
         self.transact(|state| {
-            state.accounts.remove(&account.id);
+            // Only with the recovery contacts as read, so none added meanwhile stays claimed.
+            let stored = state.accounts.remove(&account.id);
+            let as_read =
+                |a: &Account| a.recovery_phone == account.recovery_phone && a.recovery_email == account.recovery_email;
+            if stored.as_ref().is_some_and(|stored| !as_read(stored)) {
+                return Err(Error::Conflict);
+            }
             let contacts = account.contacts();
             if !contacts.iter().all(|(contact, _)| state.free(contact, &account.id)) {
                 return Err(Error::Conflict);

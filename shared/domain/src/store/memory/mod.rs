@@ -207,12 +207,11 @@ impl SessionStore for MemoryStore {
     async fn sign_in_lookup(
         &self,
         login: &Contact,
-        failure_keys: &[LimitKey],
-        window: Window,
-    ) -> Result<(Option<AccountId>, Vec<u32>)> {
+        device: Option<(&AccountId, &DeviceId)>,
+    ) -> Result<(Option<AccountId>, Option<DeviceRecord>)> {
         let state = self.state();
-        let counts = failure_keys.iter().map(|key| state.counter(key, window).unwrap_or(0)).collect();
-        Ok((state.owners.get(&login.canonical()).cloned(), counts))
+        let device = device.and_then(|(account, id)| state.devices.get(&(account.clone(), id.clone())).cloned());
+        Ok((state.owners.get(&login.canonical()).cloned(), device))
     }
 
     async fn account_with_session(
@@ -235,8 +234,11 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    async fn device(&self, account_id: &AccountId, device_id: &DeviceId) -> Result<Option<DeviceRecord>> {
-        Ok(self.state().devices.get(&(account_id.to_owned(), device_id.to_owned())).cloned())
+    async fn revoke(&self, account_id: &AccountId, session: &SessionId, device: &DeviceId) -> Result<()> {
+        let mut state = self.state();
+        state.sessions.remove(&(account_id.clone(), session.clone()));
+        state.devices.remove(&(account_id.clone(), device.clone()));
+        Ok(())
     }
 
     async fn put_challenge(&self, challenge: &MfaChallenge) -> Result<()> {
@@ -352,8 +354,26 @@ impl LimitStore for MemoryStore {
         Ok(())
     }
 
-    async fn count_within(&self, key: &LimitKey, window: Window, max: u32) -> Result<bool> {
-        Ok(self.state().count_within(key, window, max))
+    async fn count_within(&self, key: &LimitKey, window: Window, max: u32) -> Result<Option<u32>> {
+        let mut state = self.state();
+        Ok(state.count_within(key, window, max).then(|| state.counter(key, window).unwrap_or(0)))
+    }
+
+    async fn apply_limits(&self, limits: &[Limit], now: Timestamp) -> Result<()> {
+        self.transact(|state| match limits.iter().find_map(|l| state.apply_limit(l, now).map(|found| (l, found))) {
+            Some((limit, found)) => Err(limit.refusal(now, found)),
+            None => Ok(()),
+        })
+    }
+
+    async fn refund(&self, keys: &[LimitKey], window: Window) -> Result<()> {
+        let mut state = self.state();
+        for key in keys {
+            if let Some(count) = state.counters.get_mut(&(key.clone(), window.start)) {
+                *count = count.saturating_sub(1);
+            }
+        }
+        Ok(())
     }
 
     async fn window_count(&self, key: &LimitKey, window: Window) -> Result<u32> {
