@@ -6,7 +6,7 @@ use super::verification::Purpose;
 use super::{Contact, Language};
 use crate::error::{Error, Result};
 use crate::notices;
-use crate::notify::Message;
+use crate::notify::SecurityEvent;
 use crate::time::Timestamp;
 use crate::Services;
 
@@ -48,7 +48,7 @@ pub async fn add_recovery_contact(
     }
     services.store.add_recovery_contact(account, &claim, &contact, replaced.as_ref()).await?;
 
-    let notice = Message::recovery_contact_added(&services.config.service_name, &contact.masked(), language);
-    notices::tell(services, account, "RecoveryContactAdded", &notice, now).await;
+    notices::security_event(services, account, SecurityEvent::RecoveryContactAdded, &contact.masked(), language, now)
+        .await;
     Ok(contact)
 }

@@ -4,8 +4,9 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
-use crate::error::Error;
+use crate::error::{Error, Result};
 use crate::secret::{HashPurpose, ServiceSecret};
+use crate::store::LimitStore;
 use crate::time::Timestamp;
 
 use super::{captcha, VerificationId};
@@ -83,11 +84,37 @@ pub struct Window {
     pub end: Timestamp,
 }
 
+pub const HOUR: Duration = Duration::from_secs(3600);
+
 impl Window {
     pub fn containing(now: Timestamp, length: Duration) -> Self {
         let start = now.window_start(length);
         Window { start, end: start.plus(length) }
     }
+
+    /// The answer to a request this window's count refused: wait for its end.
+    pub fn refusal(&self, now: Timestamp) -> Error {
+        Error::RateLimited { retry_after: self.end.remaining_from(now).max(Duration::from_secs(1)) }
+    }
+}
+
+/// Counts one attempt on every budget (key and max) of `window`, or on none: when one refuses,
+/// those counted before it are given back. Conditional updates one by one rather than one
+/// transaction, so attempts on a hot counter (one IP behind a carrier NAT) never conflict.
+pub async fn count_attempt(
+    store: &dyn LimitStore,
+    budgets: &[(LimitKey, u32)],
+    window: Window,
+    now: Timestamp,
+) -> Result<()> {
+    for (counted, (key, max)) in budgets.iter().enumerate() {
+        if store.count_within(key, window, *max).await?.is_none() {
+            let taken: Vec<LimitKey> = budgets[..counted].iter().map(|(key, _)| key.clone()).collect();
+            store.refund(&taken, window).await;
+            return Err(window.refusal(now));
+        }
+    }
+    Ok(())
 }
 
 impl Limit {

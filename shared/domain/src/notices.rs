@@ -5,18 +5,14 @@
 //! SMS, at its phone: at most `SMS_NOTICES_PER_ACCOUNT_PER_HOUR` notices of a kind an hour, each
 //! under the cost controls of every SMS, so a loop of sign-ins cannot be turned into an SMS bill.
 
-use std::time::Duration;
-
 use crate::account::Account;
-use crate::error::{Error, Result};
-use crate::limits::{LimitKey, Window};
+use crate::error::Result;
+use crate::limits::{LimitKey, Window, HOUR};
 use crate::notify::{Message, SecurityEvent};
 use crate::session::ClientInfo;
 use crate::sms;
 use crate::time::Timestamp;
 use crate::{Channel, Contact, Language, PhoneNumber, Services};
-
-const HOUR: Duration = Duration::from_secs(3600);
 
 /// A change to how the account is signed in to or recovered, or a sign-in; `detail` is already
 /// safe to show (a masked contact, an IP prefix).
@@ -29,7 +25,7 @@ pub async fn security_event(
     now: Timestamp,
 ) {
     let notice = Message::security_notice(&services.config.service_name, event, detail, language);
-    tell(services, account, &format!("{event:?}"), &notice, now).await;
+    tell(services, account, event, &notice, now).await;
 }
 
 /// A sign-in from a device that is not remembered, with the network it came from.
@@ -45,7 +41,7 @@ pub async fn new_device_sign_in(
 }
 
 /// Sends `notice`, a notice of `kind`, where notices go.
-pub async fn tell(services: &Services, account: &Account, kind: &str, notice: &Message, now: Timestamp) {
+async fn tell(services: &Services, account: &Account, kind: SecurityEvent, notice: &Message, now: Timestamp) {
     let emails: Vec<Contact> =
         account.contacts().into_iter().map(|(contact, _)| contact).filter(|c| c.channel() == Channel::Email).collect();
     for email in &emails {
@@ -55,7 +51,7 @@ pub async fn tell(services: &Services, account: &Account, kind: &str, notice: &M
     }
     if let (true, Some(phone)) = (emails.is_empty(), account.phone()) {
         if let Err(error) = by_sms(services, account, kind, phone, notice, now).await {
-            tracing::warn!(channel = "sms", kind, reason = error.code(), "security notice not sent");
+            tracing::warn!(channel = "sms", ?kind, reason = error.code(), "security notice not sent");
         }
     }
 }
@@ -63,16 +59,16 @@ pub async fn tell(services: &Services, account: &Account, kind: &str, notice: &M
 async fn by_sms(
     services: &Services,
     account: &Account,
-    kind: &str,
+    kind: SecurityEvent,
     phone: &PhoneNumber,
     notice: &Message,
     now: Timestamp,
 ) -> Result<()> {
-    let key = LimitKey::new(&services.config.secret, "sms-notice", &format!("{kind}:{}", account.id));
+    let key = LimitKey::new(&services.config.secret, "sms-notice", &format!("{kind:?}:{}", account.id));
     let hour = Window::containing(now, HOUR);
     let max = services.config.sms_notices_per_account_per_hour;
     if services.store.count_within(&key, hour, max).await?.is_none() {
-        return Err(Error::RateLimited { retry_after: hour.end.remaining_from(now) });
+        return Err(hour.refusal(now));
     }
     let charge = sms::charge(services, phone, now).await?;
     sms::send(services, phone, notice, charge).await

@@ -173,7 +173,7 @@ fn reset_change<'a>(
     }
 }
 
-/// Makes the reset's change in one transaction; then every contact is told.
+/// Makes the reset's change in one transaction; then the owner is told.
 async fn finish(
     services: &Services,
     account: &Account,

@@ -71,7 +71,7 @@ const GUESS_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Checks a second-factor answer with `check`, counted against the account's budget of wrong
 /// answers before it is compared, so fresh challenges never buy fresh guesses: 429 once the
 /// budget is spent. A right answer is given back; the wrong one that spends the budget tells
-/// the owner on every contact.
+/// the owner (`notices`).
 pub async fn counted_check<T>(
     services: &Services,
     account: &Account,
@@ -82,10 +82,10 @@ pub async fn counted_check<T>(
     let key = guess_key(services, &account.id);
     let window = Window::containing(now, GUESS_WINDOW);
     let max = services.config.second_factor_failures_per_account;
-    let count = services.store.count_within(&key, window, max).await?.ok_or_else(|| guesses_refused(window, now))?;
+    let count = services.store.count_within(&key, window, max).await?.ok_or_else(|| window.refusal(now))?;
     let checked = check()?;
     match &checked {
-        Some(_) => services.store.refund(&[key], window).await?,
+        Some(_) => services.store.refund(&[key], window).await,
         None if count >= max => {
             notices::security_event(services, account, SecurityEvent::SecondFactorGuessed, "", language, now).await;
         }
@@ -98,16 +98,12 @@ fn guess_key(services: &Services, account_id: &AccountId) -> LimitKey {
     LimitKey::new(&services.config.secret, "second-factor", account_id.as_str())
 }
 
-fn guesses_refused(window: Window, now: Timestamp) -> Error {
-    Error::RateLimited { retry_after: window.end.remaining_from(now).max(Duration::from_secs(1)) }
-}
-
 /// Refuses to open a challenge for an account whose second-factor budget is spent.
 pub async fn ensure_guesses_left(services: &Services, account_id: &AccountId, now: Timestamp) -> Result<()> {
     let window = Window::containing(now, GUESS_WINDOW);
     let count = services.store.window_count(&guess_key(services, account_id), window).await?;
     if count >= services.config.second_factor_failures_per_account {
-        return Err(guesses_refused(window, now));
+        return Err(window.refusal(now));
     }
     Ok(())
 }

@@ -26,12 +26,13 @@ async fn check_password(services: &Services, account: &Account, password: &Passw
     let window = Window::containing(now, FAILURE_WINDOW);
     let max = services.config.sign_in_failures_per_login;
     if services.store.count_within(&key, window, max).await?.is_none() {
-        return Err(Error::RateLimited { retry_after: window.end.remaining_from(now).max(Duration::from_secs(1)) });
+        return Err(window.refusal(now));
     }
     if !services.config.password_hasher.verify(password, &account.password_hash)? {
         return Err(Error::InvalidCredentials);
     }
-    services.store.refund(&[key], window).await
+    services.store.refund(&[key], window).await;
+    Ok(())
 }
 
 pub async fn change_password(

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rand::{CryptoRng, RngCore};
 
-use super::limits::{Limit, LimitKey, Window};
+use super::limits::{self, LimitKey, Window};
 use super::password::{Password, PasswordHash, PasswordHasherConfig};
 use super::second_factor::{self, check_second_factor, counted_check, MfaChallenge, MfaMethod, SecondFactorUse};
 use super::session::{is_remembered_device, new_device, new_session, AccountToken, ClientInfo, SessionIssued};
@@ -91,9 +91,7 @@ pub async fn sign_in(
             }
         }
     }
-    let limits: Vec<Limit> =
-        budgets.iter().map(|(key, max)| Limit::Quota { key: key.clone(), window, max: *max }).collect();
-    services.store.apply_limits(&limits, now).await?;
+    limits::count_attempt(&*services.store, &budgets, window, now).await?;
 
     let hasher = &config.password_hasher;
     let password_ok = match &account {
@@ -105,7 +103,7 @@ pub async fn sign_in(
     };
     let Some(account) = account.filter(|_| password_ok) else { return Err(Error::InvalidCredentials) };
     let keys: Vec<LimitKey> = budgets.into_iter().map(|(key, _)| key).collect();
-    services.store.refund(&keys, window).await?;
+    services.store.refund(&keys, window).await;
 
     if account.two_factor_enabled() && !remembered {
         second_factor::ensure_guesses_left(services, &account.id, now).await?;
@@ -166,7 +164,7 @@ pub async fn send_challenge_sms(
         .secret
         .keyed_hash(HashPurpose::SecondFactorCode, &[challenge.id.as_str().as_bytes(), code.as_str().as_bytes()]);
     if !services.store.set_challenge_sms(&challenge.id, &hash, now, SMS_RESEND_AFTER).await? {
-        charge.refund(services).await?;
+        charge.refund(services).await;
         return Err(Error::RateLimited { retry_after: SMS_RESEND_AFTER });
     }
     let lifetime = challenge.expires_at.remaining_from(now);

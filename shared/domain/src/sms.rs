@@ -3,18 +3,15 @@
 //! bill, a quota per number range so a block of numbers cannot be walked, and the metric the
 //! SMS alarm watches.
 
-use std::time::Duration;
-
 use crate::error::{Error, Result};
-use crate::limits::{Limit, LimitKey, Window};
+use crate::limits::{Limit, LimitKey, Window, HOUR};
 use crate::metrics;
 use crate::notify::Message;
 use crate::time::Timestamp;
 use crate::{Contact, PhoneNumber, Services};
 
-const HOUR: Duration = Duration::from_secs(3600);
-
-/// Whether SMS may go to `phone`'s country; every SMS the service sends asks first.
+/// Whether SMS may go to `phone`'s country; every SMS the service sends asks first (the message
+/// speaks of codes: only a code request shows it to a person).
 pub fn check_country(services: &Services, phone: &PhoneNumber) -> Result<()> {
     let (allowed, country) = (&services.config.sms_allowed_country_codes, phone.country_code());
     if !allowed.is_empty() && !allowed.contains(&country) {
@@ -31,8 +28,8 @@ pub struct Charge {
 }
 
 impl Charge {
-    pub async fn refund(self, services: &Services) -> Result<()> {
-        services.store.refund(&self.keys, self.window).await
+    pub async fn refund(self, services: &Services) {
+        services.store.refund(&self.keys, self.window).await;
     }
 }
 
@@ -55,9 +52,9 @@ pub async fn charge(services: &Services, phone: &PhoneNumber, now: Timestamp) ->
     let mut charge = count_country(services, phone, now).await?;
     let range = range_key(services, phone);
     if services.store.count_within(&range, charge.window, range_max(services)).await?.is_none() {
-        let retry_after = charge.window.end.remaining_from(now);
-        charge.refund(services).await?;
-        return Err(Error::RateLimited { retry_after });
+        let refused = charge.window.refusal(now);
+        charge.refund(services).await;
+        return Err(refused);
     }
     charge.keys.push(range);
     Ok(charge)
@@ -73,7 +70,7 @@ async fn count_country(services: &Services, phone: &PhoneNumber, now: Timestamp)
     if services.store.count_within(&key, hour, services.config.sms_per_country_per_hour).await?.is_none() {
         tracing::warn!(event = "sms_country_cap_reached", country, "SMS ceiling reached");
         metrics::count("SmsCountryCapHits", &[("Country", &country.to_string())]);
-        return Err(Error::RateLimited { retry_after: hour.end.remaining_from(now) });
+        return Err(hour.refusal(now));
     }
     Ok(Charge { keys: vec![key], window: hour })
 }

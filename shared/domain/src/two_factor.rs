@@ -74,7 +74,7 @@ pub async fn start_two_factor(
             );
             let message = Message::verification_code(&services.config.service_name, &code, SETUP_TTL, language);
             if !services.store.start_second_factor(&account.id, &pending, SETUP_RESEND_AFTER).await? {
-                charge.refund(services).await?;
+                charge.refund(services).await;
                 return Err(Error::RateLimited { retry_after: SETUP_RESEND_AFTER });
             }
             sms::send(services, &phone, &message, charge).await?;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use rand::{CryptoRng, RngCore};
 
-use super::limits::{Limit, LimitKey, Window};
+use super::limits::{Limit, LimitKey, Window, HOUR};
 use super::{captcha, siteverify, Channel, Contact, Language, VerificationCode, VerificationId, VerificationToken};
 use crate::config::CaptchaConfig;
 use crate::error::{Error, Result};
@@ -16,7 +16,6 @@ use crate::sms;
 use crate::time::Timestamp;
 use crate::Services;
 
-const HOUR: Duration = Duration::from_secs(3600);
 const DAY: Duration = Duration::from_secs(24 * 3600);
 
 /// What a confirmed code may be used for; a token proves control of a contact for one purpose only.
@@ -161,7 +160,7 @@ pub async fn request_code(
     let created = services.store.create_verification(&verification, &limits, now).await;
     if let (Err(_), Some(charge)) = (&created, charge) {
         // Refused (a replayed CAPTCHA, a limit): no SMS is sent, so none is counted.
-        charge.refund(services).await?;
+        charge.refund(services).await;
     }
     created.map_err(|e| match e {
         Error::RateLimited { .. } => {
@@ -179,7 +178,8 @@ pub async fn request_code(
 
     // The verification is stored either way, so confirming it answers alike; its code is
     // sent only to who may use it. A sign-up for a registered contact gets a notice instead,
-    // a reset for an unknown contact gets nothing.
+    // a reset for an unknown contact gets nothing (its SMS stays counted: giving it back would
+    // be one more write that only unknown contacts make).
     let message = match (request.purpose, registered) {
         (Purpose::SignUp, true) => Some(Message::account_exists(&config.service_name, request.language)),
         (Purpose::ResetPassword, false) => None,

@@ -5,16 +5,12 @@
 use std::sync::Arc;
 
 use integration_tests::{new_email, Stack, TestRequest, TestResponse};
-use serde_json::{json, Value};
+use serde_json::json;
 use shared::domain::Contact;
 
-use super::guessing::account_with_totp;
+use super::guessing::{account_with_totp, mfa};
 use super::recovery::{authenticator_code, enable_totp, manage, now, reset, reset_mfa, settings, with_body};
 use super::recovery::{NEW_PASSWORD, PASSWORD};
-
-async fn mfa(stack: &Stack, body: Value) -> TestResponse {
-    stack.call(sign_in::handle, TestRequest::post("/v1/sessions/mfa", body)).await
-}
 
 async fn challenge_with(stack: &Stack, email: &Contact, password: &str) -> String {
     let challenge = stack.sign_in(json!({"login": email.canonical(), "password": password})).await;
@@ -120,6 +116,8 @@ async fn an_open_challenge_dies_with_a_password_change_a_reset_or_signing_out_ev
     assert_eq!(mfa(&stack, answer(&id, &codes[1])).await.status, 201);
 }
 
+// The interleaving of the two requests is up to the scheduler; the store contract's
+// `a_stale_account_is_not_deleted` pins the refusal itself, on DynamoStore in moto too.
 #[tokio::test]
 async fn an_account_deleted_while_a_recovery_contact_is_added_leaves_it_claimable() {
     let stack = Arc::new(Stack::with_settings(&settings()).await);

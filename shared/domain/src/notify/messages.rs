@@ -37,6 +37,7 @@ pub enum SecurityEvent {
     NewDeviceSignIn,
     PasswordReset,
     PasswordChanged,
+    RecoveryContactAdded,
     RecoveryContactRemoved,
     TwoFactorOn,
     TwoFactorOff,
@@ -54,6 +55,7 @@ impl Message {
             NewDeviceSignIn => ("New sign-in to your account", "您的账号在新设备上登录"),
             PasswordReset => ("Your password was reset", "您的密码已重置"),
             PasswordChanged => ("Your password was changed", "您的密码已修改"),
+            RecoveryContactAdded => ("A recovery contact was added", "已添加安全联系方式"),
             RecoveryContactRemoved => ("A recovery contact was removed", "安全联系方式已移除"),
             TwoFactorOn => ("Two-factor authentication is on", "两步验证已开启"),
             TwoFactorOff => ("Two-factor authentication is off", "两步验证已关闭"),
@@ -70,24 +72,6 @@ impl Message {
             Language::SimplifiedChinese => Message {
                 subject: format!("{service}：{zh}"),
                 text: format!("【{service}】{zh}{detail}。如非本人操作，请立即重置密码。"),
-            },
-        }
-    }
-
-    pub fn recovery_contact_added(service: &str, masked_contact: &str, language: Language) -> Self {
-        match language {
-            Language::English => Message {
-                subject: format!("A recovery contact was added to your {service}"),
-                text: format!(
-                    "{masked_contact} was added as a recovery contact of your {service}. \
-                     If this wasn't you, change your password now."
-                ),
-            },
-            Language::SimplifiedChinese => Message {
-                subject: format!("{service}已添加安全联系方式"),
-                text: format!(
-                    "【{service}】您的账号已添加安全联系方式 {masked_contact}。如非本人操作，请立即修改密码。"
-                ),
             },
         }
     }

@@ -192,13 +192,10 @@ pub trait LimitStore: Send + Sync {
     /// `None` then. A single conditional update, for counters too hot to share a transaction.
     async fn count_within(&self, key: &LimitKey, window: Window, max: u32) -> Result<Option<u32>>;
 
-    /// Applies every limit at once, all or nothing: a refusal is the refusing limit's
-    /// `Limit::refusal` and counts nothing. An attempt that meets a concurrent one on the same
-    /// counters may be refused too, as `Error::RateLimited` for a second.
-    async fn apply_limits(&self, limits: &[Limit], now: Timestamp) -> Result<()>;
-
-    /// Takes back one event counted in `window` for each key (an attempt that turned out right).
-    async fn refund(&self, keys: &[LimitKey], window: Window) -> Result<()>;
+    /// Takes back one event counted in `window` for each key (an attempt that turned out right),
+    /// never below zero. Best effort: a counter that cannot be given back stays counted, erring
+    /// towards the limit, and the request it was for goes on.
+    async fn refund(&self, keys: &[LimitKey], window: Window);
 
     /// What a window counter holds.
     async fn window_count(&self, key: &LimitKey, window: Window) -> Result<u32>;

@@ -1,7 +1,5 @@
 //! `LimitStore`, and the writes that apply a `Limit` within another transaction.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{ConditionCheck, ReturnValue, Update};
@@ -101,50 +99,34 @@ impl LimitStore for DynamoStore {
             .send()
             .await;
         match result {
-            Ok(output) => output.attributes().map(|item| get_n(item, "count")).transpose(),
+            Ok(output) => {
+                let counted =
+                    output.attributes().ok_or_else(|| Error::Internal("UpdateItem returned no count".into()))?;
+                get_n(counted, "count").map(Some)
+            }
             Err(e) => conditional(Err(e), "UpdateItem").map(|_| None),
         }
     }
 
-    async fn apply_limits(&self, limits: &[Limit], now: Timestamp) -> Result<()> {
-        let mut tx = Transaction::new(&self.table);
-        for limit in limits {
-            add_limit(&mut tx, limit, now, now)?;
-        }
-        if tx.len() == 0 {
-            return Ok(());
-        }
-        match tx.commit(&self.client).await {
-            // Another attempt on the same counters at this very moment: this one waits too.
-            Err(Error::Conflict) => Err(Error::RateLimited { retry_after: Duration::from_secs(1) }),
-            other => other,
-        }
-    }
-
-    async fn refund(&self, keys: &[LimitKey], window: Window) -> Result<()> {
-        // Only where the counter is above zero: a counter never goes negative. Refused, a window
-        // that ended and expired meanwhile has nothing to give back.
-        let refund = |key: &LimitKey| {
-            Update::builder()
+    async fn refund(&self, keys: &[LimitKey], window: Window) {
+        // One update per key, never in a transaction: a hot counter must not make it conflict.
+        for key in keys {
+            let refund = Update::builder()
                 .set_key(Some(window_key(key, window)))
                 .update_expression("ADD #count :minus_one")
                 .condition_expression("#count > :zero")
                 .expression_attribute_names("#count", "count")
                 .expression_attribute_values(":minus_one", n(-1))
-                .expression_attribute_values(":zero", n(0))
-        };
-        if let [key] = keys {
-            let result = self.update_item(refund(key))?.send().await;
-            return conditional(result.map(|_| ()), "UpdateItem").map(|_| ());
+                .expression_attribute_values(":zero", n(0));
+            let sent = match self.update_item(refund) {
+                Ok(update) => conditional(update.send().await.map(|_| ()), "UpdateItem"),
+                Err(e) => Err(e),
+            };
+            // Refused: the window ended and expired meanwhile. Failed: the count stays.
+            if let Err(error) = sent {
+                tracing::warn!(%error, "a counted attempt was not given back");
+            }
         }
-        let mut tx = Transaction::<()>::new(&self.table);
-        for key in keys {
-            tx.update(refund(key), ())?;
-        }
-        if tx.len() > 0 {
-            let _refused = tx.send(&self.client).await?;
-        }
-        Ok(())
     }
 
     async fn window_count(&self, key: &LimitKey, window: Window) -> Result<u32> {

@@ -50,24 +50,31 @@ fn places(doc: &Value, op: &Operation, body: Option<&Value>) -> Vec<Place> {
     places
 }
 
-/// The example's request with `long` at `place`, and whether the document's schema refuses it.
-fn lengthened(doc: &Value, op: &Operation, body: Option<&Value>, place: &Place, long: &str) -> (TestRequest, bool) {
+/// The example's request with `long` at `place`, and whether the document's schema refuses it
+/// (`None` for the session token, which is no parameter: the security scheme gives its form).
+fn lengthened(
+    doc: &Value,
+    op: &Operation,
+    body: Option<&Value>,
+    place: &Place,
+    long: &str,
+) -> (TestRequest, Option<bool>) {
     match place {
         Place::Parameter(name) => {
             let parameter = parameters(doc, op).into_iter().find(|p| p["name"] == name.as_str()).unwrap();
             let refused = validate(doc, &parameter["schema"], &Value::String(long.to_owned())).is_err();
-            (request_with(doc, op, body, Some((name, long))), refused)
+            (request_with(doc, op, body, Some((name, long))), Some(refused))
         }
         Place::Body(name) => {
             let mut body = body.cloned().expect("a body field is in a body");
             body[name.as_str()] = Value::String(long.to_owned());
             let schema = &op.spec["requestBody"]["content"]["application/json"]["schema"];
-            (request_with(doc, op, Some(&body), None), validate(doc, schema, &body).is_err())
+            (request_with(doc, op, Some(&body), None), Some(validate(doc, schema, &body).is_err()))
         }
         Place::SessionToken => {
             let scheme = resolve(doc, &doc["components"]["securitySchemes"]["sessionToken"]);
             assert_eq!(scheme["scheme"], "bearer", "the session token is a bearer token");
-            (request_with(doc, op, body, None), true)
+            (request_with(doc, op, body, None), None)
         }
     }
 }
@@ -101,7 +108,12 @@ async fn a_three_thousand_character_id_is_a_4xx_on_every_route() {
                         (_, Some(session)) => request.bearer(session),
                         (_, None) => request,
                     };
-                    assert!(schema_refuses, "{} ({example}): the schema of {place} allows 3,000 characters", op.id);
+                    assert_ne!(
+                        schema_refuses,
+                        Some(false),
+                        "{} ({example}): the schema of {place} allows 3,000 characters",
+                        op.id
+                    );
                     let answer = handler.call(&stack, request).await;
                     assert!(
                         (400..500).contains(&answer.status) && answer.status != 413,

@@ -76,7 +76,7 @@ macro_rules! store_contract_tests {
             completing_a_challenge_uses_up_its_factor,
             failures_are_counted_per_key_and_window,
             count_within_stops_at_its_max,
-            limits_apply_all_or_nothing_and_refunds_give_back,
+            refunds_give_back_one_and_never_go_below_zero,
             // Concurrent requests: what the conditions hold when requests race.
             concurrent_code_attempts_never_pass_the_max,
             concurrent_confirmations_confirm_once,
@@ -85,7 +85,6 @@ macro_rules! store_contract_tests {
             concurrent_uses_of_one_token_change_one_account,
             concurrent_answers_complete_a_challenge_once,
             concurrent_counts_never_pass_the_max,
-            concurrent_attempts_under_a_limit_never_pass_it,
         );
     };
     (@each $fresh:path; $($check:ident),* $(,)?) => {

@@ -359,21 +359,13 @@ impl LimitStore for MemoryStore {
         Ok(state.count_within(key, window, max).then(|| state.counter(key, window).unwrap_or(0)))
     }
 
-    async fn apply_limits(&self, limits: &[Limit], now: Timestamp) -> Result<()> {
-        self.transact(|state| match limits.iter().find_map(|l| state.apply_limit(l, now).map(|found| (l, found))) {
-            Some((limit, found)) => Err(limit.refusal(now, found)),
-            None => Ok(()),
-        })
-    }
-
-    async fn refund(&self, keys: &[LimitKey], window: Window) -> Result<()> {
+    async fn refund(&self, keys: &[LimitKey], window: Window) {
         let mut state = self.state();
         for key in keys {
             if let Some(count) = state.counters.get_mut(&(key.clone(), window.start)) {
                 *count = count.saturating_sub(1);
             }
         }
-        Ok(())
     }
 
     async fn window_count(&self, key: &LimitKey, window: Window) -> Result<u32> {
