@@ -3,7 +3,7 @@
 use super::account::{claim_token, Account};
 use super::self_service::{prove_now, Proof};
 use super::verification::Purpose;
-use super::{Contact, Language};
+use super::{Channel, Contact, Language};
 use crate::error::{Error, Result};
 use crate::notices;
 use crate::notify::SecurityEvent;
@@ -19,11 +19,11 @@ impl Account {
         all
     }
 
-    /// The recovery contact of the same kind as `contact`, which adding `contact` replaces.
-    pub fn recovery_of_kind(&self, contact: &Contact) -> Option<Contact> {
-        match contact {
-            Contact::Phone(_) => self.recovery_phone.clone().map(Contact::Phone),
-            Contact::Email(_) => self.recovery_email.clone().map(Contact::Email),
+    /// The recovery contact on `channel` (the one adding a contact of that kind replaces).
+    pub fn recovery(&self, channel: Channel) -> Option<Contact> {
+        match channel {
+            Channel::Sms => self.recovery_phone.clone().map(Contact::Phone),
+            Channel::Email => self.recovery_email.clone().map(Contact::Email),
         }
     }
 }
@@ -41,7 +41,7 @@ pub async fn add_recovery_contact(
     prove_now(services, account, proof, language, now).await?;
     let claim = claim_token(services, verification_token, Purpose::AddContact, now).await?;
     let contact = claim.verification.contact.clone();
-    let replaced = account.recovery_of_kind(&contact);
+    let replaced = account.recovery(contact.channel());
     if replaced.as_ref().is_some_and(|old| old.canonical() == contact.canonical()) {
         // Already this account's recovery contact: a contact is held once.
         return Err(Error::ContactInUse);

@@ -86,6 +86,9 @@ pub struct Window {
 
 pub const HOUR: Duration = Duration::from_secs(3600);
 
+/// Failed sign-ins, password checks and second-factor answers are counted in windows of this length.
+pub const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
 impl Window {
     pub fn containing(now: Timestamp, length: Duration) -> Self {
         let start = now.window_start(length);

@@ -2,11 +2,9 @@
 //! token) opens, the methods that can answer it, and the check of an answer. Used by
 //! sign-in, password reset, turning 2FA on and the self-service proofs.
 
-use std::time::Duration;
-
 use crate::account::{Account, SecondFactor};
 use crate::error::{Error, Result};
-use crate::limits::{LimitKey, Window};
+use crate::limits::{LimitKey, Window, FAILURE_WINDOW};
 use crate::notices;
 use crate::notify::SecurityEvent;
 use crate::password::PasswordHash;
@@ -65,9 +63,6 @@ impl MfaChallenge {
     }
 }
 
-/// Wrong second-factor answers are counted per account in windows of this length.
-const GUESS_WINDOW: Duration = Duration::from_secs(15 * 60);
-
 /// Checks a second-factor answer with `check`, counted against the account's budget of wrong
 /// answers before it is compared, so fresh challenges never buy fresh guesses: 429 once the
 /// budget is spent. A right answer is given back; the wrong one that spends the budget tells
@@ -80,7 +75,7 @@ pub async fn counted_check<T>(
     check: impl FnOnce() -> Result<Option<T>>,
 ) -> Result<Option<T>> {
     let key = guess_key(services, &account.id);
-    let window = Window::containing(now, GUESS_WINDOW);
+    let window = Window::containing(now, FAILURE_WINDOW);
     let max = services.config.second_factor_failures_per_account;
     let count = services.store.count_within(&key, window, max).await?.ok_or_else(|| window.refusal(now))?;
     let checked = check()?;
@@ -100,7 +95,7 @@ fn guess_key(services: &Services, account_id: &AccountId) -> LimitKey {
 
 /// Refuses to open a challenge for an account whose second-factor budget is spent.
 pub async fn ensure_guesses_left(services: &Services, account_id: &AccountId, now: Timestamp) -> Result<()> {
-    let window = Window::containing(now, GUESS_WINDOW);
+    let window = Window::containing(now, FAILURE_WINDOW);
     let count = services.store.window_count(&guess_key(services, account_id), window).await?;
     if count >= services.config.second_factor_failures_per_account {
         return Err(window.refusal(now));

@@ -2,32 +2,27 @@
 //! two-factor authentication, sessions and devices, and deleting the account.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use super::account::{Account, AccountChange, TwoFactorChange};
-use super::limits::{LimitKey, Window};
+use super::limits::{self, LimitKey, Window, FAILURE_WINDOW};
 use super::password::Password;
 use super::second_factor::{check_second_factor, counted_check, recovery_code_hash, MfaMethod, SecondFactorUse};
 use super::session::Authenticated;
 use super::two_factor::recovery_codes;
-use super::{Channel, Contact, DeviceId, Language, SessionId};
+use super::{Channel, DeviceId, Language, SessionId};
 use crate::error::{Error, Result};
 use crate::notices;
 use crate::notify::SecurityEvent;
 use crate::time::Timestamp;
 use crate::Services;
 
-const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
-
 /// Checks the account's password, throttled like sign-in so a stolen session cannot guess it:
 /// the attempt is counted before argon2 runs and given back when the password was right.
 async fn check_password(services: &Services, account: &Account, password: &Password, now: Timestamp) -> Result<()> {
     let key = LimitKey::new(&services.config.secret, "password-check", account.id.as_str());
     let window = Window::containing(now, FAILURE_WINDOW);
-    let max = services.config.sign_in_failures_per_login;
-    if services.store.count_within(&key, window, max).await?.is_none() {
-        return Err(window.refusal(now));
-    }
+    let budget = [(key.clone(), services.config.sign_in_failures_per_login)];
+    limits::count_attempt(&*services.store, &budget, window, now).await?;
     if !services.config.password_hasher.verify(password, &account.password_hash)? {
         return Err(Error::InvalidCredentials);
     }
@@ -67,12 +62,12 @@ pub async fn remove_recovery_contact(
     now: Timestamp,
 ) -> Result<()> {
     let account = &signed_in.account;
-    let (channel, recovery) = match kind {
-        "phone" => (Channel::Sms, account.recovery_phone.clone().map(Contact::Phone)),
-        "email" => (Channel::Email, account.recovery_email.clone().map(Contact::Email)),
+    let channel = match kind {
+        "phone" => Channel::Sms,
+        "email" => Channel::Email,
         _ => return Err(Error::NotFound),
     };
-    let Some(contact) = recovery else {
+    let Some(contact) = account.recovery(channel) else {
         return Err(if account.primary.channel() == channel { Error::PrimaryContact } else { Error::NotFound });
     };
     let used = prove(services, account, proof, language, now).await?;

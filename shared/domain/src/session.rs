@@ -137,8 +137,8 @@ pub fn new_device(
     (record, token.reveal())
 }
 
-/// Whether `device`, read for `token`, is a remembered device of `account` that has not
-/// expired or been forgotten.
+/// Whether `device`, read under `token`'s account and id, is a remembered device of `account`
+/// that has not expired or been forgotten.
 pub fn is_remembered_device(
     services: &Services,
     account: &Account,
@@ -147,8 +147,6 @@ pub fn is_remembered_device(
     now: Timestamp,
 ) -> bool {
     token.account_id == account.id
-        && device.account_id == account.id
-        && device.id == token.id
         && token.verify(&services.config.secret, HashPurpose::DeviceToken, &device.secret_hash)
         && device.expires_at > now
         && device.epoch == account.device_epoch

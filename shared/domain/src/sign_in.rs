@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use rand::{CryptoRng, RngCore};
 
-use super::limits::{self, LimitKey, Window};
+use super::limits::{self, LimitKey, Window, FAILURE_WINDOW};
 use super::password::{Password, PasswordHash, PasswordHasherConfig};
 use super::second_factor::{self, check_second_factor, counted_check, MfaChallenge, MfaMethod, SecondFactorUse};
 use super::session::{is_remembered_device, new_device, new_session, AccountToken, ClientInfo, SessionIssued};
@@ -19,8 +19,6 @@ use crate::sms;
 use crate::time::Timestamp;
 use crate::Services;
 
-/// Failed sign-ins are counted in windows of this length.
-const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 const SMS_RESEND_AFTER: Duration = Duration::from_secs(60);
 
 pub struct SignInRequest {
@@ -69,21 +67,21 @@ pub async fn sign_in(
     // An unknown login reads an account that does not exist: the same requests as a known one.
     let account = services.store.account(&owner.unwrap_or_else(|| AccountId::generate(rng))).await?;
     let remembered = match (&account, &token, &device) {
-        (Some(account), Some(token), Some(device)) => {
-            account.two_factor_enabled() && is_remembered_device(services, account, token, device, now)
-        }
-        _ => false,
+        (Some(account), Some(token), Some(device)) => (account.two_factor_enabled()
+            && is_remembered_device(services, account, token, device, now))
+        .then_some(device),
+        _ => None,
     };
 
     let window = Window::containing(now, FAILURE_WINDOW);
     let secret = &config.secret;
     let mut budgets = Vec::new();
-    match (&device, remembered) {
-        (Some(device), true) => {
+    match remembered {
+        Some(device) => {
             budgets
                 .push((LimitKey::new(secret, "sign-in-device", device.id.as_str()), config.sign_in_failures_per_login));
         }
-        _ => {
+        None => {
             let login = LimitKey::new(secret, "sign-in", &request.login.canonical());
             budgets.push((login, config.sign_in_failures_per_login));
             if let Some(ip) = &request.client.ip {
@@ -105,7 +103,7 @@ pub async fn sign_in(
     let keys: Vec<LimitKey> = budgets.into_iter().map(|(key, _)| key).collect();
     services.store.refund(&keys, window).await;
 
-    if account.two_factor_enabled() && !remembered {
+    if account.two_factor_enabled() && remembered.is_none() {
         second_factor::ensure_guesses_left(services, &account.id, now).await?;
         let challenge = MfaChallenge {
             id: ChallengeId::generate(rng),
@@ -124,7 +122,7 @@ pub async fn sign_in(
             methods: challenge.methods,
         }));
     }
-    if !remembered {
+    if remembered.is_none() {
         notices::new_device_sign_in(services, &account, &request.client, request.language, now).await;
     }
     let (session, issued) = new_session(services, &account, request.client, now, rng);

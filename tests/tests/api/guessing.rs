@@ -17,13 +17,13 @@ pub(super) async fn mfa(stack: &Stack, body: Value) -> TestResponse {
     stack.call(sign_in::handle, TestRequest::post("/v1/sessions/mfa", body)).await
 }
 
-/// An account with TOTP on: its email, a session and the authenticator secret.
-pub(super) async fn account_with_totp(stack: &Stack) -> (Contact, String, String) {
+/// An account with TOTP on: its email, a session, the authenticator secret and the recovery codes.
+pub(super) async fn account_with_totp(stack: &Stack) -> (Contact, String, String, Vec<String>) {
     let email = new_email();
     stack.sign_up(&email, PASSWORD).await;
     let session = stack.session(&email.canonical(), PASSWORD).await;
-    let (secret, _) = enable_totp(stack, &session).await;
-    (email, session, secret)
+    let (secret, codes) = enable_totp(stack, &session).await;
+    (email, session, secret, codes)
 }
 
 /// A six-digit code the authenticator does not show now.
@@ -41,8 +41,9 @@ async fn clear_of_a_window_edge() {
     }
 }
 
-async fn challenge_id(stack: &Stack, email: &Contact) -> String {
-    let challenge = stack.sign_in(json!({"login": email.canonical(), "password": PASSWORD})).await;
+/// The challenge the right `password` opens.
+pub(super) async fn challenge_with(stack: &Stack, email: &Contact, password: &str) -> String {
+    let challenge = stack.sign_in(json!({"login": email.canonical(), "password": password})).await;
     assert_eq!(challenge.status, 200, "{:?}", challenge.json);
     challenge.json["challenge_id"].as_str().unwrap().to_owned()
 }
@@ -55,12 +56,12 @@ fn guessing_notices(email: &Contact) -> usize {
 async fn twenty_five_wrong_codes_across_five_fresh_challenges_reach_the_limit() {
     clear_of_a_window_edge().await;
     let stack = Stack::new().await; // SECOND_FACTOR_FAILURES_PER_ACCOUNT: 10
-    let (email, _, secret) = account_with_totp(&stack).await;
+    let (email, _, secret, _) = account_with_totp(&stack).await;
     let wrong = wrong_code(&secret);
     // Six open at once: five to guess on, one kept for the right code.
     let mut challenges = Vec::new();
     for _ in 0..6 {
-        challenges.push(challenge_id(&stack, &email).await);
+        challenges.push(challenge_with(&stack, &email, PASSWORD).await);
     }
 
     let mut answers = Vec::new();
@@ -93,15 +94,15 @@ async fn sign_in_reset_and_self_service_answers_share_one_budget() {
     let mut settings = settings().to_vec();
     settings.push(("SECOND_FACTOR_FAILURES_PER_ACCOUNT", "6"));
     let stack = Stack::with_settings(&settings).await;
-    let (email, session, secret) = account_with_totp(&stack).await;
+    let (email, session, secret, _) = account_with_totp(&stack).await;
     let wrong = wrong_code(&secret);
 
     // A right answer is not a guess: it gives its count back.
-    let id = challenge_id(&stack, &email).await;
+    let id = challenge_with(&stack, &email, PASSWORD).await;
     let right = json!({"challenge_id": id, "method": "totp", "code": authenticator_code(&secret, now() + 30)});
     assert_eq!(mfa(&stack, right).await.status, 201);
 
-    let id = challenge_id(&stack, &email).await;
+    let id = challenge_with(&stack, &email, PASSWORD).await;
     for _ in 0..2 {
         let answer = mfa(&stack, json!({"challenge_id": id, "method": "totp", "code": wrong})).await;
         assert_eq!(answer.error_code(), "invalid_code");
@@ -164,8 +165,8 @@ async fn thirty_concurrent_wrong_passwords_get_at_most_the_limit_of_checks() {
 async fn a_remembered_device_still_signs_in_while_its_login_is_locked() {
     clear_of_a_window_edge().await;
     let stack = Arc::new(Stack::new().await);
-    let (email, _, secret) = account_with_totp(&stack).await;
-    let id = challenge_id(&stack, &email).await;
+    let (email, _, secret, _) = account_with_totp(&stack).await;
+    let id = challenge_with(&stack, &email, PASSWORD).await;
     let code = authenticator_code(&secret, now() + 30);
     let remembered = mfa(&stack, json!({"challenge_id": id, "method": "totp", "code": code, "remember_device": true}));
     let device = remembered.await.json["device_token"].as_str().unwrap().to_owned();

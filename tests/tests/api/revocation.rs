@@ -8,15 +8,9 @@ use integration_tests::{new_email, Stack, TestRequest, TestResponse};
 use serde_json::json;
 use shared::domain::Contact;
 
-use super::guessing::{account_with_totp, mfa};
+use super::guessing::{account_with_totp, challenge_with, mfa};
 use super::recovery::{authenticator_code, enable_totp, manage, now, reset, reset_mfa, settings, with_body};
 use super::recovery::{NEW_PASSWORD, PASSWORD};
-
-async fn challenge_with(stack: &Stack, email: &Contact, password: &str) -> String {
-    let challenge = stack.sign_in(json!({"login": email.canonical(), "password": password})).await;
-    assert_eq!(challenge.status, 200, "{:?}", challenge.json);
-    challenge.json["challenge_id"].as_str().unwrap().to_owned()
-}
 
 /// Signs in with an authenticator code and remembers the device; its token.
 async fn remember_device(stack: &Stack, email: &Contact, secret: &str) -> String {
@@ -44,7 +38,7 @@ async fn change_password(stack: &Stack, session: &str) {
 #[tokio::test]
 async fn a_password_change_forgets_remembered_devices() {
     let stack = Stack::new().await;
-    let (email, session, secret) = account_with_totp(&stack).await;
+    let (email, session, secret, _) = account_with_totp(&stack).await;
     let device = remember_device(&stack, &email, &secret).await;
     assert!(skips_second_factor(&stack, &email, PASSWORD, &device).await);
     change_password(&stack, &session).await;
@@ -54,7 +48,7 @@ async fn a_password_change_forgets_remembered_devices() {
 #[tokio::test]
 async fn a_device_is_forgotten_by_the_id_the_list_shows() {
     let stack = Stack::new().await;
-    let (email, session, secret) = account_with_totp(&stack).await;
+    let (email, session, secret, _) = account_with_totp(&stack).await;
     let device = remember_device(&stack, &email, &secret).await;
     let devices = |listed: TestResponse| -> Vec<String> {
         let sessions = listed.json["sessions"].as_array().unwrap().clone();
@@ -73,7 +67,7 @@ async fn a_device_is_forgotten_by_the_id_the_list_shows() {
 #[tokio::test]
 async fn turning_two_factor_off_and_on_again_revives_no_device() {
     let stack = Stack::new().await;
-    let (email, session, secret) = account_with_totp(&stack).await;
+    let (email, session, secret, _) = account_with_totp(&stack).await;
     let device = remember_device(&stack, &email, &secret).await;
     let off = manage(&stack, with_body("DELETE", "/v1/account/two-factor", &session, json!({"password": PASSWORD})));
     assert_eq!(off.await.status, 204);
@@ -84,10 +78,7 @@ async fn turning_two_factor_off_and_on_again_revives_no_device() {
 #[tokio::test]
 async fn an_open_challenge_dies_with_a_password_change_a_reset_or_signing_out_everywhere() {
     let stack = Stack::with_settings(&settings()).await;
-    let email = new_email();
-    stack.sign_up(&email, PASSWORD).await;
-    let session = stack.session(&email.canonical(), PASSWORD).await;
-    let (_, codes) = enable_totp(&stack, &session).await;
+    let (email, session, _, codes) = account_with_totp(&stack).await;
     let answer = |id: &str, code: &str| json!({"challenge_id": id, "method": "recovery_code", "code": code});
 
     // Someone who has the password waits at the second factor; the owner changes the password.

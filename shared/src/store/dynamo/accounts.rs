@@ -244,13 +244,9 @@ impl AccountStore for DynamoStore {
         // Only with the recovery contacts as read, so none added meanwhile stays claimed.
         let mut delete = Delete::builder().set_key(Some(account_key(&account.id)));
         let mut conditions = vec!["attribute_exists(pk)".to_owned()];
-        let recovery = [
-            (Channel::Sms, account.recovery_phone.clone().map(Contact::Phone)),
-            (Channel::Email, account.recovery_email.clone().map(Contact::Email)),
-        ];
-        for (channel, contact) in recovery {
+        for channel in [Channel::Sms, Channel::Email] {
             let name = recovery_attribute(channel);
-            match contact {
+            match account.recovery(channel) {
                 Some(contact) => {
                     conditions.push(format!("{name} = :{name}"));
                     delete = delete.expression_attribute_values(format!(":{name}"), s(contact.stored()));

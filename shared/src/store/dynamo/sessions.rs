@@ -23,6 +23,11 @@ use super::keys::{account_key, challenge_key, contact_key, device_key, n, s, ses
 use super::transaction::Transaction;
 use super::{conditional, dynamo_error, DynamoStore, Item};
 
+/// What tells apart the items a batch read returns (they come back in any order).
+fn sort_key(item: &Item) -> &str {
+    item.get("sk").and_then(|v| v.as_s().ok()).map_or("", String::as_str)
+}
+
 /// Closes an open challenge, so it is answered once.
 pub(super) fn close_challenge(id: &ChallengeId) -> UpdateBuilder {
     Update::builder()
@@ -44,12 +49,11 @@ impl SessionStore for DynamoStore {
         let mut keys = vec![contact_key(login)];
         keys.extend(device.map(|(account, id)| device_key(account, id)));
         let items = self.batch_get(keys).await?;
-        let sk = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-        let owner = items.iter().find(|i| sk(i) == "ID").map(stored_owner).transpose()?;
+        let owner = items.iter().find(|i| sort_key(i) == "ID").map(stored_owner).transpose()?;
         let device = match device {
             Some((account, id)) => items
                 .iter()
-                .find(|i| sk(i).starts_with("DEV#"))
+                .find(|i| sort_key(i).starts_with("DEV#"))
                 .map(|i| device_from_item(account, id, i))
                 .transpose()?,
             None => None,
@@ -63,9 +67,8 @@ impl SessionStore for DynamoStore {
         session_id: &SessionId,
     ) -> Result<(Option<Account>, Option<SessionRecord>)> {
         let items = self.batch_get(vec![account_key(account_id), session_key(account_id, session_id)]).await?;
-        let sk = |i: &Item| i.get("sk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-        let account = items.iter().find(|i| sk(i) == "ACC").map(account_from_item).transpose()?;
-        let session = items.iter().find(|i| sk(i).starts_with("SES#")).map(session_from_item).transpose()?;
+        let account = items.iter().find(|i| sort_key(i) == "ACC").map(account_from_item).transpose()?;
+        let session = items.iter().find(|i| sort_key(i).starts_with("SES#")).map(session_from_item).transpose()?;
         Ok((account, session))
     }
 

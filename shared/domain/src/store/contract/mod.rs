@@ -242,7 +242,7 @@ pub(super) async fn owner(store: &dyn Store, contact: &Contact) -> Option<Accoun
 /// Adds `contact` (newly verified) as the account's recovery contact; the account as stored then.
 pub(super) async fn with_recovery(store: &dyn Store, account: &Account, contact: &Contact) -> Account {
     let claim = verified(store, contact.clone(), Purpose::AddContact).await;
-    let replaced = account.recovery_of_kind(contact);
+    let replaced = account.recovery(contact.channel());
     store.add_recovery_contact(account, &claim, contact, replaced.as_ref()).await.expect("a recovery contact");
     stored_account(store, &account.id).await
 }
