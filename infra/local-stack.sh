@@ -48,19 +48,22 @@ except ses.exceptions.AlreadyExistsException:
 print(f"local-stack: SES identity {sys.argv[1]} ready in {ses.meta.region_name}")
 PY
 
-# Like the stack's generated secret: created once, so sessions survive restarts of watch.
-SERVICE_SECRET_ARN="$(python - <<'PY'
-import secrets, boto3
+# Like the stack's generated secrets: created once, so sessions survive restarts of watch.
+local_secret_arn() {
+    python - "$1" <<'PY'
+import secrets, sys, boto3
 client = boto3.client("secretsmanager")
-name = "account-service-local"
+name = sys.argv[1]
 try:
     print(client.describe_secret(SecretId=name)["ARN"])
 except client.exceptions.ResourceNotFoundException:
     print(client.create_secret(Name=name, SecretString=secrets.token_urlsafe(48))["ARN"])
 PY
-)"
-export SERVICE_SECRET_ARN
-unset SERVICE_SECRET
+}
+SERVICE_SECRET_ARN="$(local_secret_arn account-service-local)"
+EDGE_SECRET_ARN="$(local_secret_arn account-service-local-edge)"
+export SERVICE_SECRET_ARN EDGE_SECRET_ARN
+unset SERVICE_SECRET EDGE_SECRET
 
 # The function processes inherit this environment (cargo lambda watch spawns `cargo run`
 # with it). Bind to loopback only; the default address is "::" (all interfaces).

@@ -7,8 +7,9 @@ use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCrede
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext, TrustStore};
 use aws_types::SdkConfig;
 
-use domain::config::{service_secret, CaptchaConfig, Config, ConfigError};
+use domain::config::{CaptchaConfig, Config, ConfigError};
 use domain::notify::{NoNotifier, Notifier};
+use domain::secret::ServiceSecret;
 use domain::{Services, Timestamp};
 
 use crate::notify::AwsNotifier;
@@ -17,12 +18,12 @@ use crate::siteverify::HttpSiteverify;
 use crate::store::DynamoStore;
 
 /// The production `Services` (DynamoDB, SES/SNS, siteverify over HTTPS) and the re-read of the
-/// service secret that keeps a warm function's keyring current. Domain functions take
-/// `&Services`; an `&App` is one, through `Deref`.
+/// keyrings that keeps a warm function's keys current. Domain functions take `&Services`; an
+/// `&App` is one, through `Deref`.
 pub struct App {
     services: Services,
-    /// Where the service secret is re-read from, when it came from Secrets Manager.
-    secret_source: Option<SecretSource>,
+    /// Where the keyrings are re-read from, when they came from Secrets Manager.
+    secret_sources: Option<SecretSources>,
 }
 
 impl std::ops::Deref for App {
@@ -33,10 +34,53 @@ impl std::ops::Deref for App {
     }
 }
 
-struct SecretSource {
+struct SecretSources {
     client: aws_sdk_secretsmanager::Client,
-    arn: String,
+    /// Each keyring setting read from Secrets Manager, with its secret's ARN.
+    arns: Vec<(Keyring, String)>,
     next_read: Mutex<Timestamp>,
+}
+
+/// The two keyrings (`Config::secret`, `Config::edge_secret`), each in a secret of its own and
+/// named by a setting that holds its value (`SERVICE_SECRET`) or its secret's ARN (`SERVICE_SECRET_ARN`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyring {
+    Service,
+    Edge,
+}
+
+impl Keyring {
+    fn setting(self) -> &'static str {
+        match self {
+            Keyring::Service => "SERVICE_SECRET",
+            Keyring::Edge => "EDGE_SECRET",
+        }
+    }
+
+    fn arn_setting(self) -> &'static str {
+        match self {
+            Keyring::Service => "SERVICE_SECRET_ARN",
+            Keyring::Edge => "EDGE_SECRET_ARN",
+        }
+    }
+}
+
+/// Which keyrings a function is given, chosen by its `main`. The captcha function, which anyone
+/// may call without signing in, gets only the edge secret: with it no session, code, token or
+/// TOTP secret can be made or checked, and `template.yaml` lets it read nothing but counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keyrings {
+    Both,
+    EdgeOnly,
+}
+
+impl Keyrings {
+    fn given(self) -> &'static [Keyring] {
+        match self {
+            Keyrings::Both => &[Keyring::Service, Keyring::Edge],
+            Keyrings::EdgeOnly => &[Keyring::Edge],
+        }
+    }
 }
 
 /// How a function's messages leave, chosen by its `main` through `shared::http::run` or
@@ -71,32 +115,50 @@ impl Channels for NoMessages {
 
 impl App {
     /// The cold start: settings and AWS credentials from the process environment.
-    pub async fn from_env<C: Channels>() -> Result<Self, ConfigError> {
+    pub async fn from_env<C: Channels>(keyrings: Keyrings) -> Result<Self, ConfigError> {
         let sdk = environment_sdk_config()?;
-        Self::load::<C>(|name| std::env::var(name).ok(), &sdk).await
+        Self::load::<C>(|name| std::env::var(name).ok(), &sdk, keyrings).await
     }
 
-    /// Reads the settings through `env` and, when `SERVICE_SECRET_ARN` names one, the service
-    /// secret from Secrets Manager: one call per cold start, then one every `SECRET_REFRESH`
-    /// (`refresh_secret`), not one per request. A deployed stack always uses the ARN;
-    /// `SERVICE_SECRET` in the environment is for tests and tools.
-    pub async fn load<C: Channels>(env: impl Fn(&str) -> Option<String>, sdk: &SdkConfig) -> Result<Self, ConfigError> {
-        let (secret_source, from_secrets_manager) = match env("SERVICE_SECRET_ARN").filter(|arn| !arn.trim().is_empty())
-        {
-            None => (None, None),
-            Some(_) if env("SERVICE_SECRET").is_some() => {
-                return Err(ConfigError::new("set SERVICE_SECRET_ARN or SERVICE_SECRET, not both"));
+    /// Reads the settings through `env` and each keyring the function is given, from Secrets
+    /// Manager when its `*_ARN` setting names a secret: the reads go out together, once per cold
+    /// start, then every `SECRET_REFRESH` (`refresh_secret`), not once per request. A deployed
+    /// stack always uses ARNs; `SERVICE_SECRET` and `EDGE_SECRET` values are for tests and tools.
+    pub async fn load<C: Channels>(
+        env: impl Fn(&str) -> Option<String>,
+        sdk: &SdkConfig,
+        keyrings: Keyrings,
+    ) -> Result<Self, ConfigError> {
+        let set = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+        let mut arns = Vec::new();
+        for &keyring in keyrings.given() {
+            if let Some(arn) = set(keyring.arn_setting()) {
+                if env(keyring.setting()).is_some() {
+                    let (name, arn_name) = (keyring.setting(), keyring.arn_setting());
+                    return Err(ConfigError::new(format!("set {arn_name} or {name}, not both")));
+                }
+                arns.push((keyring, arn));
             }
-            Some(arn) => {
-                let client = aws_sdk_secretsmanager::Client::new(sdk);
-                let value = read_secret(&client, &arn).await?;
-                let next_read = Mutex::new(Timestamp::now().plus(SECRET_REFRESH));
-                (Some(SecretSource { client, arn, next_read }), Some(value))
-            }
+        }
+        let (secret_sources, read) = if arns.is_empty() {
+            (None, Vec::new())
+        } else {
+            let client = aws_sdk_secretsmanager::Client::new(sdk);
+            let read = read_secrets(&client, &arns).await.into_iter().collect::<Result<Vec<_>, _>>()?;
+            let next_read = Mutex::new(Timestamp::now().plus(SECRET_REFRESH));
+            (Some(SecretSources { client, arns: arns.clone(), next_read }), read)
         };
-        let config = Config::from_lookup(|name| match (name, &from_secrets_manager) {
-            ("SERVICE_SECRET", Some(secret)) => Some(secret.clone()),
-            _ => env(name),
+        // A function without the service secret never reads `SERVICE_SECRET*` (locally every function
+        // has the same environment). Its `Config::secret` is a random key of this process, under
+        // which nothing it could hash matches anything stored: it fails closed.
+        let withheld = (keyrings == Keyrings::EdgeOnly).then(withheld_key);
+        let config = Config::from_lookup(|name| {
+            let from_secrets_manager = arns.iter().zip(&read).find(|((keyring, _), _)| keyring.setting() == name);
+            match (from_secrets_manager, name, &withheld) {
+                (Some((_, value)), _, _) => Some(value.clone()),
+                (None, "SERVICE_SECRET", Some(random)) => Some(random.clone()),
+                _ => env(name),
+            }
         })?;
         if config.captcha == CaptchaConfig::Off {
             tracing::warn!(
@@ -106,48 +168,82 @@ impl App {
         let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone());
         let notifier = C::notifier(&config, sdk);
         let services = Services::new(config, Box::new(store), notifier, Box::new(HttpSiteverify::default()));
-        Ok(App { services, secret_source })
+        Ok(App { services, secret_sources })
     }
 
-    /// Re-reads the service secret once `SECRET_REFRESH` has passed since the last read, so
-    /// a rotation's new keyring reaches warm functions within minutes: the request that finds
-    /// it due pays for one read, bounded by `REFRESH_TIMEOUT`. A failed read never fails the
-    /// request: the keys in use stay (they are still valid) and it is tried again sooner.
+    /// Re-reads the keyrings once `SECRET_REFRESH` has passed since the last read, so a
+    /// rotation's new keys reach warm functions within minutes: the request that finds it due
+    /// pays for one read, bounded by `REFRESH_TIMEOUT`. A failed read never fails the request:
+    /// the keys in use stay (they are still valid) and it is tried again sooner.
     pub async fn refresh_secret(&self, now: Timestamp) {
         const REFRESH_TIMEOUT: Duration = Duration::from_secs(2);
         const FAILED_REFRESH_RETRY: Duration = Duration::from_secs(30);
-        let Some(source) = &self.secret_source else { return };
+        let Some(sources) = &self.secret_sources else { return };
         {
-            let mut next_read = source.next_read.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut next_read = sources.next_read.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
             if now < *next_read {
                 return;
             }
             *next_read = now.plus(SECRET_REFRESH);
         }
-        let read = match tokio::time::timeout(REFRESH_TIMEOUT, read_secret(&source.client, &source.arn)).await {
-            Ok(read) => read.and_then(|text| service_secret(&text)),
-            Err(_) => Err(ConfigError::new(format!("SERVICE_SECRET_ARN: no answer in {REFRESH_TIMEOUT:?}"))),
+        let reads = match tokio::time::timeout(REFRESH_TIMEOUT, read_secrets(&sources.client, &sources.arns)).await {
+            Ok(reads) => reads,
+            Err(_) => sources
+                .arns
+                .iter()
+                .map(|_| Err(ConfigError::new(format!("no answer in {REFRESH_TIMEOUT:?}"))))
+                .collect(),
         };
-        match read {
-            Ok(secret) => self.config.secret.replace_keys(&secret),
-            Err(error) => {
-                tracing::warn!(%error, "service secret not re-read; the keys in use stay");
-                *source.next_read.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                    now.plus(FAILED_REFRESH_RETRY);
+        let mut failed = false;
+        for ((keyring, _), read) in sources.arns.iter().zip(reads) {
+            match read.and_then(|text| domain::config::keyring(keyring.setting(), &text)) {
+                Ok(keys) => self.keys_of(*keyring).replace_keys(&keys),
+                Err(error) => {
+                    tracing::warn!(%error, "keyring not re-read; the keys in use stay");
+                    failed = true;
+                }
             }
+        }
+        if failed {
+            *sources.next_read.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                now.plus(FAILED_REFRESH_RETRY);
+        }
+    }
+
+    fn keys_of(&self, keyring: Keyring) -> &ServiceSecret {
+        match keyring {
+            Keyring::Service => &self.config.secret,
+            Keyring::Edge => &self.config.edge_secret,
         }
     }
 }
 
-/// The secret's current string value. Errors name the ARN and the SDK's error, never a value.
-async fn read_secret(client: &aws_sdk_secretsmanager::Client, arn: &str) -> Result<String, ConfigError> {
+/// A random key for `Config::secret` of a function not given the service secret.
+fn withheld_key() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, bytes)
+}
+
+/// Each secret's current string value, read at once. Errors name the setting, the ARN and the
+/// SDK's error, never a value.
+async fn read_secrets(
+    client: &aws_sdk_secretsmanager::Client,
+    arns: &[(Keyring, String)],
+) -> Vec<Result<String, ConfigError>> {
+    futures_util::future::join_all(arns.iter().map(|(keyring, arn)| read_secret(client, keyring.arn_setting(), arn)))
+        .await
+}
+
+async fn read_secret(client: &aws_sdk_secretsmanager::Client, setting: &str, arn: &str) -> Result<String, ConfigError> {
     let output = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
         ConfigError::new(format!(
-            "SERVICE_SECRET_ARN: cannot read {arn}: {}",
+            "{setting}: cannot read {arn}: {}",
             aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
         ))
     })?;
-    output.secret_string.ok_or_else(|| ConfigError::new(format!("SERVICE_SECRET_ARN: {arn} has no string value")))
+    output.secret_string.ok_or_else(|| ConfigError::new(format!("{setting}: {arn} has no string value")))
 }
 
 /// `lambda_sdk_config` of this process's environment; also what the rotation tool uses.

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::api::error::ErrorBody;
-use crate::app::{App, Channels, NoMessages, SesAndSns};
+use crate::app::{App, Channels, Keyrings, NoMessages, SesAndSns};
 use domain::error::{Error, Result};
 use domain::idempotency::Idempotency;
 use domain::session::{authenticate, Authenticated, ClientInfo};
@@ -222,7 +222,7 @@ where
     F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Response<Body>>> + Send,
 {
-    serve::<SesAndSns, _, _>(handler).await
+    serve::<SesAndSns, _, _>(handler, Keyrings::Both).await
 }
 
 /// `run` for a function that never sends a message: it links no SES or SNS client.
@@ -231,10 +231,19 @@ where
     F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Response<Body>>> + Send,
 {
-    serve::<NoMessages, _, _>(handler).await
+    serve::<NoMessages, _, _>(handler, Keyrings::Both).await
 }
 
-async fn serve<C: Channels, F, Fut>(handler: F) -> std::result::Result<(), lambda_http::Error>
+/// `run_without_messages` for the captcha function, which is given only the edge secret.
+pub async fn run_with_edge_secret_only<F, Fut>(handler: F) -> std::result::Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<Response<Body>>> + Send,
+{
+    serve::<NoMessages, _, _>(handler, Keyrings::EdgeOnly).await
+}
+
+async fn serve<C: Channels, F, Fut>(handler: F, keyrings: Keyrings) -> std::result::Result<(), lambda_http::Error>
 where
     F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Response<Body>>> + Send,
@@ -247,7 +256,7 @@ where
         .without_time()
         .with_target(false)
         .init();
-    let app: &'static App = Box::leak(Box::new(App::from_env::<C>().await?));
+    let app: &'static App = Box::leak(Box::new(App::from_env::<C>(keyrings).await?));
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
         Ok::<_, std::convert::Infallible>(respond(app, request, handler).await)
     }))

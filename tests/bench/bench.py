@@ -265,6 +265,7 @@ class Bench:
             "SENDER_EMAIL": SENDER,
             "SERVICE_NAME": "Mi Account",
             "SERVICE_SECRET": "bench-secret-not-for-production-0123456789abcdef",
+            "EDGE_SECRET": "bench-edge-secret-not-for-production-0123456789",
             "RUST_LOG": "info",
             # Real proof of work, cheap for this harness to solve (as the integration tests set it).
             "CAPTCHA_DIFFICULTY": "1000",

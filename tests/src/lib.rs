@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_dynamodb::config::Credentials;
@@ -14,12 +15,16 @@ use aws_sdk_dynamodb::types::{
 use lambda_http::{Body, Request, Response};
 use rand::Rng;
 use serde_json::{json, Value};
-use shared::app::SesAndSns;
+use shared::app::{Keyrings, NoMessages, SesAndSns};
 use shared::domain::verification::CaptchaWidget;
 use shared::domain::{Contact, EmailAddress, PhoneNumber};
 use shared::App;
 
 pub mod fake_siteverify;
+pub mod observe;
+pub mod policy;
+
+use policy::Policies;
 
 pub const SENDER: &str = "no-reply@accounts.example.com";
 
@@ -27,8 +32,11 @@ pub fn moto_endpoint() -> String {
     std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| "http://127.0.0.1:4566".to_owned())
 }
 
+/// The SDK configuration of the tests' own clients and of every function under test: moto's
+/// endpoint and the functions' own HTTP client (`shared::app::https_client`).
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
+        .http_client(shared::app::https_client())
         .endpoint_url(moto_endpoint())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
@@ -36,9 +44,12 @@ pub async fn sdk_config() -> SdkConfig {
         .await
 }
 
-/// One test's world: its own table, the real `App` over it.
+/// One test's world: its own table, the real `App` over it, and the captcha function's own
+/// `App`, given only the edge secret as in the deployed stack.
 pub struct Stack {
     pub app: &'static App,
+    pub captcha_app: &'static App,
+    policies: Arc<Policies>,
     pub table: String,
     pub dynamo: aws_sdk_dynamodb::Client,
     secrets: aws_sdk_secretsmanager::Client,
@@ -56,6 +67,12 @@ impl Stack {
 
     /// A stack whose AWS clients use `sdk`, e.g. with an HTTP client that counts requests.
     pub async fn with_sdk(sdk: SdkConfig, settings: &[(&str, &str)]) -> Self {
+        Self::with_policies(sdk, settings, Policies::of_repository()).await
+    }
+
+    /// A stack whose functions are held to `policies` instead of `template.yaml`'s.
+    pub async fn with_policies(sdk: SdkConfig, settings: &[(&str, &str)], policies: Policies) -> Self {
+        let sdk = observe::observed(sdk, policy::checker());
         let table = format!("accounts-test-{}", random_hex(8));
         let dynamo = aws_sdk_dynamodb::Client::new(&sdk);
         let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
@@ -66,14 +83,19 @@ impl Stack {
             ("SENDER_EMAIL".into(), SENDER.into()),
             ("SERVICE_NAME".into(), "Mi Account".into()),
             // The deployed path: the service secret is read from Secrets Manager at cold start.
-            ("SERVICE_SECRET_ARN".into(), service_secret_arn(&secrets, &table).await),
+            ("SERVICE_SECRET_ARN".into(), new_secret_arn(&secrets, &table).await),
+            ("EDGE_SECRET_ARN".into(), new_secret_arn(&secrets, &edge_secret_name(&table)).await),
             // Real proof of work, easy enough that tests solve it in milliseconds.
             ("CAPTCHA_DIFFICULTY".into(), "1000".into()),
         ]);
         env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let app = App::load::<SesAndSns>(|name| env.get(name).cloned(), &sdk).await.expect("test configuration");
-        let app: &'static App = Box::leak(Box::new(app));
-        Stack { app, table, dynamo, secrets }
+        let app = App::load::<SesAndSns>(|name| env.get(name).cloned(), &sdk, Keyrings::Both).await;
+        let app: &'static App = Box::leak(Box::new(app.expect("test configuration")));
+        // template.yaml empties SERVICE_SECRET_ARN for the captcha function.
+        env.insert("SERVICE_SECRET_ARN".into(), String::new());
+        let captcha_app = App::load::<NoMessages>(|name| env.get(name).cloned(), &sdk, Keyrings::EdgeOnly).await;
+        let captcha_app: &'static App = Box::leak(Box::new(captcha_app.expect("the captcha function's configuration")));
+        Stack { app, captcha_app, policies: Arc::new(policies), table, dynamo, secrets }
     }
 
     /// Every item in this test's table, to show that a refused request wrote nothing.
@@ -87,7 +109,11 @@ impl Stack {
         F: Fn(&'static App, Request) -> Fut,
         Fut: Future<Output = shared::Result<Response<Body>>>,
     {
-        let response = shared::http::respond(self.app, request.into_lambda(), handler).await;
+        let binary = policy::binary_of::<F>();
+        let app = if binary == "captcha" { self.captcha_app } else { self.app };
+        let respond = shared::http::respond(app, request.into_lambda(), handler);
+        let (response, refused) = policy::as_function(self.policies.clone(), binary.clone(), respond).await;
+        assert!(refused.is_empty(), "template.yaml does not allow {binary} {}", refused.join(", "));
         TestResponse::from(response)
     }
 }
@@ -101,8 +127,9 @@ impl Drop for Stack {
         let deleted = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
             runtime.block_on(async {
-                let secret = secrets.delete_secret().secret_id(&table).force_delete_without_recovery(true).send();
-                secret.await.ok();
+                for name in [table.clone(), edge_secret_name(&table)] {
+                    secrets.delete_secret().secret_id(name).force_delete_without_recovery(true).send().await.ok();
+                }
                 dynamo.delete_table().table_name(table).send().await.is_ok()
             })
         });
@@ -110,8 +137,12 @@ impl Drop for Stack {
     }
 }
 
+fn edge_secret_name(table: &str) -> String {
+    format!("{table}-edge")
+}
+
 /// A new Secrets Manager secret named `name`, as the stack generates one; its ARN.
-async fn service_secret_arn(secrets: &aws_sdk_secretsmanager::Client, name: &str) -> String {
+pub async fn new_secret_arn(secrets: &aws_sdk_secretsmanager::Client, name: &str) -> String {
     let created = secrets.create_secret().name(name).secret_string(random_hex(32)).send().await;
     created.expect("create the service secret in moto").arn.expect("an ARN")
 }
@@ -135,7 +166,8 @@ impl Stack {
     /// A solved CAPTCHA issued at `at` with at least `difficulty`, for domain calls made at that time.
     pub async fn solved_captcha_at(&self, at: shared::Timestamp, difficulty: Option<u64>) -> String {
         let mut rng = rand::rngs::OsRng;
-        let widget = shared::domain::verification::new_captcha(self.app, None, difficulty, at, &mut rng).await.unwrap();
+        let widget =
+            shared::domain::verification::new_captcha(self.captcha_app, None, difficulty, at, &mut rng).await.unwrap();
         let CaptchaWidget::ProofOfWork(challenge) = widget else { panic!("not an ALTCHA stack: {widget:?}") };
         let number = shared::domain::captcha::solve(&challenge).expect("the challenge has a solution");
         shared::domain::captcha::payload_for(&challenge, number)

@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::run_without_messages(captcha::handle).await
+    shared::http::run_with_edge_secret_only(captcha::handle).await
 }

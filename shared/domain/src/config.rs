@@ -15,7 +15,11 @@ pub struct Config {
     pub service_name: String,
     /// Alphanumeric SMS sender id, where carriers allow one.
     pub sms_sender_id: Option<String>,
+    /// Keys codes, tokens, sessions and per-contact limits, and seals TOTP secrets.
     pub secret: ServiceSecret,
+    /// Signs CAPTCHA challenges and keys per-client-address limits: kept in a secret of its own,
+    /// the only one the unauthenticated captcha function is given (README.md, Security design).
+    pub edge_secret: ServiceSecret,
     pub code_ttl: Duration,
     pub code_max_attempts: u32,
     pub token_ttl: Duration,
@@ -78,9 +82,10 @@ impl ConfigError {
     }
 }
 
-/// `SERVICE_SECRET`'s value (from the environment or Secrets Manager) as the service's keys.
-pub fn service_secret(text: &str) -> Result<ServiceSecret, ConfigError> {
-    ServiceSecret::parse(text).map_err(|e| ConfigError(format!("SERVICE_SECRET: {e}")))
+/// The value of the keyring setting `name` (`SERVICE_SECRET` or `EDGE_SECRET`, from the
+/// environment or Secrets Manager) as keys.
+pub fn keyring(name: &str, text: &str) -> Result<ServiceSecret, ConfigError> {
+    ServiceSecret::parse(text).map_err(|e| ConfigError(format!("{name}: {e}")))
 }
 
 impl CaptchaConfig {
@@ -113,7 +118,8 @@ impl Config {
             u32::try_from(number(name, default)?).map_err(|_| ConfigError(format!("{name} is too large")))
         };
 
-        let secret = service_secret(&required("SERVICE_SECRET")?)?;
+        let secret = keyring("SERVICE_SECRET", &required("SERVICE_SECRET")?)?;
+        let edge_secret = keyring("EDGE_SECRET", &required("EDGE_SECRET")?)?;
 
         let flag = |name: &str, default: bool| -> Result<bool, ConfigError> {
             match lookup(name).as_deref().map(str::trim) {
@@ -173,6 +179,7 @@ impl Config {
             service_name: service_name.clone(),
             sms_sender_id: lookup("SMS_SENDER_ID").filter(|v| !v.trim().is_empty()),
             secret,
+            edge_secret,
             code_ttl: seconds("CODE_TTL_SECONDS", 600)?,
             code_max_attempts: count("CODE_MAX_ATTEMPTS", 5)?,
             token_ttl: seconds("TOKEN_TTL_SECONDS", 900)?,
@@ -267,10 +274,11 @@ mod tests {
         Config::from_lookup(|name| map.get(name).cloned())
     }
 
-    const MINIMAL: [(&str, &str); 3] = [
+    const MINIMAL: [(&str, &str); 4] = [
         ("TABLE_NAME", "t"),
         ("SENDER_EMAIL", "no-reply@example.com"),
         ("SERVICE_SECRET", "0123456789abcdef0123456789abcdef"),
+        ("EDGE_SECRET", "fedcba9876543210fedcba9876543210"),
     ];
 
     #[test]
@@ -287,26 +295,23 @@ mod tests {
 
     #[test]
     fn overrides_and_errors_are_read() {
-        let mut pairs = MINIMAL.to_vec();
-        pairs.push(("CODE_TTL_SECONDS", "120"));
-        assert_eq!(config(&pairs).unwrap().code_ttl, Duration::from_secs(120));
-        pairs.push(("CODE_MAX_ATTEMPTS", "five"));
-        assert!(config(&pairs).unwrap_err().to_string().contains("CODE_MAX_ATTEMPTS"));
-        assert!(config(&MINIMAL[..2]).unwrap_err().to_string().contains("SERVICE_SECRET"));
-        let short = [MINIMAL[0], MINIMAL[1], ("SERVICE_SECRET", "short")];
-        assert!(config(&short).is_err());
-        let some = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("SMS_ALLOWED_COUNTRY_CODES", "+86, 91")];
-        assert_eq!(config(&some).unwrap().sms_allowed_country_codes, vec![86, 91]);
-        let bad = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("CAPTCHA_PROVIDER", "maybe")];
-        assert!(config(&bad).is_err());
-        for free in ["0", "1000000001"] {
-            let free = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("CAPTCHA_DIFFICULTY", free)];
-            assert!(config(&free).unwrap_err().to_string().contains("CAPTCHA_DIFFICULTY"));
+        assert_eq!(with(&[("CODE_TTL_SECONDS", "120")]).unwrap().code_ttl, Duration::from_secs(120));
+        let err = with(&[("CODE_TTL_SECONDS", "120"), ("CODE_MAX_ATTEMPTS", "five")]).unwrap_err();
+        assert!(err.to_string().contains("CODE_MAX_ATTEMPTS"));
+        for keyring in ["SERVICE_SECRET", "EDGE_SECRET"] {
+            let without: Vec<_> = MINIMAL.into_iter().filter(|(name, _)| *name != keyring).collect();
+            assert!(config(&without).unwrap_err().to_string().contains(keyring));
+            assert!(with(&[(keyring, "short")]).unwrap_err().to_string().contains(keyring));
         }
-        let weak = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("ARGON2_MEMORY_KIB", "4096")];
-        assert!(config(&weak).unwrap_err().to_string().contains("OWASP"));
-        let no_composition = [MINIMAL[0], MINIMAL[1], MINIMAL[2], ("PASSWORD_REQUIRE_COMPOSITION", "false")];
-        assert!(!config(&no_composition).unwrap().password_policy.require_composition);
+        let some = with(&[("SMS_ALLOWED_COUNTRY_CODES", "+86, 91")]).unwrap();
+        assert_eq!(some.sms_allowed_country_codes, vec![86, 91]);
+        assert!(with(&[("CAPTCHA_PROVIDER", "maybe")]).is_err());
+        for free in ["0", "1000000001"] {
+            assert!(with(&[("CAPTCHA_DIFFICULTY", free)]).unwrap_err().to_string().contains("CAPTCHA_DIFFICULTY"));
+        }
+        assert!(with(&[("ARGON2_MEMORY_KIB", "4096")]).unwrap_err().to_string().contains("OWASP"));
+        let no_composition = with(&[("PASSWORD_REQUIRE_COMPOSITION", "false")]).unwrap();
+        assert!(!no_composition.password_policy.require_composition);
     }
 
     fn with(extra: &[(&'static str, &'static str)]) -> Result<Config, ConfigError> {

@@ -138,7 +138,7 @@ pub async fn request_code(
     ]);
     if let Some(ip) = &request.client_ip {
         limits.push(Limit::Quota {
-            key: LimitKey::for_client(&config.secret, "ip", ip),
+            key: LimitKey::for_client(&config.edge_secret, "ip", ip),
             window: hour,
             max: config.codes_per_ip_per_hour,
         });
@@ -281,8 +281,13 @@ async fn check_captcha(
         CaptchaConfig::Off => Ok((None, None)),
         CaptchaConfig::Altcha { difficulty: base, .. } => {
             let payload = payload.ok_or(CaptchaRefusal::MissingAltcha)?;
-            let keys: Vec<[u8; 32]> =
-                services.config.secret.keyed_hashes(HashPurpose::Captcha, &[]).into_iter().map(|key| key.0).collect();
+            let keys: Vec<[u8; 32]> = services
+                .config
+                .edge_secret
+                .keyed_hashes(HashPurpose::Captcha, &[])
+                .into_iter()
+                .map(|key| key.0)
+                .collect();
             let verified = captcha::parse_payload(payload)
                 .and_then(|solution| captcha::verify_solution(&keys, &solution, now))
                 .map_err(CaptchaRefusal::Altcha)?;
@@ -311,7 +316,7 @@ async fn check_captcha(
             let token = payload.unwrap_or_default().trim();
             let id = services
                 .config
-                .secret
+                .edge_secret
                 .keyed_hash(HashPurpose::Captcha, &[provider.provider.name().as_bytes(), token.as_bytes()]);
             Ok((Some(Limit::SingleUse { id: id.to_hex(), until: now.plus(siteverify::TOKEN_LIFETIME) }), None))
         }
@@ -358,12 +363,12 @@ pub async fn new_captcha(
     };
     let recent = match client_ip {
         Some(ip) => {
-            let key = LimitKey::for_client(&services.config.secret, "ip", ip);
+            let key = LimitKey::for_client(&services.config.edge_secret, "ip", ip);
             services.store.window_count(&key, Window::containing(now, HOUR)).await?
         }
         None => 0,
     };
-    let key = services.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
+    let key = services.config.edge_secret.keyed_hash(HashPurpose::Captcha, &[]).0;
     let asked = min_difficulty.unwrap_or(0).min(captcha::max_difficulty(difficulty));
     let maxnumber = captcha::difficulty_for(difficulty, recent).max(asked);
     let challenge = captcha::create_challenge(&key, maxnumber, now, lifetime, rng);

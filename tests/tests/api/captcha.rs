@@ -174,7 +174,7 @@ async fn difficulty_rises_for_an_email_address_that_gets_many_codes() {
 async fn a_challenge_easier_than_the_base_pays_for_nothing() {
     // As one issued before CAPTCHA_DIFFICULTY was raised: signed by the service, but below the base.
     let stack = Stack::new().await;
-    let key = stack.app.config.secret.keyed_hash(HashPurpose::Captcha, &[]).0;
+    let key = stack.app.config.edge_secret.keyed_hash(HashPurpose::Captcha, &[]).0;
     let now = Timestamp::now();
     let puzzle = create_challenge(&key, 999, now, Duration::from_secs(300), &mut rand::rngs::OsRng);
     let request = code_request(payload_for(&puzzle, solve(&puzzle).unwrap()), new_phone());

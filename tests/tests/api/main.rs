@@ -9,6 +9,7 @@ mod captcha_providers;
 mod contract;
 mod guessing;
 mod limit_keys;
+mod permissions;
 mod recovery;
 mod revocation;
 mod round_trips;

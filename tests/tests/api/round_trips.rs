@@ -12,14 +12,7 @@
 use std::sync::{Arc, Mutex};
 
 use aws_config::SdkConfig;
-use aws_sdk_dynamodb::config::ConfigBag;
-use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
-use aws_smithy_runtime_api::client::runtime_components::{RuntimeComponents, RuntimeComponentsBuilder};
+use integration_tests::observe::{observed, operation, HttpRequest};
 use integration_tests::outbox::last_code_to;
 use integration_tests::{new_email, new_phone, sdk_config, Stack, TestRequest, TestResponse};
 use serde_json::{json, Value};
@@ -30,7 +23,7 @@ use totp_rs::{Algorithm, Secret, TOTP};
 const PASSWORD: &str = "Tr0ub4dor&3-horse";
 const NEW_PASSWORD: &str = "N3w-Passphrase-River!";
 
-// The operations, as `classify` names them.
+// The operations, as `observe::operation` names them.
 const GET: &str = "dynamodb:GetItem";
 const BATCH_GET: &str = "dynamodb:BatchGetItem";
 const PUT: &str = "dynamodb:PutItem";
@@ -58,80 +51,10 @@ impl Calls {
     }
 }
 
-/// Names a request by its service and operation: DynamoDB by `X-Amz-Target`, SES v2 by its
-/// REST path, SNS (and any other query protocol) by the form body's `Action`.
-fn classify(request: &HttpRequest) -> String {
-    if let Some(target) = request.headers().get("x-amz-target") {
-        return match target.strip_prefix("DynamoDB_20120810.") {
-            Some(operation) => format!("dynamodb:{operation}"),
-            None => format!("unknown:{target}"),
-        };
-    }
-    let uri = request.uri();
-    let path = uri.split_once("://").map_or(uri, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
-    let path = path.split('?').next().unwrap_or(path);
-    if path == "/v2/email/outbound-emails" {
-        return EMAIL.to_owned();
-    }
-    if path.starts_with("/v2/email/") {
-        return format!("sesv2:{} {path}", request.method());
-    }
-    let body = request.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
-    match body.split('&').find_map(|pair| pair.strip_prefix("Action=")) {
-        Some(action) => format!("sns:{action}"),
-        None => format!("unknown:{} {path}", request.method()),
-    }
-}
-
-/// The SDK's HTTPS client with every request recorded before it is sent; retries and
-/// redirects, if any, are round trips too and are recorded as such.
-#[derive(Debug)]
-struct CountingClient {
-    inner: SharedHttpClient,
-    calls: Calls,
-}
-
-impl HttpClient for CountingClient {
-    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
-        let inner = self.inner.http_connector(settings, components);
-        SharedHttpConnector::new(CountingConnector { inner, calls: self.calls.clone() })
-    }
-
-    fn validate_base_client_config(
-        &self,
-        components: &RuntimeComponentsBuilder,
-        cfg: &ConfigBag,
-    ) -> Result<(), BoxError> {
-        self.inner.validate_base_client_config(components, cfg)
-    }
-
-    fn validate_final_config(&self, components: &RuntimeComponents, cfg: &ConfigBag) -> Result<(), BoxError> {
-        self.inner.validate_final_config(components, cfg)
-    }
-
-    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.inner.connector_metadata()
-    }
-}
-
-#[derive(Debug)]
-struct CountingConnector {
-    inner: SharedHttpConnector,
-    calls: Calls,
-}
-
-impl HttpConnector for CountingConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        self.calls.record(classify(&request));
-        self.inner.call(request)
-    }
-}
-
-/// `integration_tests::sdk_config()` with the functions' own HTTPS client (`shared::app::https_client`)
-/// wrapped in the counter.
+/// `integration_tests::sdk_config()` with every request named and recorded before it is sent.
 async fn counting_sdk(calls: &Calls) -> SdkConfig {
-    let https = shared::app::https_client();
-    sdk_config().await.to_builder().http_client(CountingClient { inner: https, calls: calls.clone() }).build()
+    let calls = calls.clone();
+    observed(sdk_config().await, Arc::new(move |request: &HttpRequest| calls.record(operation(request))))
 }
 
 /// A stack whose every AWS client is counted.

@@ -111,6 +111,7 @@ pub fn config(settings: &[(&str, &str)]) -> Config {
         ("SENDER_EMAIL", "no-reply@accounts.example.com"),
         ("SERVICE_NAME", SERVICE),
         ("SERVICE_SECRET", "test-secret-0123456789abcdef-0123456789"),
+        ("EDGE_SECRET", "test-edge-secret-0123456789abcdef-012345"),
         // Codes without a CAPTCHA, unless a test sets one.
         ("CAPTCHA_PROVIDER", "off"),
     ]);

@@ -1,0 +1,105 @@
+//! An HTTP client around the SDK's own that shows every request to an observer before sending
+//! it: retries and redirects, if any, are requests too. `round_trips.rs` counts with it and
+//! `policy` checks each request against `template.yaml`.
+
+use std::sync::Arc;
+
+use aws_config::SdkConfig;
+use aws_sdk_dynamodb::config::ConfigBag;
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
+};
+pub use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::{RuntimeComponents, RuntimeComponentsBuilder};
+
+pub type Observer = Arc<dyn Fn(&HttpRequest) + Send + Sync>;
+
+/// `sdk` with its HTTP client (the functions' own, `shared::app::https_client`, when it has
+/// none) showing every request to `observer`.
+pub fn observed(sdk: SdkConfig, observer: Observer) -> SdkConfig {
+    let inner = sdk.http_client().unwrap_or_else(shared::app::https_client);
+    sdk.to_builder().http_client(ObservingClient { inner, observer }).build()
+}
+
+struct ObservingClient {
+    inner: SharedHttpClient,
+    observer: Observer,
+}
+
+impl std::fmt::Debug for ObservingClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObservingClient").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
+impl HttpClient for ObservingClient {
+    fn http_connector(&self, settings: &HttpConnectorSettings, components: &RuntimeComponents) -> SharedHttpConnector {
+        let inner = self.inner.http_connector(settings, components);
+        SharedHttpConnector::new(ObservingConnector { inner, observer: self.observer.clone() })
+    }
+
+    fn validate_base_client_config(
+        &self,
+        components: &RuntimeComponentsBuilder,
+        cfg: &ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.inner.validate_base_client_config(components, cfg)
+    }
+
+    fn validate_final_config(&self, components: &RuntimeComponents, cfg: &ConfigBag) -> Result<(), BoxError> {
+        self.inner.validate_final_config(components, cfg)
+    }
+
+    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
+        self.inner.connector_metadata()
+    }
+}
+
+struct ObservingConnector {
+    inner: SharedHttpConnector,
+    observer: Observer,
+}
+
+impl std::fmt::Debug for ObservingConnector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObservingConnector").field("inner", &self.inner).finish_non_exhaustive()
+    }
+}
+
+impl HttpConnector for ObservingConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        (self.observer)(&request);
+        self.inner.call(request)
+    }
+}
+
+/// Names a request by its service and operation: DynamoDB by `X-Amz-Target`, SES v2 by its
+/// REST path, SNS (and any other query protocol) by the form body's `Action`.
+pub fn operation(request: &HttpRequest) -> String {
+    if let Some(target) = request.headers().get("x-amz-target") {
+        return match target.strip_prefix("DynamoDB_20120810.") {
+            Some(operation) => format!("dynamodb:{operation}"),
+            None => format!("unknown:{target}"),
+        };
+    }
+    let uri = request.uri();
+    let path = uri.split_once("://").map_or(uri, |(_, rest)| rest.find('/').map_or("/", |i| &rest[i..]));
+    let path = path.split('?').next().unwrap_or(path);
+    if path == "/v2/email/outbound-emails" {
+        return "sesv2:SendEmail".to_owned();
+    }
+    if path.starts_with("/v2/email/") {
+        return format!("sesv2:{} {path}", request.method());
+    }
+    match body_text(request).split('&').find_map(|pair| pair.strip_prefix("Action=")) {
+        Some(action) => format!("sns:{action}"),
+        None => format!("unknown:{} {path}", request.method()),
+    }
+}
+
+/// The request's body as text (empty when streamed or not UTF-8).
+pub fn body_text(request: &HttpRequest) -> String {
+    request.body().bytes().map(String::from_utf8_lossy).unwrap_or_default().into_owned()
+}

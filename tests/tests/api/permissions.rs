@@ -1,0 +1,74 @@
+//! Least privilege in `template.yaml`. Every test already holds each function to its grants on
+//! every AWS request (`integration_tests::policy`); these check what that cannot: that the grants
+//! are narrow where no request would show it, and that the check itself catches a refusal.
+
+use integration_tests::policy::{template_path, Policies};
+use integration_tests::{sdk_config, Stack, TestRequest};
+
+const FUNCTIONS: [&str; 9] = [
+    "captcha",
+    "request-code",
+    "verify-code",
+    "create-account",
+    "sign-in",
+    "reset-password",
+    "add-recovery-contact",
+    "enable-2fa",
+    "manage-account",
+];
+
+/// Every table grant names the key prefixes it may touch, and none is the whole table.
+#[test]
+fn every_table_grant_is_limited_to_key_prefixes() {
+    let policies = Policies::of_repository();
+    for binary in FUNCTIONS {
+        let table: Vec<_> = policies.of(binary).iter().filter(|grant| grant.on_table).collect();
+        assert!(!table.is_empty(), "{binary} has no table grant");
+        for grant in table {
+            let prefixes =
+                grant.leading_keys.as_ref().unwrap_or_else(|| panic!("{binary}: {} has no LeadingKeys", grant.sid));
+            assert!(
+                !prefixes.is_empty() && prefixes.iter().all(|p| p.len() > 1 && p.ends_with("#*")),
+                "{binary}: {prefixes:?}"
+            );
+        }
+    }
+}
+
+/// The captcha function, which anyone may call, reads counters and nothing else, and is given
+/// the edge secret only; every other function is given both keyrings.
+#[test]
+fn the_captcha_function_reads_counters_and_holds_only_the_edge_secret() {
+    let policies = Policies::of_repository();
+    let grants = policies.of("captcha");
+    let table: Vec<_> = grants.iter().filter(|grant| grant.on_table).collect();
+    assert_eq!(table.len(), 1);
+    assert_eq!(
+        (&table[0].actions[..], table[0].leading_keys.as_deref()),
+        (&["dynamodb:GetItem".to_owned()][..], Some(&["LIMIT#*".to_owned()][..]))
+    );
+    let secrets: Vec<&str> = grants.iter().flat_map(|grant| grant.refs.iter().map(String::as_str)).collect();
+    assert_eq!(secrets, ["EdgeSecret"]);
+    for binary in FUNCTIONS.into_iter().filter(|b| *b != "captcha") {
+        let secrets: Vec<&str> =
+            policies.of(binary).iter().flat_map(|grant| grant.refs.iter().map(String::as_str)).collect();
+        assert_eq!(secrets, ["ServiceSecret", "EdgeSecret"], "{binary}");
+    }
+    let template = std::fs::read_to_string(template_path()).unwrap();
+    let captcha = &template[template.find("Binary: captcha").unwrap()..];
+    let captcha = &captcha[..captcha.find("\n  # ---").unwrap()];
+    assert!(captcha.contains("SERVICE_SECRET_ARN: \"\""), "the captcha function's environment names no service secret");
+}
+
+/// The check is not vacuous: held to a template without its `GetItem`, the captcha function's
+/// one read is refused.
+#[tokio::test]
+#[should_panic(expected = "template.yaml does not allow captcha dynamodb:GetItem on LIMIT#ip:")]
+async fn a_request_the_template_does_not_grant_fails_the_test() {
+    let template = std::fs::read_to_string(template_path()).unwrap();
+    let at = template.find("Binary: captcha").unwrap();
+    let grant = at + template[at..].find("                - dynamodb:GetItem\n").unwrap();
+    let narrowed = format!("{}                - dynamodb:Query\n{}", &template[..grant], &template[grant + 35..]);
+    let stack = Stack::with_policies(sdk_config().await, &[], Policies::parse(&narrowed)).await;
+    stack.call(captcha::handle, TestRequest::get("/v1/captcha")).await;
+}
