@@ -65,6 +65,9 @@ EDGE_SECRET_ARN="$(local_secret_arn account-service-local-edge)"
 export SERVICE_SECRET_ARN EDGE_SECRET_ARN
 unset SERVICE_SECRET EDGE_SECRET
 
+# moto can take seconds per call on a busy machine; AWS gets the functions' own shorter waits.
+export AWS_CALL_TIMEOUT_MS="${AWS_CALL_TIMEOUT_MS:-10000}" REQUEST_DEADLINE_MS="${REQUEST_DEADLINE_MS:-25000}"
+
 # The function processes inherit this environment (cargo lambda watch spawns `cargo run`
 # with it). Bind to loopback only; the default address is "::" (all interfaces).
 exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${LOCAL_API_PORT:-9000}" "$@"

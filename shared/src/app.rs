@@ -8,20 +8,25 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode, TlsContext,
 use aws_types::SdkConfig;
 
 use domain::config::{CaptchaConfig, Config, ConfigError};
+use domain::error::{Error, DEPENDENCY_RETRY_AFTER};
 use domain::notify::{NoNotifier, Notifier};
 use domain::secret::ServiceSecret;
 use domain::{Services, Timestamp};
 
+use crate::faults;
 use crate::notify::AwsNotifier;
 use crate::rotation::SECRET_REFRESH;
 use crate::siteverify::HttpSiteverify;
 use crate::store::DynamoStore;
+use crate::waits::{self, Budget};
 
 /// The production `Services` (DynamoDB, SES/SNS, siteverify over HTTPS) and the re-read of the
 /// keyrings that keeps a warm function's keys current. Domain functions take `&Services`; an
 /// `&App` is one, through `Deref`.
 pub struct App {
     services: Services,
+    /// How long a request may take before it answers 503 (`waits`).
+    pub deadline: Duration,
     /// Where the keyrings are re-read from, when they came from Secrets Manager.
     secret_sources: Option<SecretSources>,
 }
@@ -87,17 +92,18 @@ impl Keyrings {
 /// `run_without_messages`. A choice at compile time, not a setting: a function built with
 /// `NoMessages` links no SES or SNS client at all (smaller binary, less to load at start).
 pub trait Channels {
-    fn notifier(config: &Config, sdk: &SdkConfig) -> Box<dyn Notifier>;
+    fn notifier(config: &Config, sdk: &SdkConfig, waits: &Budget) -> Box<dyn Notifier>;
 }
 
 /// Email through SES v2, SMS through SNS.
 pub enum SesAndSns {}
 
 impl Channels for SesAndSns {
-    fn notifier(config: &Config, sdk: &SdkConfig) -> Box<dyn Notifier> {
+    fn notifier(config: &Config, sdk: &SdkConfig, waits: &Budget) -> Box<dyn Notifier> {
+        let sdk = waits::bounded(sdk, waits.messages);
         Box::new(AwsNotifier::new(
-            aws_sdk_sesv2::Client::new(sdk),
-            aws_sdk_sns::Client::new(sdk),
+            aws_sdk_sesv2::Client::new(&sdk),
+            aws_sdk_sns::Client::new(&sdk),
             config.sender_email.clone(),
             config.sms_sender_id.clone(),
         ))
@@ -108,14 +114,14 @@ impl Channels for SesAndSns {
 pub enum NoMessages {}
 
 impl Channels for NoMessages {
-    fn notifier(_: &Config, _: &SdkConfig) -> Box<dyn Notifier> {
+    fn notifier(_: &Config, _: &SdkConfig, _: &Budget) -> Box<dyn Notifier> {
         Box::new(NoNotifier)
     }
 }
 
 impl App {
     /// The cold start: settings and AWS credentials from the process environment.
-    pub async fn from_env<C: Channels>(keyrings: Keyrings) -> Result<Self, ConfigError> {
+    pub async fn from_env<C: Channels>(keyrings: Keyrings) -> Result<Self, StartError> {
         let sdk = environment_sdk_config()?;
         Self::load::<C>(|name| std::env::var(name).ok(), &sdk, keyrings).await
     }
@@ -128,14 +134,15 @@ impl App {
         env: impl Fn(&str) -> Option<String>,
         sdk: &SdkConfig,
         keyrings: Keyrings,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, StartError> {
         let set = |name: &str| env(name).filter(|value| !value.trim().is_empty());
+        let budget = Budget::from_lookup(&env)?;
         let mut arns = Vec::new();
         for &keyring in keyrings.given() {
             if let Some(arn) = set(keyring.arn_setting()) {
                 if env(keyring.setting()).is_some() {
                     let (name, arn_name) = (keyring.setting(), keyring.arn_setting());
-                    return Err(ConfigError::new(format!("set {arn_name} or {name}, not both")));
+                    return Err(ConfigError::new(format!("set {arn_name} or {name}, not both")).into());
                 }
                 arns.push((keyring, arn));
             }
@@ -143,7 +150,7 @@ impl App {
         let (secret_sources, read) = if arns.is_empty() {
             (None, Vec::new())
         } else {
-            let client = aws_sdk_secretsmanager::Client::new(sdk);
+            let client = aws_sdk_secretsmanager::Client::new(&waits::bounded(sdk, budget.secrets_manager));
             let read = read_secrets(&client, &arns).await.into_iter().collect::<Result<Vec<_>, _>>()?;
             let next_read = Mutex::new(Timestamp::now().plus(SECRET_REFRESH));
             (Some(SecretSources { client, arns: arns.clone(), next_read }), read)
@@ -165,10 +172,11 @@ impl App {
                 "CAPTCHA_PROVIDER is off: codes are sent without a CAPTCHA; never do this outside local development"
             );
         }
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(sdk), config.table_name.clone());
-        let notifier = C::notifier(&config, sdk);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&waits::bounded(sdk, budget.dynamodb));
+        let store = DynamoStore::new(dynamodb, config.table_name.clone());
+        let notifier = C::notifier(&config, sdk, &budget);
         let services = Services::new(config, Box::new(store), notifier, Box::new(HttpSiteverify::default()));
-        Ok(App { services, secret_sources })
+        Ok(App { services, deadline: budget.deadline, secret_sources })
     }
 
     /// Re-reads the keyrings once `SECRET_REFRESH` has passed since the last read, so a
@@ -191,12 +199,12 @@ impl App {
             Err(_) => sources
                 .arns
                 .iter()
-                .map(|_| Err(ConfigError::new(format!("no answer in {REFRESH_TIMEOUT:?}"))))
+                .map(|_| Err(StartError::Unavailable(format!("no answer in {REFRESH_TIMEOUT:?}"))))
                 .collect(),
         };
         let mut failed = false;
         for ((keyring, _), read) in sources.arns.iter().zip(reads) {
-            match read.and_then(|text| domain::config::keyring(keyring.setting(), &text)) {
+            match read.and_then(|text| Ok(domain::config::keyring(keyring.setting(), &text)?)) {
                 Ok(keys) => self.keys_of(*keyring).replace_keys(&keys),
                 Err(error) => {
                     tracing::warn!(%error, "keyring not re-read; the keys in use stay");
@@ -231,19 +239,71 @@ fn withheld_key() -> String {
 async fn read_secrets(
     client: &aws_sdk_secretsmanager::Client,
     arns: &[(Keyring, String)],
-) -> Vec<Result<String, ConfigError>> {
+) -> Vec<Result<String, StartError>> {
     futures_util::future::join_all(arns.iter().map(|(keyring, arn)| read_secret(client, keyring.arn_setting(), arn)))
         .await
 }
 
-async fn read_secret(client: &aws_sdk_secretsmanager::Client, setting: &str, arn: &str) -> Result<String, ConfigError> {
+async fn read_secret(client: &aws_sdk_secretsmanager::Client, setting: &str, arn: &str) -> Result<String, StartError> {
     let output = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
-        ConfigError::new(format!(
-            "{setting}: cannot read {arn}: {}",
-            aws_sdk_secretsmanager::error::DisplayErrorContext(&e)
-        ))
+        let detail =
+            format!("{setting}: cannot read {arn}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e));
+        match faults::aws_error("SecretsManager", "GetSecretValue", e) {
+            Error::ServiceUnavailable { .. } => StartError::Unavailable(detail),
+            _ => StartError::Config(ConfigError::new(detail)),
+        }
     })?;
-    output.secret_string.ok_or_else(|| ConfigError::new(format!("{setting}: {arn} has no string value")))
+    Ok(output.secret_string.ok_or_else(|| ConfigError::new(format!("{setting}: {arn} has no string value")))?)
+}
+
+/// Why a cold start could not build the app.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// A setting is missing or wrong: a deployment mistake, so the function does not start.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Secrets Manager could not be read just now (throttled, unreachable): the request
+    /// answers 503 and the next one tries again (`ColdStart`).
+    #[error("{0}")]
+    Unavailable(String),
+}
+
+/// A function's app: built at its cold start or, when Secrets Manager could not be read then,
+/// by the first request that finds it readable. The requests before answer 503, so a fault of a
+/// moment at a cold start costs a retry, not a crashed start (and Lambda's restart loop).
+#[derive(Default)]
+pub struct ColdStart(tokio::sync::OnceCell<App>);
+
+impl ColdStart {
+    /// Keeps the app of a cold start that worked; refuses a configuration error.
+    pub fn new(first: Result<App, StartError>) -> Result<Self, ConfigError> {
+        let start = ColdStart::default();
+        match first {
+            Ok(app) => {
+                let _ = start.0.set(app);
+            }
+            Err(StartError::Unavailable(detail)) => {
+                tracing::warn!(%detail, "cold start without its keys; retried by the next request")
+            }
+            Err(StartError::Config(error)) => return Err(error),
+        }
+        Ok(start)
+    }
+
+    /// The app, or the 503 of a dependency still failing (`load` builds it as the cold start did).
+    pub async fn app<F, Fut>(&self, load: F) -> Result<&App, Error>
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Result<App, StartError>>,
+    {
+        self.0.get_or_try_init(load).await.map_err(|error| match error {
+            StartError::Unavailable(detail) => {
+                tracing::warn!(%detail, "keys still unreadable");
+                Error::ServiceUnavailable { retry_after: DEPENDENCY_RETRY_AFTER }
+            }
+            StartError::Config(error) => Error::Internal(error.to_string()),
+        })
+    }
 }
 
 /// `lambda_sdk_config` of this process's environment; also what the rotation tool uses.
@@ -256,7 +316,7 @@ pub fn environment_sdk_config() -> Result<SdkConfig, ConfigError> {
 /// `AWS_SESSION_TOKEN`), plus `AWS_ENDPOINT_URL` (moto, locally). Not aws-config's provider
 /// chains: on Lambda they end at these same variables, and building them (profile files,
 /// IMDS, ECS, web identity, STS, SSO) is start-up time and binary size for nothing.
-/// Retries, timeouts and stalled-stream protection are the SDK clients' own defaults.
+/// Each kind of client sets its own timeouts and retries on top (`waits`).
 fn lambda_sdk_config(lookup: impl Fn(&str) -> Option<String>) -> Result<SdkConfig, ConfigError> {
     let var = |name: &str| lookup(name).filter(|v| !v.is_empty());
     let required = |name: &str| {

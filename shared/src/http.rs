@@ -12,7 +12,8 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::api::error::ErrorBody;
-use crate::app::{App, Channels, Keyrings, NoMessages, SesAndSns};
+use crate::app::{App, Channels, ColdStart, Keyrings, NoMessages, SesAndSns};
+use crate::faults;
 use domain::error::{Error, Result};
 use domain::idempotency::Idempotency;
 use domain::session::{authenticate, Authenticated, ClientInfo};
@@ -144,7 +145,9 @@ fn status_of(error: &Error) -> StatusCode {
         Error::VerificationExpired => StatusCode::GONE,
         Error::Conflict => StatusCode::CONFLICT,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::DeliveryFailed | Error::CaptchaUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+        Error::DeliveryFailed | Error::CaptchaUnavailable | Error::ServiceUnavailable { .. } => {
+            StatusCode::SERVICE_UNAVAILABLE
+        }
         Error::NotFound => StatusCode::NOT_FOUND,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -153,7 +156,7 @@ fn status_of(error: &Error) -> StatusCode {
 /// `{"error": {"code", "message", ...details}}` (`api::error`), the shape of every failure.
 pub fn error_response(error: &Error) -> Response<Body> {
     let mut response = json_response(status_of(error), &ErrorBody::from(error));
-    if let Error::RateLimited { retry_after } = error {
+    if let Some(retry_after) = error.retry_after() {
         response.headers_mut().insert(RETRY_AFTER, retry_after.as_secs().into());
     }
     response
@@ -170,7 +173,11 @@ where
     let method = request.method().to_string();
     let route = request.raw_http_path().to_owned();
     app.refresh_secret(Timestamp::now()).await;
-    let response = match handler(app, request).await {
+    let answer = tokio::time::timeout(app.deadline, handler(app, request)).await.unwrap_or_else(|_| {
+        // Dropped between two of its calls: each write is one atomic request, so nothing is half-made.
+        Err(faults::fault("AWS", "request", "deadline"))
+    });
+    let response = match answer {
         Ok(response) => response,
         Err(error) => {
             if let Error::Internal(detail) = &error {
@@ -256,9 +263,13 @@ where
         .without_time()
         .with_target(false)
         .init();
-    let app: &'static App = Box::leak(Box::new(App::from_env::<C>(keyrings).await?));
+    let start: &'static ColdStart = Box::leak(Box::new(ColdStart::new(App::from_env::<C>(keyrings).await)?));
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
-        Ok::<_, std::convert::Infallible>(respond(app, request, handler).await)
+        let response = match start.app(|| App::from_env::<C>(keyrings)).await {
+            Ok(app) => respond(app, request, handler).await,
+            Err(error) => error_response(&error),
+        };
+        Ok::<_, std::convert::Infallible>(response)
     }))
     .await
 }

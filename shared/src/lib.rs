@@ -6,11 +6,13 @@
 
 pub mod api;
 pub mod app;
+pub mod faults;
 pub mod http;
 pub mod notify;
 pub mod rotation;
 pub mod siteverify;
 pub mod store;
+pub mod waits;
 
 pub use app::App;
 pub use domain;

@@ -21,6 +21,7 @@ use shared::domain::{Contact, EmailAddress, PhoneNumber};
 use shared::App;
 
 pub mod fake_siteverify;
+pub mod faults;
 pub mod observe;
 pub mod policy;
 
@@ -87,6 +88,10 @@ impl Stack {
             ("EDGE_SECRET_ARN".into(), new_secret_arn(&secrets, &edge_secret_name(&table)).await),
             // Real proof of work, easy enough that tests solve it in milliseconds.
             ("CAPTCHA_DIFFICULTY".into(), "1000".into()),
+            // moto on a loaded 2-core machine can take seconds per call; the fault tests set
+            // AWS's own budget (`waits::Budget::default`) where they need it.
+            ("AWS_CALL_TIMEOUT_MS".into(), "30000".into()),
+            ("REQUEST_DEADLINE_MS".into(), "120000".into()),
         ]);
         env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let app = App::load::<SesAndSns>(|name| env.get(name).cloned(), &sdk, Keyrings::Both).await;

@@ -15,17 +15,30 @@ pub use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::{RuntimeComponents, RuntimeComponentsBuilder};
 
 pub type Observer = Arc<dyn Fn(&HttpRequest) + Send + Sync>;
+/// Answers a request in place of AWS (a fault), or lets it through with None.
+pub type Interceptor = Arc<dyn Fn(&HttpRequest) -> Option<HttpConnectorFuture> + Send + Sync>;
 
 /// `sdk` with its HTTP client (the functions' own, `shared::app::https_client`, when it has
 /// none) showing every request to `observer`.
 pub fn observed(sdk: SdkConfig, observer: Observer) -> SdkConfig {
+    intercepted(
+        sdk,
+        Arc::new(move |request: &HttpRequest| {
+            observer(request);
+            None
+        }),
+    )
+}
+
+/// `sdk` with every request shown to `interceptor` first, which may answer it instead of AWS.
+pub fn intercepted(sdk: SdkConfig, interceptor: Interceptor) -> SdkConfig {
     let inner = sdk.http_client().unwrap_or_else(shared::app::https_client);
-    sdk.to_builder().http_client(ObservingClient { inner, observer }).build()
+    sdk.to_builder().http_client(ObservingClient { inner, observer: interceptor }).build()
 }
 
 struct ObservingClient {
     inner: SharedHttpClient,
-    observer: Observer,
+    observer: Interceptor,
 }
 
 impl std::fmt::Debug for ObservingClient {
@@ -59,7 +72,7 @@ impl HttpClient for ObservingClient {
 
 struct ObservingConnector {
     inner: SharedHttpConnector,
-    observer: Observer,
+    observer: Interceptor,
 }
 
 impl std::fmt::Debug for ObservingConnector {
@@ -70,8 +83,7 @@ impl std::fmt::Debug for ObservingConnector {
 
 impl HttpConnector for ObservingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        (self.observer)(&request);
-        self.inner.call(request)
+        (self.observer)(&request).unwrap_or_else(|| self.inner.call(request))
     }
 }
 

@@ -61,6 +61,11 @@ pub enum Error {
     DeliveryFailed,
     #[error("no such route")]
     NotFound,
+    /// AWS throttled, timed out, could not be reached or failed on its side, after the SDK's
+    /// retries: neither the caller's fault nor a bug. Nothing was half-written (every write is
+    /// one atomic request), so the same request may be sent again after `retry_after`.
+    #[error("the service is busy right now; try again in a few seconds")]
+    ServiceUnavailable { retry_after: Duration },
     /// Anything that is the service's fault. The detail is logged, never shown.
     #[error("internal error")]
     Internal(String),
@@ -122,16 +127,32 @@ codes! {
     Error::Conflict => "conflict", Error::Conflict;
     Error::DeliveryFailed => "delivery_failed", Error::DeliveryFailed;
     Error::NotFound => "not_found", Error::NotFound;
+    Error::ServiceUnavailable { .. } => "service_unavailable",
+        Error::ServiceUnavailable { retry_after: Duration::from_secs(2) };
     Error::Internal(_) => "internal_error", Error::Internal("DynamoDB GetItem: timeout".into());
 }
 
 impl Error {
+    /// How long a client should wait before sending the request again, for the answers that say so.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Error::RateLimited { retry_after } | Error::ServiceUnavailable { retry_after } => Some(*retry_after),
+            // A dependency that is failing now (the provider, SES or SNS) is worth a retry soon.
+            Error::CaptchaUnavailable | Error::DeliveryFailed => Some(DEPENDENCY_RETRY_AFTER),
+            _ => None,
+        }
+    }
+
     pub fn internal(context: &str, err: impl std::fmt::Display) -> Self {
         Error::Internal(format!("{context}: {err}"))
     }
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What a 503 asks a client to wait: long enough for the SDK's own retries to have been the
+/// short ones, short enough that a person retrying by hand is not kept waiting.
+pub const DEPENDENCY_RETRY_AFTER: Duration = Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {

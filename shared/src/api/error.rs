@@ -43,9 +43,9 @@ impl From<&Error> for ErrorBody {
             retry_after: None,
             violations: None,
         };
+        detail.retry_after = error.retry_after().map(|wait| wait.as_secs());
         match error {
             Error::InvalidCode { attempts_left } => detail.attempts_left = Some(*attempts_left),
-            Error::RateLimited { retry_after } => detail.retry_after = Some(retry_after.as_secs()),
             Error::CaptchaTooEasy { difficulty } => detail.difficulty = Some(*difficulty),
             Error::WeakPassword { violations } => detail.violations = Some(super::wire(violations)),
             _ => {}

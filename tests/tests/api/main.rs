@@ -7,6 +7,7 @@ mod accounts;
 mod captcha;
 mod captcha_providers;
 mod contract;
+mod faults;
 mod guessing;
 mod limit_keys;
 mod permissions;

@@ -28,6 +28,7 @@ mod verifications;
 
 use std::collections::HashMap;
 
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
@@ -137,10 +138,7 @@ impl DynamoStore {
 }
 
 /// A conditional write: `false` when its condition refused it.
-fn conditional<E>(
-    result: std::result::Result<(), SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>,
-    operation: &str,
-) -> Result<bool>
+fn conditional<E>(result: std::result::Result<(), SdkError<E, HttpResponse>>, operation: &'static str) -> Result<bool>
 where
     E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
 {
@@ -151,8 +149,11 @@ where
     }
 }
 
-fn dynamo_error(operation: &str, err: impl std::error::Error) -> Error {
-    Error::Internal(format!("DynamoDB {operation}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(err)))
+fn dynamo_error<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Error
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    crate::faults::aws_error("DynamoDB", operation, err)
 }
 
 /// Builders fail only when a required field is missing: a bug, never bad input.

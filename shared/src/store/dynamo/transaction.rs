@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::Client;
 use domain::error::{Error, Result};
 
 use super::{build_error, dynamo_error, Item};
+use crate::faults;
 
 /// What the refusal of one item means, from the item DynamoDB found there (given only
 /// to an update added with [`Transaction::update_reading_old`]).
@@ -143,7 +144,7 @@ fn constant<'a, R: Send + 'a>(refused: R) -> Refusal<'a, R> {
 /// refused by its condition, or the error a failure without one is.
 fn refusal<R>(refusals: Vec<Option<Refusal<'_, R>>>, err: TransactWriteItemsError) -> Result<R> {
     let TransactWriteItemsError::TransactionCanceledException(cancelled) = &err else {
-        return Err(dynamo_error("TransactWriteItems", err));
+        return Err(faults::service_error("DynamoDB", "TransactWriteItems", &err));
     };
     let reasons = cancelled.cancellation_reasons();
     let refused = refusals.into_iter().zip(reasons).find_map(|(refused, reason)| {
@@ -152,7 +153,13 @@ fn refusal<R>(refusals: Vec<Option<Refusal<'_, R>>>, err: TransactWriteItemsErro
     match refused {
         Some(refused) => Ok(refused),
         None if reasons.iter().any(|r| r.code() == Some("TransactionConflict")) => Err(Error::Conflict),
-        None => Err(dynamo_error("TransactWriteItems", &err)),
+        None if reasons
+            .iter()
+            .any(|r| matches!(r.code(), Some("ThrottlingError" | "ProvisionedThroughputExceeded"))) =>
+        {
+            Err(faults::fault("DynamoDB", "TransactWriteItems", "ThrottlingError"))
+        }
+        None => Err(faults::service_error("DynamoDB", "TransactWriteItems", &err)),
     }
 }
 
@@ -238,7 +245,10 @@ mod tests {
     #[test]
     fn a_cancellation_without_refusal_keeps_its_meaning() {
         assert!(matches!(answer(sign_up(), &[FINE, CONFLICT, FINE]), Err(Error::Conflict)));
-        let failed = answer(sign_up(), &[FINE, "ThrottlingError", FINE]);
+        // Throttled items are a fault of the moment: 503, and the same request may be sent again.
+        let throttled = answer(sign_up(), &[FINE, "ThrottlingError", FINE]);
+        assert!(matches!(throttled, Err(Error::ServiceUnavailable { .. })), "{throttled:?}");
+        let failed = answer(sign_up(), &[FINE, "ValidationError", FINE]);
         assert!(matches!(failed, Err(Error::Internal(message)) if message.contains("TransactWriteItems")));
         // Fewer reasons than items (DynamoDB sends one per item; the rest count as not refused).
         assert!(matches!(answer(sign_up(), &[FINE]), Err(Error::Internal(_))));

@@ -1,0 +1,71 @@
+//! Faults injected between the SDK and moto, per service and operation, as AWS shows them:
+//! throttling answered with its real error body, a 500, a reset connection, or no answer at all.
+//! The SDK's own retries, timeouts and error parsing run on them exactly as on AWS's.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::SdkConfig;
+use aws_smithy_runtime_api::client::http::HttpConnectorFuture;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::ConnectorError;
+use aws_smithy_types::body::SdkBody;
+
+use crate::observe::{intercepted, operation, HttpRequest};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 400 with the service's throttling error.
+    Throttle,
+    /// 500 with an internal error.
+    ServerError,
+    /// The connection is reset before an answer.
+    Reset,
+    /// No answer, ever.
+    Hang,
+    /// 400 ValidationException: a bug of ours, not a fault of AWS.
+    Invalid,
+}
+
+/// The faults in force: each applies to the operations (`observe::operation` names) starting
+/// with its prefix, e.g. `dynamodb:` or `dynamodb:TransactWriteItems`.
+#[derive(Clone, Default)]
+pub struct Faults(Arc<Mutex<Vec<(String, Fault)>>>);
+
+impl Faults {
+    pub fn set(&self, prefix: &str, fault: Fault) {
+        self.0.lock().unwrap().push((prefix.to_owned(), fault));
+    }
+
+    pub fn clear(&self) {
+        self.0.lock().unwrap().clear();
+    }
+
+    /// `sdk` with these faults between it and moto.
+    pub fn inject(&self, sdk: SdkConfig) -> SdkConfig {
+        let faults = self.clone();
+        intercepted(sdk, Arc::new(move |request: &HttpRequest| faults.answer(request)))
+    }
+
+    fn answer(&self, request: &HttpRequest) -> Option<HttpConnectorFuture> {
+        let name = operation(request);
+        let fault = self.0.lock().unwrap().iter().find(|(prefix, _)| name.starts_with(prefix.as_str())).map(|f| f.1)?;
+        let json = |status: u16, kind: &str| {
+            let body = format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected"}}"#);
+            let mut response = HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body));
+            response.headers_mut().insert("content-type", "application/x-amz-json-1.0");
+            response.headers_mut().insert("x-amzn-errortype", kind.to_owned());
+            HttpConnectorFuture::ready(Ok(response))
+        };
+        Some(match fault {
+            Fault::Throttle => json(400, "ThrottlingException"),
+            Fault::ServerError => json(500, "InternalServerError"),
+            Fault::Invalid => json(400, "ValidationException"),
+            Fault::Reset => HttpConnectorFuture::ready(Err(ConnectorError::io("connection reset (injected)".into()))),
+            Fault::Hang => HttpConnectorFuture::new(async {
+                tokio::time::sleep(Duration::from_secs(3600)).await;
+                Err(ConnectorError::io("no answer (injected)".into()))
+            }),
+        })
+    }
+}
