@@ -66,6 +66,17 @@ impl PhoneNumber {
         Ok(PhoneNumber { e164: parsed.format().mode(Mode::E164).to_string(), country_code: parsed.code().value() })
     }
 
+    /// A number given to find an existing account (sign-in, password reset): as `parse`, or,
+    /// when today's numbering plans refuse a number written in full E.164 form (`+` and digits),
+    /// that number as it would be stored, since it may belong to an account made under older
+    /// plans. Never for a new contact: sign-up and adding a contact use `parse`.
+    pub fn parse_existing(country_code: Option<&str>, number: &str) -> Result<Self> {
+        Self::parse(country_code, number).or_else(|refused| match country_code {
+            None => Self::from_stored(number.trim()).map_err(|_| refused),
+            Some(_) => Err(refused),
+        })
+    }
+
     /// A number read back from the store, trusted as the valid number it was when written:
     /// only its E.164 shape is checked. Not re-validated, so an update of the numbering plans
     /// never locks an existing account out, and reading one loads no phone metadata.
@@ -185,6 +196,17 @@ mod tests {
         assert_eq!(phone.masked(), "+91 ******5678");
         assert_eq!(phone.national_digits(), "9812345678");
         assert_eq!(phone.country_code(), 91);
+    }
+
+    #[test]
+    fn an_existing_number_in_e164_form_is_looked_up_even_if_todays_plans_refuse_it() {
+        // Indian numbers do not start with 1: refused for a new contact, looked up for a login.
+        assert!(PhoneNumber::parse(None, "+911234567890").is_err());
+        assert_eq!(PhoneNumber::parse_existing(None, "+911234567890").unwrap().e164(), "+911234567890");
+        assert_eq!(PhoneNumber::parse_existing(Some("+91"), "9812345678").unwrap().e164(), "+919812345678");
+        // Only the full E.164 form: a national number or a malformed one keeps its refusal.
+        assert!(PhoneNumber::parse_existing(Some("+91"), "1234567890").is_err());
+        assert!(PhoneNumber::parse_existing(None, "+91 123 456 7890x").is_err());
     }
 
     #[test]

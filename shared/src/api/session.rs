@@ -42,7 +42,7 @@ impl SignInBody {
         let parsed = if self.login.contains('@') {
             EmailAddress::parse(&self.login).map(Contact::Email)
         } else {
-            PhoneNumber::parse(self.country_code.as_deref(), &self.login).map(Contact::Phone)
+            PhoneNumber::parse_existing(self.country_code.as_deref(), &self.login).map(Contact::Phone)
         };
         parsed.map_err(|_| Error::InvalidCredentials)
     }

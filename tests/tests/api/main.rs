@@ -18,4 +18,5 @@ mod service_secret;
 mod sign_in;
 mod sms_costs;
 mod store_contract;
+mod stored_contacts;
 mod verification;
