@@ -12,10 +12,13 @@ use domain::error::{Error, DEPENDENCY_RETRY_AFTER};
 use domain::metrics;
 
 /// The error codes AWS answers for "not now": throttling (DynamoDB, Secrets Manager, SES, SNS
-/// each spell it their way) and its own failures.
-const FAULT_CODES: [&str; 12] = [
+/// each spell it their way), its own failures, and a transaction whose earlier attempt (timed
+/// out on our side) is still running.
+const FAULT_CODES: [&str; 14] = [
     "ThrottlingException",
     "Throttling",
+    "Throttled",
+    "TransactionInProgressException",
     "ProvisionedThroughputExceededException",
     "RequestLimitExceeded",
     "TooManyRequestsException",
@@ -41,7 +44,8 @@ where
             let status = e.raw().status();
             match e.err().code() {
                 Some(code) if FAULT_CODES.contains(&code) => fault(service, operation, code),
-                None if status.is_server_error() || status.as_u16() == 429 => fault(service, operation, "http-5xx"),
+                // AWS failing on its side, whatever it calls it.
+                _ if status.is_server_error() || status.as_u16() == 429 => fault(service, operation, "http-5xx"),
                 _ => bug(service, operation, &err),
             }
         }

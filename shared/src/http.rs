@@ -2,7 +2,6 @@
 //! and the `run` loop every function's `main` calls.
 
 use std::future::Future;
-use std::time::Instant;
 
 use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
 use lambda_http::http::StatusCode;
@@ -10,6 +9,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use tokio::time::Instant;
 
 use crate::api::error::ErrorBody;
 use crate::app::{App, Channels, ColdStart, Keyrings, NoMessages, SesAndSns};
@@ -169,12 +169,27 @@ where
     F: Fn(&'static App, Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>>>,
 {
-    let started = Instant::now();
+    respond_since(Instant::now(), app, request, handler).await
+}
+
+/// `respond` to a request that `arrived` earlier (while the app was being built): its deadline
+/// counts from then, and covers the keyrings' re-read too.
+async fn respond_since<F, Fut>(arrived: Instant, app: &'static App, request: Request, handler: F) -> Response<Body>
+where
+    F: Fn(&'static App, Request) -> Fut,
+    Fut: Future<Output = Result<Response<Body>>>,
+{
     let method = request.method().to_string();
     let route = request.raw_http_path().to_owned();
-    app.refresh_secret(Timestamp::now()).await;
-    let answer = tokio::time::timeout(app.deadline, handler(app, request)).await.unwrap_or_else(|_| {
-        // Dropped between two of its calls: each write is one atomic request, so nothing is half-made.
+    // Futures are lazy: the handler runs only after the re-read. Boxed, so that the handler's
+    // (large) future is not held twice in this one's state.
+    let handled = Box::pin(handler(app, request));
+    let work = async {
+        app.refresh_secret(Timestamp::now()).await;
+        handled.await
+    };
+    let answer = tokio::time::timeout_at(arrived + app.deadline, work).await.unwrap_or_else(|_| {
+        // Dropped between two of its calls: each write is one atomic request, made whole or not at all.
         Err(faults::fault("AWS", "request", "deadline"))
     });
     let response = match answer {
@@ -190,7 +205,7 @@ where
         method,
         route = route_template(&route),
         status = response.status().as_u16(),
-        elapsed_ms = started.elapsed().as_millis() as u64,
+        elapsed_ms = arrived.elapsed().as_millis() as u64,
         "request"
     );
     response
@@ -205,11 +220,12 @@ fn route_template(path: &str) -> String {
 /// debug and trace they print request and response bodies, which hold phone numbers and
 /// emails, and no `RUST_LOG` should be able to turn that on in production.
 pub fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
-    const WIRE: [&str; 10] = [
+    const WIRE: [&str; 11] = [
         "aws_smithy_runtime",
         "aws_smithy_runtime_api",
         "aws_smithy_http_client",
         "aws_sdk_dynamodb",
+        "aws_sdk_secretsmanager",
         "aws_sdk_sesv2",
         "aws_sdk_sns",
         "aws_config",
@@ -265,8 +281,9 @@ where
         .init();
     let start: &'static ColdStart = Box::leak(Box::new(ColdStart::new(App::from_env::<C>(keyrings).await)?));
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
+        let arrived = Instant::now();
         let response = match start.app(|| App::from_env::<C>(keyrings)).await {
-            Ok(app) => respond(app, request, handler).await,
+            Ok(app) => respond_since(arrived, app, request, handler).await,
             Err(error) => error_response(&error),
         };
         Ok::<_, std::convert::Infallible>(response)

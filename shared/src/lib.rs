@@ -10,6 +10,7 @@ pub mod faults;
 pub mod http;
 pub mod notify;
 pub mod rotation;
+pub mod sdk;
 pub mod siteverify;
 pub mod store;
 pub mod waits;

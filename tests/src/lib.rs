@@ -34,10 +34,10 @@ pub fn moto_endpoint() -> String {
 }
 
 /// The SDK configuration of the tests' own clients and of every function under test: moto's
-/// endpoint and the functions' own HTTP client (`shared::app::https_client`).
+/// endpoint and the functions' own HTTP client (`shared::sdk::https_client`).
 pub async fn sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        .http_client(shared::app::https_client())
+        .http_client(shared::sdk::https_client())
         .endpoint_url(moto_endpoint())
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "tests"))

@@ -18,7 +18,7 @@ pub type Observer = Arc<dyn Fn(&HttpRequest) + Send + Sync>;
 /// Answers a request in place of AWS (a fault), or lets it through with None.
 pub type Interceptor = Arc<dyn Fn(&HttpRequest) -> Option<HttpConnectorFuture> + Send + Sync>;
 
-/// `sdk` with its HTTP client (the functions' own, `shared::app::https_client`, when it has
+/// `sdk` with its HTTP client (the functions' own, `shared::sdk::https_client`, when it has
 /// none) showing every request to `observer`.
 pub fn observed(sdk: SdkConfig, observer: Observer) -> SdkConfig {
     intercepted(
@@ -32,7 +32,7 @@ pub fn observed(sdk: SdkConfig, observer: Observer) -> SdkConfig {
 
 /// `sdk` with every request shown to `interceptor` first, which may answer it instead of AWS.
 pub fn intercepted(sdk: SdkConfig, interceptor: Interceptor) -> SdkConfig {
-    let inner = sdk.http_client().unwrap_or_else(shared::app::https_client);
+    let inner = sdk.http_client().unwrap_or_else(shared::sdk::https_client);
     sdk.to_builder().http_client(ObservingClient { inner, observer: interceptor }).build()
 }
 
@@ -87,13 +87,15 @@ impl HttpConnector for ObservingConnector {
     }
 }
 
-/// Names a request by its service and operation: DynamoDB by `X-Amz-Target`, SES v2 by its
-/// REST path, SNS (and any other query protocol) by the form body's `Action`.
+/// Names a request by its service and operation: DynamoDB and Secrets Manager by
+/// `X-Amz-Target`, SES v2 by its REST path, SNS (and any other query protocol) by the form
+/// body's `Action`.
 pub fn operation(request: &HttpRequest) -> String {
     if let Some(target) = request.headers().get("x-amz-target") {
-        return match target.strip_prefix("DynamoDB_20120810.") {
-            Some(operation) => format!("dynamodb:{operation}"),
-            None => format!("unknown:{target}"),
+        return match (target.strip_prefix("DynamoDB_20120810."), target.strip_prefix("secretsmanager.")) {
+            (Some(operation), _) => format!("dynamodb:{operation}"),
+            (_, Some(operation)) => format!("secretsmanager:{operation}"),
+            _ => format!("unknown:{target}"),
         };
     }
     let uri = request.uri();

@@ -58,6 +58,13 @@ impl Policies {
         policies
     }
 
+    /// The binaries of every function in the template.
+    pub fn binaries(&self) -> Vec<&str> {
+        let mut binaries: Vec<&str> = self.0.keys().map(String::as_str).collect();
+        binaries.sort_unstable();
+        binaries
+    }
+
     pub fn of(&self, binary: &str) -> &[Grant] {
         self.0.get(binary).unwrap_or_else(|| panic!("template.yaml has no function with Binary: {binary}"))
     }
@@ -71,7 +78,8 @@ impl Policies {
                     && match (key, &grant.leading_keys) {
                         (Some(key), Some(patterns)) => grant.on_table && patterns.iter().any(|p| string_like(p, key)),
                         (Some(_), None) => grant.on_table,
-                        (None, _) => true,
+                        // A table request whose key this check cannot read is refused, not waved through.
+                        (None, _) => !action.starts_with("dynamodb:"),
                     }
             })
         };

@@ -17,7 +17,7 @@ pub struct Config {
     pub sms_sender_id: Option<String>,
     /// Keys codes, tokens, sessions and per-contact limits, and seals TOTP secrets.
     pub secret: ServiceSecret,
-    /// Signs CAPTCHA challenges and keys per-client-address limits: kept in a secret of its own,
+    /// Signs CAPTCHA challenges and keys the per-address code counters: kept in a secret of its own,
     /// the only one the unauthenticated captcha function is given (README.md, Security design).
     pub edge_secret: ServiceSecret,
     pub code_ttl: Duration,

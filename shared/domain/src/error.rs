@@ -62,8 +62,9 @@ pub enum Error {
     #[error("no such route")]
     NotFound,
     /// AWS throttled, timed out, could not be reached or failed on its side, after the SDK's
-    /// retries: neither the caller's fault nor a bug. Nothing was half-written (every write is
-    /// one atomic request), so the same request may be sent again after `retry_after`.
+    /// retries: neither the caller's fault nor a bug. Every write is one atomic request, so a
+    /// change is made whole or not at all (a timed-out one may have been made); the request may be
+    /// sent again after `retry_after`.
     #[error("the service is busy right now; try again in a few seconds")]
     ServiceUnavailable { retry_after: Duration },
     /// Anything that is the service's fault. The detail is logged, never shown.

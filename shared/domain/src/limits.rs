@@ -23,10 +23,11 @@ impl LimitKey {
     }
 
     /// A key of a limit per client: an IPv6 address counts as its /64, the block one subscriber
-    /// is given, so walking through the addresses of one connection buys nothing. Keyed with the
-    /// edge secret (`Config::edge_secret`), so the captcha function can read these counters.
-    pub fn for_client(edge_secret: &ServiceSecret, scope: &str, ip: &str) -> Self {
-        Self::new(edge_secret, scope, &client_network(ip))
+    /// is given, so walking through the addresses of one connection buys nothing. The code
+    /// counters (`ip`) are keyed with the edge secret (`Config::edge_secret`), because the captcha
+    /// function reads them; the others with the service secret.
+    pub fn for_client(secret: &ServiceSecret, scope: &str, ip: &str) -> Self {
+        Self::new(secret, scope, &client_network(ip))
     }
 
     /// A key read back from the store.

@@ -85,10 +85,7 @@ pub async fn sign_in(
             let login = LimitKey::new(secret, "sign-in", &request.login.canonical());
             budgets.push((login, config.sign_in_failures_per_login));
             if let Some(ip) = &request.client.ip {
-                budgets.push((
-                    LimitKey::for_client(&config.edge_secret, "sign-in-ip", ip),
-                    config.sign_in_failures_per_ip,
-                ));
+                budgets.push((LimitKey::for_client(secret, "sign-in-ip", ip), config.sign_in_failures_per_ip));
             }
         }
     }

@@ -17,7 +17,7 @@ async fn main() -> ExitCode {
         eprintln!("usage: rotate-service-secret <secret-id> show | add | promote | retire <key-id>");
         return ExitCode::from(2);
     };
-    let rotated = match shared::app::environment_sdk_config() {
+    let rotated = match shared::sdk::environment_sdk_config() {
         Ok(sdk) => {
             let client = aws_sdk_secretsmanager::Client::new(&sdk);
             rotate(&client, secret_id, &step, Timestamp::now(), &mut rand::rngs::OsRng).await

@@ -1,7 +1,7 @@
 //! The HTTP client that asks a CAPTCHA provider's siteverify endpoint.
 //!
 //! It is the AWS SDK's own connector (`aws-smithy-http-client`: hyper 1, rustls with aws-lc and
-//! the Mozilla roots of `app::tls_context`), so the functions carry no second HTTP or TLS stack. Plain
+//! the Mozilla roots of `sdk::tls_context`), so the functions carry no second HTTP or TLS stack. Plain
 //! `http://` works too, for a fake verifier in tests. Timeouts are the protocol's
 //! (`protocol::verify_token` bounds the whole call), so none are set here.
 
@@ -37,7 +37,7 @@ impl SiteverifyTransport for HttpSiteverify {
         let connector = self.connector.get_or_init(|| {
             Connector::builder()
                 .tls_provider(Provider::Rustls(CryptoMode::AwsLc))
-                .tls_context(crate::app::tls_context())
+                .tls_context(crate::sdk::tls_context())
                 .build()
         });
         let mut request = HttpRequest::new(SdkBody::from(form));

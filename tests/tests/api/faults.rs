@@ -41,7 +41,9 @@ async fn a_throttled_or_failing_dynamodb_is_a_503_that_writes_nothing_and_a_retr
         let body = stack
             .with_captcha(json!({"channel": "email", "email": new_email().canonical(), "purpose": "sign_up"}))
             .await;
-        faults.set("dynamodb:", fault);
+        // The read before it answers; the write (the verification, its limits, the CAPTCHA's
+        // single use, in one transaction) fails.
+        faults.set("dynamodb:TransactWriteItems", fault);
         let answer = stack.call(request_code::handle, TestRequest::post("/v1/verifications", body)).await;
         faults.clear();
         assert_unavailable(&answer, &format!("{fault:?}"));
@@ -124,7 +126,7 @@ async fn a_cold_start_that_cannot_read_its_keys_answers_503_until_it_can() {
     ]);
     let load = || App::load::<SesAndSns>(|name| env.get(name).cloned(), &sdk, Keyrings::Both);
 
-    faults.set("unknown:secretsmanager.GetSecretValue", Fault::Throttle);
+    faults.set("secretsmanager:GetSecretValue", Fault::Throttle);
     let start = ColdStart::new(load().await).expect("a fault of the moment does not stop the start");
     assert!(matches!(start.app(load).await, Err(Error::ServiceUnavailable { .. })));
     faults.clear();

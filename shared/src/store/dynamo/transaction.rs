@@ -97,7 +97,9 @@ impl<'a, R: Send + 'a> Transaction<'a, R> {
         let Transaction { items, refusals, .. } = self;
         match client.transact_write_items().set_transact_items(Some(items)).send().await {
             Ok(_) => Ok(Ok(())),
-            Err(SdkError::ServiceError(e)) => refusal(refusals, e.into_err()).map(Err),
+            Err(SdkError::ServiceError(e)) if e.err().is_transaction_canceled_exception() => {
+                refusal(refusals, e.into_err()).map(Err)
+            }
             Err(e) => Err(dynamo_error("TransactWriteItems", e)),
         }
     }
