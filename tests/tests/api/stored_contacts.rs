@@ -20,29 +20,18 @@ async fn renumber(stack: &Stack, account_id: &str, old: &Contact) -> String {
     assert!(PhoneNumber::parse(None, &new).is_err(), "{new} must be refused today");
     let (table, dynamo) = (&stack.table, &stack.dynamo);
     let key = |pk: String, sk: &str| {
-        [("pk".to_owned(), AttributeValue::S(pk)), ("sk".to_owned(), AttributeValue::S(sk.into()))]
+        [("pk".to_owned(), AttributeValue::S(pk)), ("sk".to_owned(), AttributeValue::S(sk.into()))].into()
     };
-    let claim = dynamo
-        .get_item()
-        .table_name(table)
-        .set_key(Some(key(format!("ID#{}", old.canonical()), "ID").into()))
-        .send()
-        .await
-        .unwrap();
+    let old_claim: std::collections::HashMap<_, _> = key(format!("ID#{}", old.canonical()), "ID");
+    let claim = dynamo.get_item().table_name(table).set_key(Some(old_claim.clone())).send().await.unwrap();
     let mut claim = claim.item.expect("the number's claim");
     claim.insert("pk".into(), AttributeValue::S(format!("ID#{new}")));
     dynamo.put_item().table_name(table).set_item(Some(claim)).send().await.unwrap();
-    dynamo
-        .delete_item()
-        .table_name(table)
-        .set_key(Some(key(format!("ID#{}", old.canonical()), "ID").into()))
-        .send()
-        .await
-        .unwrap();
+    dynamo.delete_item().table_name(table).set_key(Some(old_claim)).send().await.unwrap();
     dynamo
         .update_item()
         .table_name(table)
-        .set_key(Some(key(format!("ACC#{account_id}"), "ACC").into()))
+        .set_key(Some(key(format!("ACC#{account_id}"), "ACC")))
         .update_expression("SET primary_contact = :new")
         .expression_attribute_values(":new", AttributeValue::S(new.clone()))
         .send()
