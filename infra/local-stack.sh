@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the service locally: moto stands in for DynamoDB/SES/SNS, and `cargo lambda watch`
 # serves the functions on http://127.0.0.1:${LOCAL_API_PORT:-9000}, hot-reloading on edits.
+# Every function is built first, with cargo's progress on screen, so the first request does not
+# wait minutes for a silent build. infra/stream-courier.py stands in for the stream's trigger:
+# it hands what the functions write to the outbox to the courier, which sends it to moto.
 #
 #   infra/local-stack.sh [cargo lambda watch flags, e.g. -v]
 #
@@ -68,6 +71,19 @@ unset SERVICE_SECRET EDGE_SECRET
 # moto can take seconds per call on a busy machine; AWS gets the functions' own shorter waits.
 export AWS_CALL_TIMEOUT_MS="${AWS_CALL_TIMEOUT_MS:-10000}" REQUEST_DEADLINE_MS="${REQUEST_DEADLINE_MS:-25000}"
 
+# What `cargo lambda watch` runs (`cargo run --bin <function>`), built now: every function has
+# the same dependencies and features, so each `cargo run` finds its binary fresh.
+bins=()
+for manifest in functions/*/Cargo.toml; do
+  bins+=(--bin "$(basename "$(dirname "${manifest}")")")
+done
+echo "local-stack: building $((${#bins[@]} / 2)) functions before serving (the first build takes minutes)"
+cargo build "${bins[@]}"
+
+python infra/stream-courier.py "${TABLE_NAME}" &
+courier=$!
+trap 'kill "${courier}" 2>/dev/null || true' EXIT
+
 # The function processes inherit this environment (cargo lambda watch spawns `cargo run`
 # with it). Bind to loopback only; the default address is "::" (all interfaces).
-exec cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${LOCAL_API_PORT:-9000}" "$@"
+cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "${LOCAL_API_PORT:-9000}" "$@"

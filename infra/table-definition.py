@@ -3,9 +3,10 @@
 key schema is written down; this script reads it so moto tables can never drift from it.
 
   table-definition.py --print-json     {AttributeDefinitions, KeySchema,
-                                        GlobalSecondaryIndexes, TimeToLiveAttribute}
+                                        GlobalSecondaryIndexes, TimeToLiveAttribute, StreamSpecification}
   table-definition.py --create NAME    create the table as NAME at $AWS_ENDPOINT_URL (moto),
-                                       on-demand, TTL enabled; an existing table is fine
+                                       on-demand, TTL and stream enabled; an existing table is fine
+                                       (its stream is turned on if it has none)
   table-definition.py --delete NAME    delete it (a missing table is fine)
 
 --resource LOGICAL_ID picks the table when the template ever has more than one;
@@ -71,6 +72,7 @@ def definition(template, resource_id=None):
         "KeySchema": props["KeySchema"],
         "GlobalSecondaryIndexes": gsis,
         "TimeToLiveAttribute": ttl.get("AttributeName") if ttl.get("Enabled") else None,
+        "StreamSpecification": props.get("StreamSpecification"),
     }, logical_id)
 
 
@@ -100,12 +102,18 @@ def create(name, spec):
     }
     if spec["GlobalSecondaryIndexes"]:
         args["GlobalSecondaryIndexes"] = spec["GlobalSecondaryIndexes"]
+    stream = spec.get("StreamSpecification")
+    if stream:
+        args["StreamSpecification"] = {"StreamEnabled": True, **stream}
     try:
         ddb.create_table(**args)
         print(f"table-definition: created table {name}")
     except ddb.exceptions.ResourceInUseException:
         print(f"table-definition: table {name} already exists")
     ddb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+    if stream and not ddb.describe_table(TableName=name)["Table"].get("StreamSpecification", {}).get("StreamEnabled"):
+        # A table from before the stream existed (moto keeps state across restarts of watch).
+        ddb.update_table(TableName=name, StreamSpecification={"StreamEnabled": True, **stream})
     if spec["TimeToLiveAttribute"]:
         status = ddb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
         # Re-enabling an enabled TTL is an error on real DynamoDB, so only do it once.

@@ -57,11 +57,17 @@ def sent_messages():
     return sms + emails
 
 
-def code_sent_to(recipient):
-    for to, text in reversed(sent_messages()):
-        if to == recipient:
-            return next(w.strip(".,") for w in text.split() if w.strip(".,").isdigit() and len(w.strip(".,")) == 6)
-    raise AssertionError(f"nothing was sent to {recipient}")
+def code_sent_to(recipient, wait=30):
+    """The code in the newest message to `recipient`: the courier sends it from the outbox a
+    moment after the request is answered (infra/stream-courier.py polls the stream)."""
+    deadline = time.time() + wait
+    while True:
+        for to, text in reversed(sent_messages()):
+            if to == recipient:
+                return next(w.strip(".,") for w in text.split() if w.strip(".,").isdigit() and len(w.strip(".,")) == 6)
+        if time.time() > deadline:
+            raise AssertionError(f"nothing was sent to {recipient} within {wait} s")
+        time.sleep(0.2)
 
 
 def check(name, condition, detail=""):
@@ -189,9 +195,6 @@ def print_log_tail(path, lines=40):
 def main():
     env = dict(os.environ, LOCAL_TABLE_NAME=f"accounts-e2e-{secrets.token_hex(4)}")
     os.makedirs(os.path.join(ROOT, "target"), exist_ok=True)
-    # Built before watch starts, so that no request waits on a compile: the same artifacts
-    # `cargo run --bin <function>` (what watch runs) uses, since both select the whole workspace.
-    subprocess.run(["cargo", "build", "--workspace", "--bins"], cwd=ROOT, check=True)
     log_path = os.path.join(ROOT, "target", "e2e-local-stack.log")
     log = open(log_path, "w")
     print(f"e2e: local stack output in {log_path}", flush=True)

@@ -72,10 +72,12 @@ impl Keyring {
 /// Which keyrings a function is given, chosen by its `main`. The captcha function, which anyone
 /// may call without signing in, gets only the edge secret: with it no session, code, token or
 /// TOTP secret can be made or checked, and `template.yaml` lets it read nothing but counters.
+/// The courier opens sealed messages and counts SMS under the service secret alone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Keyrings {
     Both,
     EdgeOnly,
+    ServiceOnly,
 }
 
 impl Keyrings {
@@ -83,13 +85,15 @@ impl Keyrings {
         match self {
             Keyrings::Both => &[Keyring::Service, Keyring::Edge],
             Keyrings::EdgeOnly => &[Keyring::Edge],
+            Keyrings::ServiceOnly => &[Keyring::Service],
         }
     }
 }
 
-/// How a function's messages leave, chosen by its `main` through `shared::http::run` or
-/// `run_without_messages`. A choice at compile time, not a setting: a function built with
-/// `NoMessages` links no SES or SNS client at all (smaller binary, less to load at start).
+/// How a function's messages leave, chosen by its `main`: `shared::courier::run` sends through
+/// SES and SNS, every HTTP function (`shared::http::run`) has `NoMessages`. A choice at compile
+/// time, not a setting: a function built with `NoMessages` links no SES or SNS client at all
+/// (smaller binary, less to load at start).
 pub trait Channels {
     fn notifier(config: &Config, sdk: &SdkConfig, waits: &Budget) -> Box<dyn Notifier>;
 }
@@ -109,7 +113,7 @@ impl Channels for SesAndSns {
     }
 }
 
-/// For the functions that never send a message (captcha, verify-code, create-account).
+/// For the functions that never send a message themselves: every HTTP function.
 pub enum NoMessages {}
 
 impl Channels for NoMessages {
@@ -154,15 +158,16 @@ impl App {
             let next_read = Mutex::new(Timestamp::now().plus(SECRET_REFRESH));
             (Some(SecretSources { client, arns: arns.clone(), next_read }), read)
         };
-        // A function without the service secret never reads `SERVICE_SECRET*` (locally every function
-        // has the same environment). Its `Config::secret` is a random key of this process, under
-        // which nothing it could hash matches anything stored: it fails closed.
-        let withheld = (keyrings == Keyrings::EdgeOnly).then(withheld_key);
+        // A function not given a keyring never reads its `*_SECRET*` settings (locally every function
+        // has the same environment). That key is a random one of this process, under which nothing
+        // it could hash matches anything stored: it fails closed.
+        let withheld = [Keyring::Service, Keyring::Edge].into_iter().find(|k| !keyrings.given().contains(k));
+        let random = withheld.map(|_| withheld_key());
         let config = Config::from_lookup(|name| {
             let from_secrets_manager = arns.iter().zip(&read).find(|((keyring, _), _)| keyring.setting() == name);
-            match (from_secrets_manager, name, &withheld) {
-                (Some((_, value)), _, _) => Some(value.clone()),
-                (None, "SERVICE_SECRET", Some(random)) => Some(random.clone()),
+            match (from_secrets_manager, withheld) {
+                (Some((_, value)), _) => Some(value.clone()),
+                (None, Some(keyring)) if keyring.setting() == name => random.clone(),
                 _ => env(name),
             }
         })?;

@@ -12,7 +12,7 @@ use serde::Serialize;
 use tokio::time::Instant;
 
 use crate::api::error::ErrorBody;
-use crate::app::{App, Channels, ColdStart, Keyrings, NoMessages, SesAndSns};
+use crate::app::{App, ColdStart, Keyrings, NoMessages};
 use crate::faults;
 use domain::error::{Error, Result};
 use domain::idempotency::Idempotency;
@@ -145,9 +145,7 @@ fn status_of(error: &Error) -> StatusCode {
         Error::VerificationExpired => StatusCode::GONE,
         Error::Conflict => StatusCode::CONFLICT,
         Error::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
-        Error::DeliveryFailed | Error::CaptchaUnavailable | Error::ServiceUnavailable { .. } => {
-            StatusCode::SERVICE_UNAVAILABLE
-        }
+        Error::CaptchaUnavailable | Error::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
         Error::NotFound => StatusCode::NOT_FOUND,
         Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -238,39 +236,27 @@ pub fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
     })
 }
 
-/// The `main` of every function that sends messages (email through SES, SMS through SNS):
-/// JSON logs, the app built once, then the Lambda loop.
+/// The `main` of every HTTP function: JSON logs, the app built once, then the Lambda loop. No
+/// HTTP function sends a message itself (the courier does), so none links an SES or SNS client.
 pub async fn run<F, Fut>(handler: F) -> std::result::Result<(), lambda_http::Error>
 where
     F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Response<Body>>> + Send,
 {
-    serve::<SesAndSns, _, _>(handler, Keyrings::Both).await
+    serve(handler, Keyrings::Both).await
 }
 
-/// `run` for a function that never sends a message: it links no SES or SNS client.
-pub async fn run_without_messages<F, Fut>(handler: F) -> std::result::Result<(), lambda_http::Error>
-where
-    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
-    Fut: Future<Output = Result<Response<Body>>> + Send,
-{
-    serve::<NoMessages, _, _>(handler, Keyrings::Both).await
-}
-
-/// `run_without_messages` for the captcha function, which is given only the edge secret.
+/// `run` for the captcha function, which is given only the edge secret.
 pub async fn run_with_edge_secret_only<F, Fut>(handler: F) -> std::result::Result<(), lambda_http::Error>
 where
     F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Response<Body>>> + Send,
 {
-    serve::<NoMessages, _, _>(handler, Keyrings::EdgeOnly).await
+    serve(handler, Keyrings::EdgeOnly).await
 }
 
-async fn serve<C: Channels, F, Fut>(handler: F, keyrings: Keyrings) -> std::result::Result<(), lambda_http::Error>
-where
-    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
-    Fut: Future<Output = Result<Response<Body>>> + Send,
-{
+/// JSON log lines without time (CloudWatch adds it), at `RUST_LOG`'s level.
+pub(crate) fn init_logs() {
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(log_filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned())))
@@ -279,10 +265,18 @@ where
         .without_time()
         .with_target(false)
         .init();
-    let start: &'static ColdStart = Box::leak(Box::new(ColdStart::new(App::from_env::<C>(keyrings).await)?));
+}
+
+async fn serve<F, Fut>(handler: F, keyrings: Keyrings) -> std::result::Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<Response<Body>>> + Send,
+{
+    init_logs();
+    let start: &'static ColdStart = Box::leak(Box::new(ColdStart::new(App::from_env::<NoMessages>(keyrings).await)?));
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
         let arrived = Instant::now();
-        let response = match start.app(|| App::from_env::<C>(keyrings)).await {
+        let response = match start.app(|| App::from_env::<NoMessages>(keyrings)).await {
             Ok(app) => respond_since(arrived, app, request, handler).await,
             Err(error) => error_response(&error),
         };

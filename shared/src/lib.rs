@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod app;
+pub mod courier;
 pub mod faults;
 pub mod http;
 pub mod notify;

@@ -1,13 +1,17 @@
-//! `Notifier` over SES v2 (email) and SNS (SMS).
+//! `Notifier` over SES v2 (email) and SNS (SMS): only the courier function sends.
 
 use async_trait::async_trait;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message as SesMessage};
 use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::MessageAttributeValue;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
 
-use domain::error::{Error, Result};
-use domain::notify::{Message, Notifier};
+use domain::error::Error;
+use domain::notify::{Message, Notifier, Undelivered};
 use domain::Contact;
+
+use crate::faults;
 
 pub struct AwsNotifier {
     ses: aws_sdk_sesv2::Client,
@@ -27,11 +31,11 @@ impl AwsNotifier {
         AwsNotifier { ses, sns, sender, sms_sender_id }
     }
 
-    fn text(data: &str) -> Result<Content> {
-        Content::builder().data(data).charset("UTF-8").build().map_err(|e| Error::internal("email content", e))
+    fn text(data: &str) -> Result<Content, Undelivered> {
+        Content::builder().data(data).charset("UTF-8").build().map_err(unbuilt)
     }
 
-    async fn email(&self, to: &str, message: &Message) -> Result<()> {
+    async fn email(&self, to: &str, message: &Message) -> Result<(), Undelivered> {
         // Simple content: SES templates would need deployment of their own (and moto lacks them).
         let body = Body::builder().text(Self::text(&message.text)?).build();
         let content = EmailContent::builder()
@@ -44,17 +48,13 @@ impl AwsNotifier {
             .content(content)
             .send()
             .await
-            .map_err(|e| delivery_failed("SES SendEmail", e))?;
+            .map_err(|e| delivery_error("SES", "SendEmail", e))?;
         Ok(())
     }
 
-    async fn sms(&self, to: &str, message: &Message) -> Result<()> {
+    async fn sms(&self, to: &str, message: &Message) -> Result<(), Undelivered> {
         let attribute = |value: &str| {
-            MessageAttributeValue::builder()
-                .data_type("String")
-                .string_value(value)
-                .build()
-                .map_err(|e| Error::internal("SMS attribute", e))
+            MessageAttributeValue::builder().data_type("String").string_value(value).build().map_err(unbuilt)
         };
         // Transactional: delivered on the most reliable route, as one-time codes must be.
         let mut publish = self
@@ -66,21 +66,38 @@ impl AwsNotifier {
         if let Some(sender_id) = &self.sms_sender_id {
             publish = publish.message_attributes("AWS.SNS.SMS.SenderID", attribute(sender_id)?);
         }
-        publish.send().await.map_err(|e| delivery_failed("SNS Publish", e))?;
+        publish.send().await.map_err(|e| delivery_error("SNS", "Publish", e))?;
         Ok(())
     }
 }
 
-/// Logs only the provider's error code: its message can name the recipient.
-fn delivery_failed(operation: &str, err: impl ProvideErrorMetadata) -> Error {
-    let error_code = err.code().unwrap_or("transport");
-    tracing::error!(operation, error_code, "message not delivered");
-    Error::DeliveryFailed
+/// A builder missing a required field: a bug, which no retry mends.
+fn unbuilt(err: impl std::fmt::Display) -> Undelivered {
+    tracing::error!(%err, "message request not built");
+    Undelivered::Refused
+}
+
+/// A passing fault (throttled, timed out, failing on the provider's side; logged and counted as
+/// a dependency fault) is tried again by the courier; anything else is the provider refusing
+/// this message for good (a rejected address, an opted-out number). Logs only the provider's
+/// error code: its message can name the recipient.
+fn delivery_error<E>(service: &'static str, operation: &'static str, err: SdkError<E, HttpResponse>) -> Undelivered
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let error_code = err.code().unwrap_or("transport").to_owned();
+    match faults::aws_error(service, operation, err) {
+        Error::ServiceUnavailable { .. } => Undelivered::Passing,
+        _ => {
+            tracing::error!(service, operation, error_code, "message refused by the provider");
+            Undelivered::Refused
+        }
+    }
 }
 
 #[async_trait]
 impl Notifier for AwsNotifier {
-    async fn send(&self, to: &Contact, message: &Message) -> Result<()> {
+    async fn send(&self, to: &Contact, message: &Message) -> Result<(), Undelivered> {
         match to {
             Contact::Phone(phone) => self.sms(phone.e164(), message).await,
             Contact::Email(email) => self.email(email.as_str(), message).await,

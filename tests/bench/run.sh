@@ -52,7 +52,7 @@ if [[ "${BENCH_SKIP_BUILD:-}" != 1 ]]; then
   step "cargo build --release (functions)"
   nice cargo build --release --workspace --exclude integration-tests --bins
   step "cargo build --release (reference binaries of tests/bench)"
-  nice cargo build --release -p integration-tests --bin bench-bare-hello --bin bench-bare-dynamodb --bin bench-argon2
+  nice cargo build --release -p integration-tests --features bench --bin bench-bare-hello --bin bench-bare-dynamodb --bin bench-argon2
 fi
 
 step "moto, private to this run"

@@ -5,11 +5,11 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::http::HttpConnectorFuture;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_types::body::SdkBody;
+use aws_types::SdkConfig;
 
 use crate::observe::{intercepted, operation, HttpRequest};
 
@@ -50,14 +50,27 @@ impl Faults {
     fn answer(&self, request: &HttpRequest) -> Option<HttpConnectorFuture> {
         let name = operation(request);
         let fault = self.0.lock().unwrap().iter().find(|(prefix, _)| name.starts_with(prefix.as_str())).map(|f| f.1)?;
+        // As each protocol spells an error: SNS (query protocol) in XML, the others in JSON.
+        let sns = name.starts_with("sns:");
         let json = |status: u16, kind: &str| {
-            let body = format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected"}}"#);
+            let (body, content_type) = if sns {
+                let body = format!(
+                    "<ErrorResponse><Error><Type>Sender</Type><Code>{kind}</Code><Message>injected</Message></Error></ErrorResponse>"
+                );
+                (body, "text/xml")
+            } else {
+                (
+                    format!(r#"{{"__type":"com.amazonaws.dynamodb.v20120810#{kind}","message":"injected"}}"#),
+                    "application/x-amz-json-1.0",
+                )
+            };
             let mut response = HttpResponse::new(status.try_into().unwrap(), SdkBody::from(body));
-            response.headers_mut().insert("content-type", "application/x-amz-json-1.0");
+            response.headers_mut().insert("content-type", content_type);
             response.headers_mut().insert("x-amzn-errortype", kind.to_owned());
             HttpConnectorFuture::ready(Ok(response))
         };
         Some(match fault {
+            Fault::Throttle if sns => json(400, "Throttling"),
             Fault::Throttle => json(400, "ThrottlingException"),
             Fault::ServerError => json(500, "InternalServerError"),
             Fault::Invalid => json(400, "ValidationException"),

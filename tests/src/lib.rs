@@ -6,12 +6,12 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region, SharedCredentialsProvider};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
     ScalarAttributeType, TimeToLiveSpecification,
 };
+use aws_types::SdkConfig;
 use lambda_http::{Body, Request, Response};
 use rand::Rng;
 use serde_json::{json, Value};
@@ -20,6 +20,8 @@ use shared::domain::verification::CaptchaWidget;
 use shared::domain::{Contact, EmailAddress, PhoneNumber};
 use shared::App;
 
+mod consistency;
+mod courier;
 pub mod fake_siteverify;
 pub mod faults;
 pub mod observe;
@@ -36,13 +38,13 @@ pub fn moto_endpoint() -> String {
 /// The SDK configuration of the tests' own clients and of every function under test: moto's
 /// endpoint and the functions' own HTTP client (`shared::sdk::https_client`).
 pub async fn sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
         .http_client(shared::sdk::https_client())
         .endpoint_url(moto_endpoint())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .load()
-        .await
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "tests")))
+        .build()
 }
 
 /// One test's world: its own table, the real `App` over it, and the captcha function's own
@@ -50,9 +52,15 @@ pub async fn sdk_config() -> SdkConfig {
 pub struct Stack {
     pub app: &'static App,
     pub captcha_app: &'static App,
+    /// The courier's own `App`: the only one with SES and SNS clients, as in the deployed stack.
+    pub courier_app: &'static App,
     policies: Arc<Policies>,
     pub table: String,
     pub dynamo: aws_sdk_dynamodb::Client,
+    /// The harness's own client, outside any fault or count a test puts on `dynamo`'s SDK.
+    harness: aws_sdk_dynamodb::Client,
+    /// One courier delivery at a time, as Lambda works one stream shard.
+    delivering: tokio::sync::Mutex<()>,
     secrets: aws_sdk_secretsmanager::Client,
 }
 
@@ -94,13 +102,27 @@ impl Stack {
             ("REQUEST_DEADLINE_MS".into(), "120000".into()),
         ]);
         env.extend(settings.iter().map(|(k, v)| (k.to_string(), v.to_string())));
-        let app = App::load::<SesAndSns>(|name| env.get(name).cloned(), &sdk, Keyrings::Both).await;
+        let app = App::load::<NoMessages>(|name| env.get(name).cloned(), &sdk, Keyrings::Both).await;
         let app: &'static App = Box::leak(Box::new(app.expect("test configuration")));
+        let courier_app = App::load::<SesAndSns>(|name| env.get(name).cloned(), &sdk, Keyrings::ServiceOnly).await;
+        let courier_app: &'static App = Box::leak(Box::new(courier_app.expect("the courier's configuration")));
         // template.yaml empties SERVICE_SECRET_ARN for the captcha function.
         env.insert("SERVICE_SECRET_ARN".into(), String::new());
         let captcha_app = App::load::<NoMessages>(|name| env.get(name).cloned(), &sdk, Keyrings::EdgeOnly).await;
         let captcha_app: &'static App = Box::leak(Box::new(captcha_app.expect("the captcha function's configuration")));
-        Stack { app, captcha_app, policies: Arc::new(policies), table, dynamo, secrets }
+        let harness = aws_sdk_dynamodb::Client::new(&sdk_config().await);
+        let delivering = tokio::sync::Mutex::new(());
+        Stack {
+            app,
+            captcha_app,
+            courier_app,
+            policies: Arc::new(policies),
+            table,
+            dynamo,
+            harness,
+            delivering,
+            secrets,
+        }
     }
 
     /// Every item in this test's table, to show that a refused request wrote nothing.
@@ -109,7 +131,20 @@ impl Stack {
         out.items().len()
     }
 
+    /// Calls `handler` as its function, then lets the courier deliver what the call wrote to the
+    /// outbox (`deliver`), as the stream would a moment later.
     pub async fn call<F, Fut>(&self, handler: F, request: TestRequest) -> TestResponse
+    where
+        F: Fn(&'static App, Request) -> Fut,
+        Fut: Future<Output = shared::Result<Response<Body>>>,
+    {
+        let response = self.call_only(handler, request).await;
+        self.deliver().await;
+        response
+    }
+
+    /// `call` without the delivery: the call's messages stay waiting in the outbox.
+    pub async fn call_only<F, Fut>(&self, handler: F, request: TestRequest) -> TestResponse
     where
         F: Fn(&'static App, Request) -> Fut,
         Fut: Future<Output = shared::Result<Response<Body>>>,

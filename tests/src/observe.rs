@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use aws_config::SdkConfig;
 use aws_sdk_dynamodb::config::ConfigBag;
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
@@ -13,6 +12,7 @@ use aws_smithy_runtime_api::client::http::{
 };
 pub use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::{RuntimeComponents, RuntimeComponentsBuilder};
+use aws_types::SdkConfig;
 
 pub type Observer = Arc<dyn Fn(&HttpRequest) + Send + Sync>;
 /// Answers a request in place of AWS (a fault), or lets it through with None.

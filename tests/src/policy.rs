@@ -213,6 +213,11 @@ pub async fn as_function<T>(
         .await
 }
 
+/// The function whose work is running (inside `as_function`), if any.
+pub fn current_binary() -> Option<String> {
+    CALLER.try_with(|caller| caller.binary.clone()).ok()
+}
+
 /// The observer (`observe::observed`) that checks requests made inside `as_function`.
 pub fn checker() -> crate::observe::Observer {
     Arc::new(|request: &HttpRequest| {

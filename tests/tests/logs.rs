@@ -1,5 +1,6 @@
-//! What the service logs while a person signs up and in: never a phone number, an
-//! email address, a code, a token or a password (nor a CAPTCHA provider's token or secret key).
+//! What the service logs while a person signs up and in (the courier delivering their codes
+//! included): never a phone number, an email address, a code, a token or a password (nor a
+//! CAPTCHA provider's token or secret key).
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -57,7 +58,8 @@ async fn logs_hold_no_contact_code_token_or_password() {
     third_party_captcha_decisions(&captured, &mut secrets).await;
 
     let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(logs.contains("\"event\":\"code_sent\""), "decisions are logged: {logs}");
+    assert!(logs.contains("\"event\":\"code_queued\""), "decisions are logged: {logs}");
+    assert!(logs.contains("\"event\":\"message_sent\""), "and the courier's deliveries");
     assert!(logs.contains("\"country\":\"91\""), "with the country");
     let Contact::Phone(number) = &phone else { unreachable!() };
     let Contact::Email(address) = &email else { unreachable!() };

@@ -13,6 +13,15 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
     let language = http::language(&request);
     let proof = body.proof()?;
     let now = Timestamp::now();
-    let added = add_recovery_contact(app, &signed_in.account, &body.verification_token, &proof, language, now).await?;
+    let added = add_recovery_contact(
+        app,
+        &signed_in.account,
+        &body.verification_token,
+        &proof,
+        language,
+        now,
+        &mut rand::rngs::OsRng,
+    )
+    .await?;
     Ok(http::json_response(StatusCode::CREATED, &ContactView::recovery(&added)))
 }

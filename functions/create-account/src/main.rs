@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::run_without_messages(create_account::handle).await
+    shared::http::run(create_account::handle).await
 }

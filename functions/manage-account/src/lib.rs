@@ -61,15 +61,24 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
         Route::Page => Ok(http::json_response(StatusCode::OK, &AccountView::from(&signed_in.account))),
         Route::Password => {
             let (current, new) = http::json_body::<PasswordBody>(&request)?.passwords();
-            change_password(app, &signed_in, &current, &new, language, now).await?;
+            change_password(app, &signed_in, &current, &new, language, now, &mut rand::rngs::OsRng).await?;
             Ok(http::no_content())
         }
         Route::RemoveContact => {
-            remove_recovery_contact(app, &signed_in, &last_segment(&request), &proof(&request)?, language, now).await?;
+            remove_recovery_contact(
+                app,
+                &signed_in,
+                &last_segment(&request),
+                &proof(&request)?,
+                language,
+                now,
+                &mut rand::rngs::OsRng,
+            )
+            .await?;
             Ok(http::no_content())
         }
         Route::TwoFactorOff => {
-            disable_two_factor(app, &signed_in, &proof(&request)?, language, now).await?;
+            disable_two_factor(app, &signed_in, &proof(&request)?, language, now, &mut rand::rngs::OsRng).await?;
             Ok(http::no_content())
         }
         Route::RecoveryCodes => {
@@ -88,7 +97,16 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
         }
         Route::Delete => {
             let body: DeleteBody = http::json_body(&request)?;
-            delete_account(app, &signed_in, &body.password(), body.code.as_deref(), language, now).await?;
+            delete_account(
+                app,
+                &signed_in,
+                &body.password(),
+                body.code.as_deref(),
+                language,
+                now,
+                &mut rand::rngs::OsRng,
+            )
+            .await?;
             Ok(http::no_content())
         }
     }

@@ -23,7 +23,7 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
     }
     if http::is_route(&request, "POST", "/v1/password-resets/mfa") {
         let body: AnswerBody = http::json_body(&request)?;
-        complete_reset(app, body.into(), language, now).await?;
+        complete_reset(app, body.into(), language, now, &mut rand::rngs::OsRng).await?;
         return Ok(http::no_content());
     }
     if http::is_route(&request, "POST", "/v1/password-resets/mfa/sms") {

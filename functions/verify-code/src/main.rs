@@ -1,4 +1,4 @@
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
-    shared::http::run_without_messages(verify_code::handle).await
+    shared::http::run(verify_code::handle).await
 }

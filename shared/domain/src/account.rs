@@ -127,6 +127,8 @@ pub struct AccountChange<'a> {
     pub two_factor: Option<TwoFactorChange>,
     /// A recovery contact removed, and freed for other accounts.
     pub remove_recovery: Option<&'a Contact>,
+    /// The messages the change causes (its notices), written with it.
+    pub outbox: &'a [crate::outbox::SealedMessage],
 }
 
 impl<'a> AccountChange<'a> {
@@ -143,6 +145,7 @@ impl<'a> AccountChange<'a> {
             keep_session: None,
             two_factor: None,
             remove_recovery: None,
+            outbox: &[],
         }
     }
 }

@@ -1,5 +1,7 @@
 //! The contacts of an account, and adding a recovery contact.
 
+use rand::{CryptoRng, RngCore};
+
 use super::account::{claim_token, Account};
 use super::self_service::{prove_now, Proof};
 use super::verification::Purpose;
@@ -37,8 +39,9 @@ pub async fn add_recovery_contact(
     proof: &Proof,
     language: Language,
     now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<Contact> {
-    prove_now(services, account, proof, language, now).await?;
+    prove_now(services, account, proof, language, now, rng).await?;
     let claim = claim_token(services, verification_token, Purpose::AddContact, now).await?;
     let contact = claim.verification.contact.clone();
     let replaced = account.recovery(contact.channel());
@@ -46,9 +49,8 @@ pub async fn add_recovery_contact(
         // Already this account's recovery contact: a contact is held once.
         return Err(Error::ContactInUse);
     }
-    services.store.add_recovery_contact(account, &claim, &contact, replaced.as_ref()).await?;
-
-    notices::security_event(services, account, SecurityEvent::RecoveryContactAdded, &contact.masked(), language, now)
-        .await;
+    let event = SecurityEvent::RecoveryContactAdded;
+    let notices = notices::security_event(services, account, event, &contact.masked(), language, now, rng);
+    services.store.add_recovery_contact(account, &claim, &contact, replaced.as_ref(), &notices).await?;
     Ok(contact)
 }

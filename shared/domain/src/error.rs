@@ -57,8 +57,6 @@ pub enum Error {
     RateLimited { retry_after: Duration },
     #[error("another request is changing the same data; try again")]
     Conflict,
-    #[error("the message could not be delivered; try again later")]
-    DeliveryFailed,
     #[error("no such route")]
     NotFound,
     /// AWS throttled, timed out, could not be reached or failed on its side, after the SDK's
@@ -126,7 +124,6 @@ codes! {
         Error::UnsupportedRegion("codes cannot be sent by SMS to +1 numbers".into());
     Error::RateLimited { .. } => "rate_limited", Error::RateLimited { retry_after: Duration::from_secs(42) };
     Error::Conflict => "conflict", Error::Conflict;
-    Error::DeliveryFailed => "delivery_failed", Error::DeliveryFailed;
     Error::NotFound => "not_found", Error::NotFound;
     Error::ServiceUnavailable { .. } => "service_unavailable",
         Error::ServiceUnavailable { retry_after: Duration::from_secs(2) };
@@ -139,7 +136,7 @@ impl Error {
         match self {
             Error::RateLimited { retry_after } | Error::ServiceUnavailable { retry_after } => Some(*retry_after),
             // A dependency that is failing now (the provider, SES or SNS) is worth a retry soon.
-            Error::CaptchaUnavailable | Error::DeliveryFailed => Some(DEPENDENCY_RETRY_AFTER),
+            Error::CaptchaUnavailable => Some(DEPENDENCY_RETRY_AFTER),
             _ => None,
         }
     }

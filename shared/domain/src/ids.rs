@@ -82,6 +82,8 @@ random_ids! {
     ChallengeId;
     /// A code sent to a contact, and the token its confirmation issues.
     VerificationId;
+    /// A message in the outbox, waiting for the courier.
+    MessageId;
 }
 
 pub(crate) fn is_id(text: &str) -> bool {

@@ -49,7 +49,7 @@ pub async fn reset_password(
     let password_hash = services.config.password_hasher.hash(&request.password)?;
 
     if !account.two_factor_enabled() {
-        finish(services, &account, reset_change(&account, vec![&claim], password_hash), language, now).await?;
+        finish(services, &account, reset_change(&account, vec![&claim], password_hash), language, now, rng).await?;
         return Ok(ResetOutcome::Done);
     }
     // A proven phone cannot also be the second factor sent to that same phone.
@@ -102,6 +102,7 @@ pub async fn complete_reset(
     answer: ResetAnswer,
     language: Language,
     now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<()> {
     let max = services.config.mfa_max_attempts;
     let challenge = services
@@ -135,7 +136,7 @@ pub async fn complete_reset(
             let code = answer.code.as_deref().ok_or_else(|| Error::InvalidRequest("code is required".into()))?;
             let sms = challenge.sms_code_hash.as_ref().map(|h| (challenge.id.as_str(), h));
             let check = || check_second_factor(services, &account, method, code, sms, now);
-            let used = counted_check(services, &account, language, now, check)
+            let used = counted_check(services, &account, language, now, rng, check)
                 .await?
                 .ok_or(Error::InvalidCode { attempts_left })?;
             (None, Some(used))
@@ -148,7 +149,7 @@ pub async fn complete_reset(
         factor: factor.as_ref(),
         ..reset_change(&account, tokens, reset.password_hash)
     };
-    finish(services, &account, change, language, now).await.map_err(|e| {
+    finish(services, &account, change, language, now, rng).await.map_err(|e| {
         if let Error::InvalidCode { .. } = e {
             Error::InvalidCode { attempts_left }
         } else {
@@ -173,15 +174,15 @@ fn reset_change<'a>(
     }
 }
 
-/// Makes the reset's change in one transaction; then the owner is told.
+/// Makes the reset's change and its notice to the owner in one transaction.
 async fn finish(
     services: &Services,
     account: &Account,
     change: AccountChange<'_>,
     language: Language,
     now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<()> {
-    services.store.change_account(&change).await?;
-    notices::security_event(services, account, SecurityEvent::PasswordReset, "", language, now).await;
-    Ok(())
+    let notices = notices::security_event(services, account, SecurityEvent::PasswordReset, "", language, now, rng);
+    services.store.change_account(&AccountChange { outbox: &notices, ..change }).await
 }

@@ -2,6 +2,8 @@
 //! token) opens, the methods that can answer it, and the check of an answer. Used by
 //! sign-in, password reset, turning 2FA on and the self-service proofs.
 
+use rand::{CryptoRng, RngCore};
+
 use crate::account::{Account, SecondFactor};
 use crate::error::{Error, Result};
 use crate::limits::{LimitKey, Window, FAILURE_WINDOW};
@@ -72,6 +74,7 @@ pub async fn counted_check<T>(
     account: &Account,
     language: Language,
     now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
     check: impl FnOnce() -> Result<Option<T>>,
 ) -> Result<Option<T>> {
     let key = guess_key(services, &account.id);
@@ -81,8 +84,14 @@ pub async fn counted_check<T>(
     let checked = check()?;
     match &checked {
         Some(_) => services.store.refund(&[key], window).await,
+        // The counter is too hot for a transaction: the notice is written right after it. Should
+        // that write fail, the wrong answer is still refused and the owner is not told.
         None if count >= max => {
-            notices::security_event(services, account, SecurityEvent::SecondFactorGuessed, "", language, now).await;
+            let notices =
+                notices::security_event(services, account, SecurityEvent::SecondFactorGuessed, "", language, now, rng);
+            if let Err(error) = services.store.enqueue(&notices).await {
+                tracing::error!(error = error.code(), "second-factor guessing notice not written");
+            }
         }
         None => {}
     }

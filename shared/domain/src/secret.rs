@@ -3,7 +3,12 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
 
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use aes_gcm::{Aes256Gcm, Nonce};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use hmac::{Hmac, Mac};
+use rand::{CryptoRng, RngCore};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 
@@ -26,6 +31,8 @@ pub enum HashPurpose {
     Captcha,
     /// Codes sent for a second factor (SMS at sign-in, or to turn SMS 2FA on).
     SecondFactorCode,
+    /// The key that seals a message waiting in the outbox.
+    MessageEncryption,
 }
 
 impl HashPurpose {
@@ -42,6 +49,7 @@ impl HashPurpose {
             HashPurpose::RecoveryCode => b"recovery-code",
             HashPurpose::SecondFactorCode => b"second-factor-code",
             HashPurpose::Captcha => b"captcha",
+            HashPurpose::MessageEncryption => b"message-encryption",
         }
     }
 }
@@ -89,7 +97,7 @@ struct Key(Vec<u8>);
 
 impl Key {
     fn hash(&self, purpose: HashPurpose, parts: &[&[u8]]) -> KeyedHash {
-        let mut mac = HmacSha256::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.0).expect("HMAC takes any key length");
         for part in std::iter::once(purpose.label()).chain(parts.iter().copied()) {
             mac.update(&(part.len() as u64).to_be_bytes());
             mac.update(part);
@@ -160,6 +168,38 @@ impl ServiceSecret {
     pub fn verify(&self, stored: &KeyedHash, purpose: HashPurpose, parts: &[&[u8]]) -> bool {
         self.keyed_hashes(purpose, parts).iter().any(|hash| hash.matches(stored))
     }
+
+    /// `plaintext` encrypted (AES-256-GCM, a random nonce) under the current key's key for
+    /// `purpose`, bound to `context`: a sealed value copied to another record does not open.
+    pub fn seal(
+        &self,
+        purpose: HashPurpose,
+        context: &[u8],
+        plaintext: &[u8],
+        rng: &mut (impl RngCore + CryptoRng),
+    ) -> String {
+        let mut nonce = [0u8; 12];
+        rng.fill_bytes(&mut nonce);
+        let sealed = cipher(&self.keyed_hash(purpose, &[]))
+            .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: context })
+            .expect("AES-GCM encrypts any message under 64 GiB");
+        STANDARD.encode([nonce.as_slice(), &sealed].concat())
+    }
+
+    /// What `seal` sealed, under whichever key sealed it, and whether that is the current key;
+    /// `None` when no key opens it (tampered with, another context, or a retired key).
+    pub fn open(&self, purpose: HashPurpose, context: &[u8], sealed: &str) -> Option<(Vec<u8>, bool)> {
+        let bytes = STANDARD.decode(sealed).ok().filter(|b| b.len() >= 12)?;
+        let (nonce, ciphertext) = bytes.split_at(12);
+        self.keyed_hashes(purpose, &[]).iter().enumerate().find_map(|(i, key)| {
+            let payload = Payload { msg: ciphertext, aad: context };
+            cipher(key).decrypt(Nonce::from_slice(nonce), payload).ok().map(|plain| (plain, i == 0))
+        })
+    }
+}
+
+fn cipher(key: &KeyedHash) -> Aes256Gcm {
+    Aes256Gcm::new_from_slice(&key.0).expect("a 32-byte key")
 }
 
 impl std::fmt::Debug for ServiceSecret {

@@ -3,6 +3,8 @@
 
 use std::net::IpAddr;
 
+use rand::{CryptoRng, RngCore};
+
 use super::account::{Account, AccountChange, TwoFactorChange};
 use super::limits::{self, LimitKey, Window, FAILURE_WINDOW};
 use super::password::Password;
@@ -37,20 +39,21 @@ pub async fn change_password(
     new: &Password,
     language: Language,
     now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<()> {
     let account = &signed_in.account;
     check_password(services, account, current, now).await?;
     services.config.password_policy.check(new, &account.primary)?;
+    let notices = notices::security_event(services, account, SecurityEvent::PasswordChanged, "", language, now, rng);
     let change = AccountChange {
         password_hash: Some(services.config.password_hasher.hash(new)?),
         sign_out_everywhere: Some(account.session_epoch),
         forget_devices: true,
         keep_session: Some(&signed_in.session),
+        outbox: &notices,
         ..AccountChange::of(&account.id)
     };
-    services.store.change_account(&change).await?;
-    notices::security_event(services, account, SecurityEvent::PasswordChanged, "", language, now).await;
-    Ok(())
+    services.store.change_account(&change).await
 }
 
 pub async fn remove_recovery_contact(
@@ -60,6 +63,7 @@ pub async fn remove_recovery_contact(
     proof: &Proof,
     language: Language,
     now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<()> {
     let account = &signed_in.account;
     let channel = match kind {
@@ -70,13 +74,17 @@ pub async fn remove_recovery_contact(
     let Some(contact) = account.recovery(channel) else {
         return Err(if account.primary.channel() == channel { Error::PrimaryContact } else { Error::NotFound });
     };
-    let used = prove(services, account, proof, language, now).await?;
-    let change =
-        AccountChange { factor: used.as_ref(), remove_recovery: Some(&contact), ..AccountChange::of(&account.id) };
-    services.store.change_account(&change).await?;
-    notices::security_event(services, account, SecurityEvent::RecoveryContactRemoved, &contact.masked(), language, now)
-        .await;
-    Ok(())
+    let used = prove(services, account, proof, language, now, rng).await?;
+    let event = SecurityEvent::RecoveryContactRemoved;
+    // Told at the contacts it has before the change: the one removed hears of it too.
+    let notices = notices::security_event(services, account, event, &contact.masked(), language, now, rng);
+    let change = AccountChange {
+        factor: used.as_ref(),
+        remove_recovery: Some(&contact),
+        outbox: &notices,
+        ..AccountChange::of(&account.id)
+    };
+    services.store.change_account(&change).await
 }
 
 /// What every change to how the account is signed in to or recovered needs besides the
@@ -93,6 +101,7 @@ async fn prove(
     proof: &Proof,
     language: Language,
     now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<Option<SecondFactorUse>> {
     match proof {
         Proof::Password(password) => check_password(services, account, password, now).await.map(|()| None),
@@ -105,7 +114,7 @@ async fn prove(
                 }
                 Ok(None)
             };
-            let used = counted_check(services, account, language, now, check).await?;
+            let used = counted_check(services, account, language, now, rng, check).await?;
             used.map(Some).ok_or(Error::InvalidCode { attempts_left: 0 })
         }
     }
@@ -120,8 +129,9 @@ pub(crate) async fn prove_now(
     proof: &Proof,
     language: Language,
     now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<()> {
-    if let Some(used) = prove(services, account, proof, language, now).await? {
+    if let Some(used) = prove(services, account, proof, language, now, rng).await? {
         let change = AccountChange { factor: Some(&used), ..AccountChange::of(&account.id) };
         services.store.change_account(&change).await?;
     }
@@ -134,22 +144,23 @@ pub async fn disable_two_factor(
     proof: &Proof,
     language: Language,
     now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<()> {
     let account = &signed_in.account;
     if !account.two_factor_enabled() {
         return Ok(());
     }
-    let used = prove(services, account, proof, language, now).await?;
+    let used = prove(services, account, proof, language, now, rng).await?;
+    let notices = notices::security_event(services, account, SecurityEvent::TwoFactorOff, "", language, now, rng);
     // Remembered devices are forgotten, so turning 2FA on again does not bring them back.
     let change = AccountChange {
         factor: used.as_ref(),
         two_factor: Some(TwoFactorChange::Off),
         forget_devices: true,
+        outbox: &notices,
         ..AccountChange::of(&account.id)
     };
-    services.store.change_account(&change).await?;
-    notices::security_event(services, account, SecurityEvent::TwoFactorOff, "", language, now).await;
-    Ok(())
+    services.store.change_account(&change).await
 }
 
 #[derive(Debug)]
@@ -163,23 +174,25 @@ pub async fn regenerate_recovery_codes(
     proof: &Proof,
     language: Language,
     now: Timestamp,
-    rng: &mut (impl rand::RngCore + rand::CryptoRng),
+    rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<NewRecoveryCodes> {
     let account = &signed_in.account;
     if !account.two_factor_enabled() {
         return Err(Error::InvalidRequest("two-factor authentication is off".into()));
     }
-    let used = prove(services, account, proof, language, now).await?;
+    let used = prove(services, account, proof, language, now, rng).await?;
     let codes = recovery_codes(rng);
+    let event = SecurityEvent::RecoveryCodesRegenerated;
+    let notices = notices::security_event(services, account, event, "", language, now, rng);
     let hashes = codes.iter().map(|c| recovery_code_hash(services, &account.id, c)).collect();
     let change = AccountChange {
         // A recovery code that proved this is replaced anyway, so it is checked, not removed.
         factor: used.as_ref(),
         two_factor: Some(TwoFactorChange::NewRecoveryCodes(hashes)),
+        outbox: &notices,
         ..AccountChange::of(&account.id)
     };
     services.store.change_account(&change).await?;
-    notices::security_event(services, account, SecurityEvent::RecoveryCodesRegenerated, "", language, now).await;
     Ok(NewRecoveryCodes { recovery_codes: codes })
 }
 
@@ -271,19 +284,19 @@ pub async fn delete_account(
     code: Option<&str>,
     language: Language,
     now: Timestamp,
+    rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<()> {
     let account = &signed_in.account;
     check_password(services, account, password, now).await?;
     if account.two_factor_enabled() {
         let code = code.ok_or_else(|| Error::InvalidRequest("code (a current second factor) is required".into()))?;
-        prove(services, account, &Proof::Code(code.to_owned()), language, now).await?;
+        prove(services, account, &Proof::Code(code.to_owned()), language, now, rng).await?;
     }
     let (sessions, devices) = services.store.sessions_and_devices(&account.id).await?;
     let sessions: Vec<SessionId> = sessions.into_iter().map(|s| s.id).collect();
     let devices: Vec<DeviceId> = devices.into_iter().map(|d| d.id).collect();
-    services.store.delete_account(account, &sessions, &devices).await?;
-    notices::security_event(services, account, SecurityEvent::AccountDeleted, "", language, now).await;
-    Ok(())
+    let notices = notices::security_event(services, account, SecurityEvent::AccountDeleted, "", language, now, rng);
+    services.store.delete_account(account, &sessions, &devices, &notices).await
 }
 
 #[cfg(test)]

@@ -14,6 +14,7 @@ use super::{AccountId, ChallengeId, Contact, DeviceId, Language, VerificationCod
 use crate::error::{Error, Result};
 use crate::notices;
 use crate::notify::Message;
+use crate::outbox::{Delivery, Outgoing, Resend};
 use crate::secret::HashPurpose;
 use crate::sms;
 use crate::time::Timestamp;
@@ -122,11 +123,12 @@ pub async fn sign_in(
             methods: challenge.methods,
         }));
     }
-    if remembered.is_none() {
-        notices::new_device_sign_in(services, &account, &request.client, request.language, now).await;
-    }
+    let notices = match remembered {
+        Some(_) => Vec::new(),
+        None => notices::new_device_sign_in(services, &account, &request.client, request.language, now, rng),
+    };
     let (session, issued) = new_session(services, &account, request.client, now, rng);
-    services.store.put_session(&session).await?;
+    services.store.put_session(&session, &notices).await?;
     Ok(SignInOutcome::SignedIn(issued))
 }
 
@@ -161,13 +163,19 @@ pub async fn send_challenge_sms(
         .config
         .secret
         .keyed_hash(HashPurpose::SecondFactorCode, &[challenge.id.as_str().as_bytes(), code.as_str().as_bytes()]);
-    if !services.store.set_challenge_sms(&challenge.id, &hash, now, SMS_RESEND_AFTER).await? {
+    let lifetime = challenge.expires_at.remaining_from(now);
+    let message = Outgoing {
+        to: Contact::Phone(phone.clone()),
+        message: Message::verification_code(&services.config.service_name, &code, lifetime, language),
+        delivery: Delivery::Code { resend: Resend::Challenge { id: challenge.id.clone() } },
+    };
+    let outbox = [message.seal(&services.config.secret, now, rng)];
+    let set = services.store.set_challenge_sms(&challenge.id, &hash, now, SMS_RESEND_AFTER, &outbox).await;
+    if !matches!(set, Ok(true)) {
         charge.refund(services).await;
+        set?;
         return Err(Error::RateLimited { retry_after: SMS_RESEND_AFTER });
     }
-    let lifetime = challenge.expires_at.remaining_from(now);
-    let message = Message::verification_code(&services.config.service_name, &code, lifetime, language);
-    sms::send(services, &phone, &message, charge).await?;
     Ok(SmsCodeSent { destination: phone.masked(), resend_after: SMS_RESEND_AFTER.as_secs() })
 }
 
@@ -205,7 +213,7 @@ pub async fn complete_sign_in(
     let sms_code = challenge.sms_code_hash.as_ref().map(|hash| (challenge.id.as_str(), hash));
     let attempts_left = config.mfa_max_attempts.saturating_sub(challenge.attempts);
     let check = || check_second_factor(services, &account, answer.method, &answer.code, sms_code, now);
-    let used = counted_check(services, &account, answer.language, now, check)
+    let used = counted_check(services, &account, answer.language, now, rng, check)
         .await?
         .ok_or(Error::InvalidCode { attempts_left })?;
 
@@ -218,6 +226,7 @@ pub async fn complete_sign_in(
     };
     let (session, issued) = new_session(services, &account, challenge.client.clone(), now, rng);
     let device = answer.remember_device.then(|| new_device(services, &account, now, rng));
+    let notices = notices::new_device_sign_in(services, &account, &challenge.client, answer.language, now, rng);
     services
         .store
         .complete_challenge(
@@ -226,10 +235,10 @@ pub async fn complete_sign_in(
             &used,
             sealed.zip(resealed.as_deref()),
             device.as_ref().map(|(record, _)| record),
+            &notices,
         )
         .await
         // A concurrent sign-in used the same TOTP step or recovery code first.
         .map_err(|e| if let Error::InvalidCode { .. } = e { Error::InvalidCode { attempts_left } } else { e })?;
-    notices::new_device_sign_in(services, &account, &challenge.client, answer.language, now).await;
     Ok(MfaSignedIn { session: issued, device_token: device.map(|(_, token)| token) })
 }

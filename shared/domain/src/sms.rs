@@ -6,9 +6,8 @@
 use crate::error::{Error, Result};
 use crate::limits::{Limit, LimitKey, Window, HOUR};
 use crate::metrics;
-use crate::notify::Message;
 use crate::time::Timestamp;
-use crate::{Contact, PhoneNumber, Services};
+use crate::{PhoneNumber, Services};
 
 /// Whether SMS may go to `phone`'s country; every SMS the service sends asks first (the message
 /// speaks of codes: only a code request shows it to a person).
@@ -20,7 +19,8 @@ pub fn check_country(services: &Services, phone: &PhoneNumber) -> Result<()> {
     Ok(())
 }
 
-/// What one SMS was counted on, given back when the request it was for is refused after all.
+/// What one SMS was counted on, given back when the request it was for is refused after all;
+/// once the request's write holds the SMS, the charge stands, whatever the courier then meets.
 #[must_use = "a charge is given back when the SMS is not sent"]
 pub struct Charge {
     keys: Vec<LimitKey>,
@@ -82,11 +82,4 @@ fn range_key(services: &Services, phone: &PhoneNumber) -> LimitKey {
 
 fn range_max(services: &Services) -> u32 {
     services.config.sms_per_range_per_hour
-}
-
-/// Sends an SMS that `charge` paid for, and counts it in the metric the SMS alarm watches.
-pub async fn send(services: &Services, phone: &PhoneNumber, message: &Message, _charge: Charge) -> Result<()> {
-    services.notifier.send(&Contact::Phone(phone.clone()), message).await?;
-    metrics::count("CodesSent", &[("Channel", "sms"), ("Country", &phone.country_code().to_string())]);
-    Ok(())
 }

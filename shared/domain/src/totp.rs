@@ -1,16 +1,12 @@
 //! Authenticator-app codes (RFC 6238: SHA-1, 6 digits, 30 s) and the encryption of
 //! their secrets at rest.
 
-use aes_gcm::aead::{Aead, KeyInit, Payload};
-use aes_gcm::{Aes256Gcm, Nonce};
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use rand::{CryptoRng, RngCore};
 use subtle::ConstantTimeEq;
 use totp_rs::{Algorithm, Secret, TOTP};
 
 use crate::error::{Error, Result};
-use crate::secret::{HashPurpose, KeyedHash, ServiceSecret};
+use crate::secret::{HashPurpose, ServiceSecret};
 use crate::time::Timestamp;
 use crate::AccountId;
 
@@ -69,12 +65,7 @@ impl TotpSecret {
         account_id: &AccountId,
         rng: &mut (impl RngCore + CryptoRng),
     ) -> Result<String> {
-        let mut nonce = [0u8; 12];
-        rng.fill_bytes(&mut nonce);
-        let sealed = cipher(&service.keyed_hash(HashPurpose::TotpEncryption, &[]))
-            .encrypt(Nonce::from_slice(&nonce), Payload { msg: &self.0, aad: account_id.as_str().as_bytes() })
-            .map_err(|_| Error::Internal("TOTP secret encryption".into()))?;
-        Ok(STANDARD.encode([nonce.as_slice(), &sealed].concat()))
+        Ok(service.seal(HashPurpose::TotpEncryption, account_id.as_str().as_bytes(), &self.0, rng))
     }
 
     /// Opens a sealed secret under whichever of the service's keys sealed it.
@@ -98,19 +89,9 @@ impl TotpSecret {
 
     /// The secret, and whether the current key (tried first) opened it.
     fn open_under_any_key(service: &ServiceSecret, account_id: &AccountId, sealed: &str) -> Result<(Self, bool)> {
-        let bytes = STANDARD.decode(sealed).map_err(|_| Error::Internal("stored TOTP secret".into()))?;
-        if bytes.len() < 12 {
-            return Err(Error::Internal("stored TOTP secret".into()));
-        }
-        let (nonce, ciphertext) = bytes.split_at(12);
-        let payload = || Payload { msg: ciphertext, aad: account_id.as_str().as_bytes() };
         service
-            .keyed_hashes(HashPurpose::TotpEncryption, &[])
-            .iter()
-            .enumerate()
-            .find_map(|(i, key)| {
-                cipher(key).decrypt(Nonce::from_slice(nonce), payload()).ok().map(|b| (TotpSecret(b), i == 0))
-            })
+            .open(HashPurpose::TotpEncryption, account_id.as_str().as_bytes(), sealed)
+            .map(|(bytes, current)| (TotpSecret(bytes), current))
             .ok_or_else(|| {
                 Error::Internal("TOTP secret opens under no key of the service secret (a retired key?)".into())
             })
@@ -120,10 +101,6 @@ impl TotpSecret {
     fn code_at(&self, at: Timestamp) -> String {
         self.totp("", "").generate(at.0 as u64)
     }
-}
-
-fn cipher(key: &KeyedHash) -> Aes256Gcm {
-    Aes256Gcm::new_from_slice(&key.0).expect("a 32-byte key")
 }
 
 #[cfg(test)]

@@ -9,10 +9,11 @@ use super::account::{Account, PendingSecondFactor, SecondFactor};
 use super::second_factor::{check_second_factor, recovery_code_hash, MfaMethod, SecondFactorUse};
 use super::self_service::{prove_now, Proof};
 use super::totp::TotpSecret;
-use super::{random_text, Language, VerificationCode};
+use super::{random_text, Contact, Language, VerificationCode};
 use crate::error::{Error, Result};
 use crate::notices;
 use crate::notify::{Message, SecurityEvent};
+use crate::outbox::{Delivery, Outgoing, Resend};
 use crate::secret::HashPurpose;
 use crate::sms;
 use crate::time::Timestamp;
@@ -41,7 +42,7 @@ pub async fn start_two_factor(
     if account.two_factor.methods.contains(&method) {
         return Err(Error::TwoFactorAlreadyEnabled);
     }
-    prove_now(services, account, proof, language, now).await?;
+    prove_now(services, account, proof, language, now, rng).await?;
     let nonce = random_text(rng, 16);
     let mut pending = PendingSecondFactor {
         nonce: nonce.clone(),
@@ -72,16 +73,22 @@ pub async fn start_two_factor(
                     .secret
                     .keyed_hash(HashPurpose::SecondFactorCode, &[nonce.as_bytes(), code.as_str().as_bytes()]),
             );
-            let message = Message::verification_code(&services.config.service_name, &code, SETUP_TTL, language);
-            if !services.store.start_second_factor(&account.id, &pending, SETUP_RESEND_AFTER).await? {
+            let message = Outgoing {
+                to: Contact::Phone(phone.clone()),
+                message: Message::verification_code(&services.config.service_name, &code, SETUP_TTL, language),
+                delivery: Delivery::Code { resend: Resend::SecondFactorSetup { account: account.id.clone(), nonce } },
+            };
+            let outbox = [message.seal(&services.config.secret, now, rng)];
+            let started = services.store.start_second_factor(&account.id, &pending, SETUP_RESEND_AFTER, &outbox).await;
+            if !matches!(started, Ok(true)) {
                 charge.refund(services).await;
+                started?;
                 return Err(Error::RateLimited { retry_after: SETUP_RESEND_AFTER });
             }
-            sms::send(services, &phone, &message, charge).await?;
             return Ok(SetupStarted::Sms { destination: phone.masked(), expires_in: SETUP_TTL.as_secs() });
         }
     };
-    if !services.store.start_second_factor(&account.id, &pending, SETUP_RESEND_AFTER).await? {
+    if !services.store.start_second_factor(&account.id, &pending, SETUP_RESEND_AFTER, &[]).await? {
         return Err(Error::RateLimited { retry_after: SETUP_RESEND_AFTER });
     }
     Ok(started)
@@ -145,10 +152,10 @@ pub async fn confirm_two_factor(
         },
         recovery_code_hashes: codes.iter().map(|c| recovery_code_hash(services, &account.id, c)).collect(),
     };
-    if !services.store.activate_second_factor(&account.id, &activation).await? {
+    let notices = notices::security_event(services, account, SecurityEvent::TwoFactorOn, "", language, now, rng);
+    if !services.store.activate_second_factor(&account.id, &activation, &notices).await? {
         return Err(Error::ChallengeExpired);
     }
-    notices::security_event(services, account, SecurityEvent::TwoFactorOn, "", language, now).await;
     Ok(TwoFactorEnabled { enabled: true, recovery_codes: codes })
 }
 

@@ -10,6 +10,7 @@ use crate::config::CaptchaConfig;
 use crate::error::{Error, Result};
 use crate::metrics;
 use crate::notify::Message;
+use crate::outbox::{Delivery, Outgoing, Resend};
 use crate::secret::HashPurpose;
 use crate::secret::KeyedHash;
 use crate::sms;
@@ -157,7 +158,21 @@ pub async fn request_code(
         expires_at: now.plus(config.code_ttl),
         contact_key,
     };
-    let created = services.store.create_verification(&verification, &limits, now).await;
+    // The verification is stored either way, so confirming it answers alike; its code goes
+    // only to who may use it. A sign-up for a registered contact gets a notice instead; a reset
+    // for an unknown contact writes a decoy the courier drops, so both make the same writes (its
+    // SMS stays counted: giving it back would be one more write that only unknown contacts make).
+    let message = match (request.purpose, registered) {
+        (Purpose::SignUp, true) => Message::account_exists(&config.service_name, request.language),
+        _ => Message::verification_code(&config.service_name, &code, config.code_ttl, request.language),
+    };
+    let delivery = match (request.purpose, registered) {
+        (Purpose::ResetPassword, false) => Delivery::Decoy,
+        _ => Delivery::Code { resend: Resend::destination(&verification.contact_key, &verification.id) },
+    };
+    let outgoing = Outgoing { to: verification.contact.clone(), message, delivery };
+    let outbox = [outgoing.seal(&config.secret, now, rng)];
+    let created = services.store.create_verification(&verification, &limits, &outbox, now).await;
     if let (Err(_), Some(charge)) = (&created, charge) {
         // Refused (a replayed CAPTCHA, a limit): no SMS is sent, so none is counted.
         charge.refund(services).await;
@@ -175,23 +190,7 @@ pub async fn request_code(
         }
         e => e,
     })?;
-
-    // The verification is stored either way, so confirming it answers alike; its code is
-    // sent only to who may use it. A sign-up for a registered contact gets a notice instead,
-    // a reset for an unknown contact gets nothing (its SMS stays counted: giving it back would
-    // be one more write that only unknown contacts make).
-    let message = match (request.purpose, registered) {
-        (Purpose::SignUp, true) => Some(Message::account_exists(&config.service_name, request.language)),
-        (Purpose::ResetPassword, false) => None,
-        _ => Some(Message::verification_code(&config.service_name, &code, config.code_ttl, request.language)),
-    };
-    if let Some(message) = &message {
-        services.notifier.send(&verification.contact, message).await?;
-    }
-    if message.is_some() {
-        tracing::info!(event = "code_sent", channel, country, purpose, registered, "code sent");
-        metrics::count("CodesSent", &[("Channel", channel), ("Country", &country)]);
-    }
+    tracing::info!(event = "code_queued", channel, country, purpose, "code request accepted");
 
     Ok(CodeSent {
         verification_id: verification.id.as_str().to_owned(),

@@ -38,7 +38,7 @@ async fn answer(w: &World, challenge: &str, method: MfaMethod, code: &str, now: 
         code: Some(code.to_owned()),
         verification_token: None,
     };
-    complete_reset(&w.services, answer, Language::English, now).await
+    complete_reset(&w.services, answer, Language::English, now, &mut OsRng).await
 }
 
 async fn answer_by_contact(w: &World, challenge: &str, token: &str, now: Timestamp) -> Result<()> {
@@ -48,7 +48,7 @@ async fn answer_by_contact(w: &World, challenge: &str, token: &str, now: Timesta
         code: None,
         verification_token: Some(token.to_owned()),
     };
-    complete_reset(&w.services, answer, Language::English, now).await
+    complete_reset(&w.services, answer, Language::English, now, &mut OsRng).await
 }
 
 /// Which password signs in now: `Some(true)` for the old one, `Some(false)` for the new one.
@@ -78,15 +78,17 @@ async fn a_reset_sets_the_password_signs_out_everywhere_and_tells_the_owner_by_e
     let recovery = phone();
     let token = w.token(&recovery, Purpose::AddContact, at(10)).await;
     let account = w.signed_in(&session, at(10)).await.account;
-    add_recovery_contact(&w.services, &account, &token, &password_proof(), Language::English, at(10)).await.unwrap();
+    add_recovery_contact(&w.services, &account, &token, &password_proof(), Language::English, at(10), &mut OsRng)
+        .await
+        .unwrap();
 
     let token = w.token(&recovery, Purpose::ResetPassword, at(100)).await;
     assert!(matches!(reset(&w, &token, NEW_PASSWORD, at(110)).await, Ok(ResetOutcome::Done)));
     assert_eq!(password_in_use(&w, &login, at(120)).await, Some(false));
     assert!(matches!(w.authenticate(&session, at(121)).await, Err(Error::Unauthorized)), "signed out");
     // By email, where the account has one: an SMS costs, and may be what a fraudster farms.
-    assert!(w.outbox.told(&login, SecurityEvent::PasswordReset));
-    assert!(!w.outbox.told(&recovery, SecurityEvent::PasswordReset));
+    assert!(w.sent().await.told(&login, SecurityEvent::PasswordReset));
+    assert!(!w.sent().await.told(&recovery, SecurityEvent::PasswordReset));
 }
 
 #[tokio::test]
@@ -160,7 +162,9 @@ async fn a_code_confirmed_on_a_second_contact_completes_a_reset() {
     let recovery = email();
     let token = w.token(&recovery, Purpose::AddContact, at(10)).await;
     let account = w.signed_in(&session, at(10)).await.account;
-    add_recovery_contact(&w.services, &account, &token, &password_proof(), Language::English, at(10)).await.unwrap();
+    add_recovery_contact(&w.services, &account, &token, &password_proof(), Language::English, at(10), &mut OsRng)
+        .await
+        .unwrap();
 
     let token = w.token(&login, Purpose::ResetPassword, at(60)).await;
     let (challenge, methods) = reset_challenge(reset(&w, &token, NEW_PASSWORD, at(61)).await);
@@ -214,7 +218,7 @@ async fn the_phone_that_proved_a_reset_is_not_also_its_second_factor() {
         .await
         .unwrap();
     let account = w.signed_in(&session, T0).await.account;
-    let setup = w.outbox.last_code_to(&login).unwrap();
+    let setup = w.sent().await.last_code_to(&login).unwrap();
     let codes = confirm_two_factor(&w.services, &account, &setup, Language::English, T0, &mut OsRng).await.unwrap();
 
     let token = w.token(&login, Purpose::ResetPassword, at(60)).await;

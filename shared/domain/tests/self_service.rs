@@ -46,17 +46,18 @@ async fn a_new_password_keeps_this_session_and_ends_the_others() {
     let signed_in = w.signed_in(&here, at(2)).await;
     let (current, wrong_current) = (Password::new(PASSWORD), Password::new("Not-The-Passw0rd"));
     let (new, weak) = (Password::new(NEW_PASSWORD), Password::new("short"));
-    let refused = change_password(&w.services, &signed_in, &wrong_current, &new, Language::English, at(3)).await;
+    let refused =
+        change_password(&w.services, &signed_in, &wrong_current, &new, Language::English, at(3), &mut OsRng).await;
     assert!(matches!(refused, Err(Error::InvalidCredentials)), "{refused:?}");
-    let refused = change_password(&w.services, &signed_in, &current, &weak, Language::English, at(3)).await;
+    let refused = change_password(&w.services, &signed_in, &current, &weak, Language::English, at(3), &mut OsRng).await;
     assert!(matches!(refused, Err(Error::WeakPassword { .. })), "{refused:?}");
 
-    change_password(&w.services, &signed_in, &current, &new, Language::English, at(4)).await.unwrap();
+    change_password(&w.services, &signed_in, &current, &new, Language::English, at(4), &mut OsRng).await.unwrap();
     w.signed_in(&here, at(5)).await;
     assert!(matches!(w.authenticate(&elsewhere, at(5)).await, Err(Error::Unauthorized)));
     assert!(matches!(w.sign_in(&login, PASSWORD, at(6)).await, Err(Error::InvalidCredentials)));
     w.session(&login, NEW_PASSWORD, at(7)).await;
-    assert!(w.outbox.told(&login, SecurityEvent::PasswordChanged));
+    assert!(w.sent().await.told(&login, SecurityEvent::PasswordChanged));
 }
 
 #[tokio::test]
@@ -69,7 +70,8 @@ async fn guessing_the_current_password_is_throttled_like_sign_in() {
         let services = &w.services;
         async move {
             let new = Password::new(NEW_PASSWORD);
-            change_password(services, signed_in, &Password::new(current), &new, Language::English, now).await
+            change_password(services, signed_in, &Password::new(current), &new, Language::English, now, &mut OsRng)
+                .await
         }
     };
     for second in 0..3 {
@@ -92,20 +94,24 @@ async fn a_removed_recovery_contact_is_free_for_another_account() {
         &password_proof(),
         Language::English,
         at(10),
+        &mut OsRng,
     )
     .await
     .unwrap();
     let signed_in = w.signed_in(&session, at(20)).await;
     let proof = password_proof();
-    let remove =
-        |kind: &'static str| remove_recovery_contact(&w.services, &signed_in, kind, &proof, Language::English, at(20));
+    let remove = |kind: &'static str| {
+        let (services, signed_in, proof) = (&w.services, &signed_in, &proof);
+        async move { remove_recovery_contact(services, signed_in, kind, proof, Language::English, at(20), &mut OsRng).await }
+    };
     assert!(matches!(remove("email").await, Err(Error::PrimaryContact)));
     assert!(matches!(remove("fax").await, Err(Error::NotFound)));
     remove("phone").await.expect("removed");
-    assert!(w.outbox.told(&login, SecurityEvent::RecoveryContactRemoved));
+    assert!(w.sent().await.told(&login, SecurityEvent::RecoveryContactRemoved));
     let signed_in = w.signed_in(&session, at(30)).await;
     assert!(signed_in.account.recovery_phone.is_none());
-    let again = remove_recovery_contact(&w.services, &signed_in, "phone", &proof, Language::English, at(30)).await;
+    let again =
+        remove_recovery_contact(&w.services, &signed_in, "phone", &proof, Language::English, at(30), &mut OsRng).await;
     assert!(matches!(again, Err(Error::NotFound)), "{again:?}");
     w.sign_up(&recovery, at(120)).await;
 }
@@ -119,7 +125,7 @@ async fn two_factor_is_turned_off_by_the_password_or_a_recovery_code() {
     let off = |proof: Proof, now| {
         let signed_in = &signed_in;
         let services = &w.services;
-        async move { disable_two_factor(services, signed_in, &proof, Language::English, now).await }
+        async move { disable_two_factor(services, signed_in, &proof, Language::English, now, &mut OsRng).await }
     };
     let refused = off(Proof::Password(Password::new("Not-The-Passw0rd")), at(11)).await;
     assert!(matches!(refused, Err(Error::InvalidCredentials)), "{refused:?}");
@@ -128,14 +134,21 @@ async fn two_factor_is_turned_off_by_the_password_or_a_recovery_code() {
 
     off(Proof::Code(codes[0].clone()), at(14)).await.expect("off by a recovery code");
     assert!(matches!(w.sign_in(&login, PASSWORD, at(15)).await, Ok(SignInOutcome::SignedIn(_))), "no second factor");
-    assert!(w.outbox.told(&login, SecurityEvent::TwoFactorOff));
+    assert!(w.sent().await.told(&login, SecurityEvent::TwoFactorOff));
 
     let (_, again) = signed_up(&w, email()).await;
     w.enable_totp(&again, at(20)).await;
     let signed_in = w.signed_in(&again, at(21)).await;
-    disable_two_factor(&w.services, &signed_in, &Proof::Password(Password::new(PASSWORD)), Language::English, at(22))
-        .await
-        .expect("off by the password");
+    disable_two_factor(
+        &w.services,
+        &signed_in,
+        &Proof::Password(Password::new(PASSWORD)),
+        Language::English,
+        at(22),
+        &mut OsRng,
+    )
+    .await
+    .expect("off by the password");
     assert!(!w.signed_in(&again, at(23)).await.account.two_factor_enabled());
 }
 
@@ -163,7 +176,7 @@ async fn new_recovery_codes_replace_the_old_ones() {
         .recovery_codes;
     assert_eq!(fresh.len(), 10);
     assert!(fresh.iter().all(|code| !old.contains(code)));
-    assert!(w.outbox.told(&login, SecurityEvent::RecoveryCodesRegenerated));
+    assert!(w.sent().await.told(&login, SecurityEvent::RecoveryCodesRegenerated));
     assert!(matches!(recover(&w, &login, &old[0], at(20)).await, Err(Error::InvalidCode { .. })), "old codes are gone");
     recover(&w, &login, &fresh[0], at(21)).await.expect("a new code");
 }
@@ -238,7 +251,7 @@ async fn a_deleted_account_needs_its_password_and_second_factor_and_frees_its_co
         let (signed_in, services, code) = (&signed_in, &w.services, code.map(str::to_owned));
         async move {
             let password = Password::new(password);
-            delete_account(services, signed_in, &password, code.as_deref(), Language::English, now).await
+            delete_account(services, signed_in, &password, code.as_deref(), Language::English, now, &mut OsRng).await
         }
     };
     assert!(matches!(delete("Not-The-Passw0rd", None, at(11)).await, Err(Error::InvalidCredentials)));
@@ -249,6 +262,6 @@ async fn a_deleted_account_needs_its_password_and_second_factor_and_frees_its_co
     delete(PASSWORD, Some(&codes[0]), at(15)).await.expect("deleted");
     assert!(matches!(w.authenticate(&session, at(16)).await, Err(Error::Unauthorized)));
     assert!(matches!(w.sign_in(&login, PASSWORD, at(17)).await, Err(Error::InvalidCredentials)));
-    assert!(w.outbox.told(&login, SecurityEvent::AccountDeleted));
+    assert!(w.sent().await.told(&login, SecurityEvent::AccountDeleted));
     w.sign_up(&login, at(60)).await;
 }

@@ -57,8 +57,8 @@ async fn the_right_password_signs_in_and_the_owner_is_told() {
     };
     assert_eq!(issued.expires_in, 30 * 86_400);
     assert_eq!(w.signed_in(&issued.session_token, at(101)).await.account.id, account_id);
-    assert!(w.outbox.told(&login, SecurityEvent::NewDeviceSignIn));
-    let notice = w.outbox.to(&login).pop().unwrap();
+    assert!(w.sent().await.told(&login, SecurityEvent::NewDeviceSignIn));
+    let notice = w.sent().await.to(&login).pop().unwrap();
     assert!(notice.text.contains("198.51.100.0/24"), "the network, not the address: {notice:?}");
 }
 
@@ -69,7 +69,7 @@ async fn a_wrong_password_and_an_unknown_login_get_the_same_answer() {
     w.sign_up(&login, T0).await;
     assert!(matches!(w.sign_in(&login, "Wrong-Password-1", at(1)).await, Err(Error::InvalidCredentials)));
     assert!(matches!(w.sign_in(&phone(), PASSWORD, at(2)).await, Err(Error::InvalidCredentials)));
-    assert!(!w.outbox.told(&login, SecurityEvent::NewDeviceSignIn), "nobody signed in");
+    assert!(!w.sent().await.told(&login, SecurityEvent::NewDeviceSignIn), "nobody signed in");
 }
 
 #[tokio::test]
@@ -182,14 +182,14 @@ async fn an_sms_code_goes_to_the_verified_phone_at_most_once_a_minute() {
         .await
         .unwrap();
     let account = w.signed_in(&session, T0).await.account;
-    let setup = w.outbox.last_code_to(&login).unwrap();
+    let setup = w.sent().await.last_code_to(&login).unwrap();
     confirm_two_factor(&w.services, &account, &setup, Language::English, T0, &mut OsRng).await.unwrap();
 
     let (challenge, methods) = challenge_of(w.sign_in(&login, PASSWORD, at(100)).await);
     assert_eq!(methods, [MfaMethod::Sms, MfaMethod::RecoveryCode]);
     let sent = send_challenge_sms(&w.services, &challenge, Language::English, at(101), &mut OsRng).await.unwrap();
     assert_eq!(sent.destination, login.masked());
-    let code = w.outbox.last_code_to(&login).unwrap();
+    let code = w.sent().await.last_code_to(&login).unwrap();
     let soon = send_challenge_sms(&w.services, &challenge, Language::English, at(130), &mut OsRng).await;
     assert!(matches!(soon, Err(Error::RateLimited { .. })), "{soon:?}");
     assert!(matches!(answer(&w, &challenge, MfaMethod::Totp, &code, at(131)).await, Err(Error::InvalidRequest(_))));

@@ -70,7 +70,7 @@ async fn an_authenticator_app_is_on_once_its_first_code_is_confirmed() {
         assert!(code.len() == 11 && code.as_bytes()[5] == b'-', "{code}");
     }
     assert_eq!(account(&w, &session).await.two_factor.methods, [SecondFactor::Totp]);
-    assert!(w.outbox.told(&login, SecurityEvent::TwoFactorOn));
+    assert!(w.sent().await.told(&login, SecurityEvent::TwoFactorOn));
     let (_, methods) = challenge_of(w.sign_in(&login, PASSWORD, at(40)).await);
     assert_eq!(methods, [MfaMethod::Totp, MfaMethod::RecoveryCode]);
 }
@@ -129,12 +129,13 @@ async fn sms_codes_need_a_verified_phone() {
         &password_proof(),
         Language::English,
         at(10),
+        &mut OsRng,
     )
     .await
     .unwrap();
     let started = start(&w, &session, SecondFactor::Sms, at(20)).await;
     assert!(matches!(&started, Ok(SetupStarted::Sms { destination, .. }) if *destination == phone.masked()));
-    let code = w.outbox.last_code_to(&phone).expect("a code by SMS");
+    let code = w.sent().await.last_code_to(&phone).expect("a code by SMS");
     confirm(&w, &session, &code, at(30)).await.expect("on");
     assert_eq!(account(&w, &session).await.two_factor.methods, [SecondFactor::Sms]);
 }

@@ -17,7 +17,7 @@ async fn a_code_confirms_once_for_a_token_that_is_used_once() {
     let contact = email();
     let sent = w.request(&contact, Purpose::SignUp, T0).await.unwrap();
     assert_eq!((sent.destination.as_str(), sent.expires_in, sent.resend_after), (contact.masked().as_str(), 600, 60));
-    let code = w.outbox.last_code_to(&contact).expect("a code arrived");
+    let code = w.sent().await.last_code_to(&contact).expect("a code arrived");
     let token = w.confirm(&sent, &code, at(30)).await.expect("the right code");
     assert!(matches!(w.confirm(&sent, &code, at(31)).await, Err(Error::VerificationExpired)), "a code confirms once");
 
@@ -30,7 +30,7 @@ async fn wrong_codes_count_down_the_attempts_and_then_even_the_right_one_fails()
     let w = world();
     let contact = phone();
     let sent = w.request(&contact, Purpose::SignUp, T0).await.unwrap();
-    let code = w.outbox.last_code_to(&contact).unwrap();
+    let code = w.sent().await.last_code_to(&contact).unwrap();
     for left in (0..5).rev() {
         let answer = w.confirm(&sent, &wrong(&code), at(10)).await;
         assert!(matches!(answer, Err(Error::InvalidCode { attempts_left }) if attempts_left == left), "{answer:?}");
@@ -43,11 +43,11 @@ async fn codes_and_tokens_expire() {
     let w = world();
     let (late, in_time) = (email(), email());
     let sent = w.request(&late, Purpose::SignUp, T0).await.unwrap();
-    let code = w.outbox.last_code_to(&late).unwrap();
+    let code = w.sent().await.last_code_to(&late).unwrap();
     assert!(matches!(w.confirm(&sent, &code, at(600)).await, Err(Error::VerificationExpired)), "after 10 minutes");
 
     let sent = w.request(&in_time, Purpose::SignUp, T0).await.unwrap();
-    let code = w.outbox.last_code_to(&in_time).unwrap();
+    let code = w.sent().await.last_code_to(&in_time).unwrap();
     let confirmed = 599;
     let token = w.confirm(&sent, &code, at(confirmed)).await.expect("just in time");
     // The token lasts 15 minutes from the confirmation.
@@ -60,16 +60,16 @@ async fn asking_again_waits_for_the_cooldown_and_retires_the_earlier_code() {
     let w = world();
     let contact = email();
     let first = w.request(&contact, Purpose::SignUp, T0).await.unwrap();
-    let first_code = w.outbox.last_code_to(&contact).unwrap();
+    let first_code = w.sent().await.last_code_to(&contact).unwrap();
     let early = w.request(&contact, Purpose::SignUp, at(45)).await;
     assert!(
         matches!(early, Err(Error::RateLimited { retry_after }) if retry_after == Duration::from_secs(15)),
         "{early:?}"
     );
-    assert_eq!(w.outbox.to(&contact).len(), 1, "nothing sent");
+    assert_eq!(w.sent().await.to(&contact).len(), 1, "nothing sent");
 
     let second = w.request(&contact, Purpose::SignUp, at(60)).await.expect("after the cooldown");
-    let second_code = w.outbox.last_code_to(&contact).unwrap();
+    let second_code = w.sent().await.last_code_to(&contact).unwrap();
     let retired = w.confirm(&first, &first_code, at(70)).await;
     assert!(matches!(retired, Err(Error::VerificationExpired)), "the earlier code is retired: {retired:?}");
     w.confirm(&second, &second_code, at(71)).await.expect("the newest code");
@@ -93,14 +93,14 @@ async fn wrong_codes_across_requests_close_the_destination_for_the_hour() {
     let w = world_with(&[("FAILED_CODES_PER_DESTINATION_PER_HOUR", "3")]);
     let contact = email();
     let sent = w.request(&contact, Purpose::SignUp, T0).await.unwrap();
-    let code = w.outbox.last_code_to(&contact).unwrap();
+    let code = w.sent().await.last_code_to(&contact).unwrap();
     for _ in 0..3 {
         assert!(matches!(w.confirm(&sent, &wrong(&code), at(10)).await, Err(Error::InvalidCode { .. })));
     }
     // A fresh code would bring fresh guesses: refused until the hour is over.
     assert!(matches!(w.request(&contact, Purpose::SignUp, at(60)).await, Err(Error::RateLimited { .. })));
     let sent = w.request(&contact, Purpose::SignUp, at(3600)).await.expect("the next hour");
-    let code = w.outbox.last_code_to(&contact).unwrap();
+    let code = w.sent().await.last_code_to(&contact).unwrap();
     w.confirm(&sent, &code, at(3601)).await.expect("the right code");
 }
 
@@ -109,19 +109,19 @@ async fn the_answer_does_not_tell_who_has_an_account() {
     let w = world();
     let registered = email();
     w.sign_up(&registered, T0).await;
-    let before = w.outbox.to(&registered).len();
+    let before = w.sent().await.to(&registered).len();
     let sent = w.request(&registered, Purpose::SignUp, at(60)).await.expect("answered as for anyone");
     assert_eq!(sent.destination, registered.masked());
-    let notice = w.outbox.to(&registered);
+    let notice = w.sent().await.to(&registered);
     assert_eq!(notice.len(), before + 1);
     let told = notice.last().unwrap();
     assert!(told.subject.contains("already have") && code_in(&told.text).is_none(), "a notice, no code: {told:?}");
 
     let stranger = email();
     w.request(&stranger, Purpose::ResetPassword, T0).await.expect("answered as for an account");
-    assert!(w.outbox.to(&stranger).is_empty(), "no reset code for a contact without an account");
+    assert!(w.sent().await.to(&stranger).is_empty(), "no reset code for a contact without an account");
     w.request(&registered, Purpose::ResetPassword, at(120)).await.unwrap();
-    assert!(w.outbox.last_code_to(&registered).is_some(), "a reset code for the account's contact");
+    assert!(w.sent().await.last_code_to(&registered).is_some(), "a reset code for the account's contact");
 }
 
 #[tokio::test]
@@ -129,13 +129,13 @@ async fn sms_goes_to_allowed_countries_within_the_country_ceiling() {
     let w = world_with(&[("SMS_ALLOWED_COUNTRY_CODES", "91"), ("SMS_PER_COUNTRY_PER_HOUR", "2")]);
     let abroad = Contact::Phone(PhoneNumber::parse(Some("+1"), "201 555 0123").unwrap());
     assert!(matches!(w.request(&abroad, Purpose::SignUp, T0).await, Err(Error::UnsupportedRegion(_))));
-    assert!(w.outbox.to(&abroad).is_empty());
+    assert!(w.sent().await.to(&abroad).is_empty());
     for _ in 0..2 {
         w.request(&phone(), Purpose::SignUp, T0).await.expect("under the ceiling");
     }
     let over = phone();
     assert!(matches!(w.request(&over, Purpose::SignUp, at(1)).await, Err(Error::RateLimited { .. })));
-    assert!(w.outbox.to(&over).is_empty());
+    assert!(w.sent().await.to(&over).is_empty());
     w.request(&over, Purpose::SignUp, at(3600)).await.expect("the next hour");
 }
 
@@ -159,7 +159,7 @@ async fn a_solved_proof_of_work_pays_for_one_code() {
     let solved = captcha::payload_for(&challenge, captcha::solve(&challenge).unwrap());
     let first = email();
     request_code(&w.services, ask(Some(solved.clone()), first.clone()), at(5), &mut OsRng).await.expect("solved");
-    assert!(w.outbox.last_code_to(&first).is_some());
+    assert!(w.sent().await.last_code_to(&first).is_some());
     let replay = request_code(&w.services, ask(Some(solved), email()), at(6), &mut OsRng).await;
     assert!(matches!(replay, Err(Error::CaptchaFailed)), "the same solution again: {replay:?}");
 }

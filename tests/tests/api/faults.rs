@@ -1,15 +1,21 @@
-//! When AWS misbehaves (issue 16, items 1 and 2): a throttled, failing, unreachable or hanging
-//! DynamoDB or Secrets Manager answers 503 `service_unavailable` with `Retry-After`, within the
-//! functions' time budget, with nothing half-written, and the same request works once the fault
-//! clears; a bug of ours (a request AWS calls invalid) stays a 500.
+//! When AWS misbehaves (issue 16): a throttled, failing, unreachable or hanging DynamoDB or
+//! Secrets Manager answers 503 `service_unavailable` with `Retry-After`, within the functions'
+//! time budget, with nothing half-written, and the same request works once the fault clears; a
+//! bug of ours (a request AWS calls invalid) stays a 500. SES or SNS failing never fails a
+//! request: the courier tries again and the message arrives once the fault clears, once; a
+//! message refused for good frees its resend wait. Every test ends with the table consistent.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use integration_tests::faults::{Fault, Faults};
-use integration_tests::{new_email, new_secret_arn, random_hex, sdk_config, Stack, TestRequest, TestResponse};
+use integration_tests::outbox::{last_code_to, messages_to};
+use integration_tests::{
+    new_email, new_phone, new_secret_arn, random_hex, sdk_config, Stack, TestRequest, TestResponse,
+};
 use serde_json::json;
 use shared::app::{ColdStart, Keyrings, SesAndSns};
+use shared::domain::Contact;
 use shared::waits::Budget;
 use shared::{App, Error};
 
@@ -52,6 +58,80 @@ async fn a_throttled_or_failing_dynamodb_is_a_503_that_writes_nothing_and_a_retr
     let email = new_email();
     let sent = stack.request_code(json!({"channel": "email", "email": email.canonical(), "purpose": "sign_up"})).await;
     assert_eq!(sent.status, 202, "the fault cleared: {:?}", sent.json);
+    stack.assert_consistent().await;
+}
+
+fn code_request(contact: &Contact) -> serde_json::Value {
+    match contact {
+        Contact::Phone(phone) => json!({"channel": "sms", "phone": phone.e164(), "purpose": "sign_up"}),
+        Contact::Email(email) => json!({"channel": "email", "email": email.as_str(), "purpose": "sign_up"}),
+    }
+}
+
+#[tokio::test]
+async fn a_failing_ses_or_sns_delays_a_code_which_arrives_once_the_fault_clears_once() {
+    let (stack, faults) = faulty_stack().await;
+    for (contact, operation, fault) in [
+        (new_email(), "sesv2:SendEmail", Fault::Throttle),
+        (new_email(), "sesv2:SendEmail", Fault::Reset),
+        (new_phone(), "sns:Publish", Fault::ServerError),
+        (new_phone(), "sns:Publish", Fault::Throttle),
+    ] {
+        let what = format!("{operation} {fault:?}");
+        faults.set(operation, fault);
+        let sent = stack.request_code(code_request(&contact)).await;
+        assert_eq!(sent.status, 202, "{what}: the request does not wait for the provider: {:?}", sent.json);
+        assert!(messages_to(&contact).is_empty(), "{what}: not sent yet");
+        assert_eq!(stack.deliver().await.batch_item_failures.len(), 1, "{what}: the courier asks again");
+        assert_eq!(stack.waiting_messages().await.len(), 1, "{what}: the message waits");
+
+        faults.clear();
+        assert!(stack.deliver().await.batch_item_failures.is_empty(), "{what}");
+        assert_eq!(messages_to(&contact).len(), 1, "{what}: arrived once the fault cleared");
+        assert!(last_code_to(&contact).is_some(), "{what}");
+        stack.deliver().await;
+        assert_eq!(messages_to(&contact).len(), 1, "{what}: and only once");
+        assert!(stack.waiting_messages().await.is_empty(), "{what}");
+    }
+    stack.assert_consistent().await;
+}
+
+#[tokio::test]
+async fn a_message_refused_for_good_is_given_up_and_frees_the_resend_wait() {
+    let (stack, faults) = faulty_stack().await;
+    for (contact, operation) in [(new_phone(), "sns:Publish"), (new_email(), "sesv2:SendEmail")] {
+        // The provider refuses the destination (as SES a rejected address, SNS an opted-out number).
+        faults.set(operation, Fault::Invalid);
+        assert_eq!(stack.request_code(code_request(&contact)).await.status, 202, "{operation}");
+        faults.clear();
+        assert!(messages_to(&contact).is_empty(), "{operation}");
+        assert!(stack.waiting_messages().await.is_empty(), "{operation}: given up on, not left waiting");
+
+        // Within the 60 s resend cooldown, a new code may be asked for at once, and it arrives.
+        let again = stack.request_code(code_request(&contact)).await;
+        assert_eq!(again.status, 202, "{operation}: the wait was freed: {:?}", again.json);
+        assert_eq!(messages_to(&contact).len(), 1, "{operation}");
+        // A code that did arrive keeps its wait.
+        assert_eq!(stack.request_code(code_request(&contact)).await.status, 429, "{operation}");
+    }
+    stack.assert_consistent().await;
+}
+
+#[tokio::test]
+async fn a_message_failing_every_attempt_is_given_up_after_the_last() {
+    let (stack, faults) = faulty_stack().await;
+    let contact = new_email();
+    faults.set("sesv2:SendEmail", Fault::ServerError);
+    assert_eq!(stack.request_code(code_request(&contact)).await.status, 202);
+    for attempt in 2..shared::domain::courier::MAX_ATTEMPTS {
+        assert_eq!(stack.deliver().await.batch_item_failures.len(), 1, "attempt {attempt}");
+    }
+    assert!(stack.deliver().await.batch_item_failures.is_empty(), "the last attempt gives up");
+    assert!(stack.waiting_messages().await.is_empty());
+    faults.clear();
+    assert_eq!(stack.request_code(code_request(&contact)).await.status, 202, "the wait was freed");
+    assert_eq!(messages_to(&contact).len(), 1);
+    stack.assert_consistent().await;
 }
 
 #[tokio::test]
@@ -94,6 +174,7 @@ async fn a_create_account_whose_transaction_failed_is_retried_with_the_same_toke
     assert_eq!(created.status, 201, "{:?}", created.json);
     let again = stack.call(create_account::handle, request()).await;
     assert_eq!((again.status, &again.json), (201, &created.json), "the retry gets the first answer");
+    stack.assert_consistent().await;
 }
 
 /// A request the service built wrong is a bug, and says so: 500, not "try again".

@@ -72,7 +72,7 @@ async fn a_destination_that_keeps_failing_codes_is_stopped_for_the_day() {
     // Three wrong codes in the first hour, two in the second: five today.
     for (at, wrong_codes) in [(hour(0), 3), (hour(1), 2)] {
         let sent = ask_at(at).await.expect("a code");
-        let code = last_sms_code(&e164(&cc, &national));
+        let code = last_sms_code(&stack, &e164(&cc, &national)).await;
         for _ in 0..wrong_codes {
             let guess =
                 confirm_code(stack.app, &sent.verification_id, &wrong(&code), Timestamp(at.0 + 1), &mut rng).await;

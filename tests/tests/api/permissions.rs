@@ -55,12 +55,30 @@ fn the_captcha_function_reads_counters_and_holds_only_the_edge_secret() {
     for binary in functions().iter().map(String::as_str).filter(|b| *b != "captcha") {
         let secrets: Vec<&str> =
             policies.of(binary).iter().flat_map(|grant| grant.refs.iter().map(String::as_str)).collect();
-        assert_eq!(secrets, ["ServiceSecret", "EdgeSecret"], "{binary}");
+        // The courier opens messages and counts SMS under the service secret alone.
+        let given: &[&str] = if binary == "courier" { &["ServiceSecret"] } else { &["ServiceSecret", "EdgeSecret"] };
+        assert_eq!(secrets, given, "{binary}");
     }
     let template = std::fs::read_to_string(template_path()).unwrap();
     let captcha = &template[template.find("Binary: captcha").unwrap()..];
     let captcha = &captcha[..captcha.find("\n  # ---").unwrap()];
     assert!(captcha.contains("SERVICE_SECRET_ARN: \"\""), "the captcha function's environment names no service secret");
+}
+
+/// Only the courier sends: no request function may call SES or SNS, so none can be made to send
+/// a message that was not written to the outbox with its change.
+#[test]
+fn only_the_courier_may_send_email_or_sms() {
+    let policies = Policies::of_repository();
+    for binary in functions() {
+        let sends = policies
+            .of(&binary)
+            .iter()
+            .flat_map(|grant| grant.actions.iter())
+            .filter(|action| action.starts_with("ses:") || action.starts_with("sns:"))
+            .count();
+        assert_eq!(sends > 0, binary == "courier", "{binary}");
+    }
 }
 
 /// The check is not vacuous: held to a template without its `GetItem`, the captcha function's

@@ -23,7 +23,9 @@ pub(super) fn e164(country_code: &str, national: &str) -> String {
     PhoneNumber::parse(Some(country_code), national).unwrap().e164().to_owned()
 }
 
-pub(super) fn last_sms_code(e164: &str) -> String {
+/// The code of the newest SMS to `e164`, once the courier has delivered what waits.
+pub(super) async fn last_sms_code(stack: &Stack, e164: &str) -> String {
+    stack.deliver().await;
     let messages = sms_to(e164);
     code_in(messages.last().expect("an SMS was sent")).expect("the SMS holds a code")
 }
@@ -51,7 +53,7 @@ async fn phone_code_arrives_by_sms_and_confirms_once() {
     let messages = sms_to(&number);
     assert_eq!(messages.len(), 1);
     assert!(messages[0].contains("Mi Account") && messages[0].contains("10 minutes"), "{}", messages[0]);
-    let code = last_sms_code(&number);
+    let code = last_sms_code(&stack, &number).await;
 
     let id = sent.json["verification_id"].as_str().unwrap();
     let confirmed = confirm(&stack, id, &code).await;
@@ -103,7 +105,7 @@ async fn wrong_codes_count_down_then_the_verification_is_gone() {
     let sent =
         ask(&stack, json!({"channel": "sms", "country_code": cc, "phone": national, "purpose": "sign_up"})).await;
     let id = sent.json["verification_id"].as_str().unwrap();
-    let code = last_sms_code(&e164(&cc, &national));
+    let code = last_sms_code(&stack, &e164(&cc, &national)).await;
 
     for left in (0..5).rev() {
         let answer = confirm(&stack, id, &wrong(&code)).await;
@@ -121,7 +123,7 @@ async fn twenty_concurrent_confirms_give_exactly_one_token() {
     let sent =
         ask(&stack, json!({"channel": "sms", "country_code": cc, "phone": national, "purpose": "sign_up"})).await;
     let id = sent.json["verification_id"].as_str().unwrap().to_owned();
-    let code = last_sms_code(&e164(&cc, &national));
+    let code = last_sms_code(&stack, &e164(&cc, &national)).await;
 
     let stack = std::sync::Arc::new(stack);
     let tasks: Vec<_> = (0..20)
@@ -229,7 +231,7 @@ async fn a_code_expires_after_ten_minutes() {
     let sent = request_code(stack.app, phone_request(&stack, &national, &random_ip(), now).await, now, &mut rng)
         .await
         .unwrap();
-    let code = last_sms_code(&e164(&cc, &national));
+    let code = last_sms_code(&stack, &e164(&cc, &national)).await;
     let late = confirm_code(stack.app, &sent.verification_id, &code, Timestamp(now.0 + 600), &mut rng).await;
     assert!(matches!(late, Err(shared::Error::VerificationExpired)), "{late:?}");
     let in_time = confirm_code(stack.app, &sent.verification_id, &code, Timestamp(now.0 + 599), &mut rng).await;
@@ -245,7 +247,7 @@ async fn a_new_code_retires_the_previous_one() {
     let first = request_code(stack.app, phone_request(&stack, &national, &random_ip(), now).await, now, &mut rng)
         .await
         .unwrap();
-    let first_code = last_sms_code(&e164(&cc, &national));
+    let first_code = last_sms_code(&stack, &e164(&cc, &national)).await;
     let second = request_code(
         stack.app,
         phone_request(&stack, &national, &random_ip(), Timestamp(now.0 + 61)).await,
@@ -254,7 +256,7 @@ async fn a_new_code_retires_the_previous_one() {
     )
     .await
     .unwrap();
-    let second_code = last_sms_code(&e164(&cc, &national));
+    let second_code = last_sms_code(&stack, &e164(&cc, &national)).await;
 
     let old = confirm_code(stack.app, &first.verification_id, &first_code, Timestamp(now.0 + 62), &mut rng).await;
     assert!(matches!(old, Err(shared::Error::VerificationExpired)), "{old:?}");
@@ -280,7 +282,7 @@ async fn failed_guesses_are_capped_per_destination_across_codes() {
         )
         .await
         .unwrap();
-        let code = last_sms_code(&e164(&cc, &national));
+        let code = last_sms_code(&stack, &e164(&cc, &national)).await;
         for _ in 0..5 {
             let guess =
                 confirm_code(stack.app, &sent.verification_id, &wrong(&code), Timestamp(at + 1), &mut rng).await;

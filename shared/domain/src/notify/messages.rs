@@ -32,7 +32,8 @@ impl Message {
 }
 
 /// A security-relevant change the account's owner is told about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum SecurityEvent {
     NewDeviceSignIn,
     PasswordReset,

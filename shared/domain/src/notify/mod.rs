@@ -7,22 +7,31 @@ pub use messages::{Message, SecurityEvent};
 
 use async_trait::async_trait;
 
-use crate::error::Result;
 use crate::Contact;
+
+/// Why a message was not delivered: what the courier does next depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Undelivered {
+    /// A passing fault (throttled, timed out, failing on the provider's side): try again later.
+    Passing,
+    /// Refused for good for this destination (a rejected address, an opted-out number).
+    Refused,
+}
 
 #[async_trait]
 pub trait Notifier: Send + Sync {
-    /// Delivers `message` to `to`; `Error::DeliveryFailed` when the provider refused it.
-    async fn send(&self, to: &Contact, message: &Message) -> Result<()>;
+    /// Delivers `message` to `to`, or says why not.
+    async fn send(&self, to: &Contact, message: &Message) -> Result<(), Undelivered>;
 }
 
-/// The notifier of a function built without message channels (`shared::app::NoMessages`). Such a
-/// function has no route that sends, so a call here is a bug: it fails instead of sending.
+/// The notifier of every function but the courier (`shared::app::NoMessages`): they write
+/// messages to the outbox and never send, so a call here is a bug, refused and logged.
 pub struct NoNotifier;
 
 #[async_trait]
 impl Notifier for NoNotifier {
-    async fn send(&self, _to: &Contact, _message: &Message) -> Result<()> {
-        Err(crate::error::Error::internal("notifier", "this function is built without message channels"))
+    async fn send(&self, _to: &Contact, _message: &Message) -> Result<(), Undelivered> {
+        tracing::error!("a function built without message channels was asked to send");
+        Err(Undelivered::Refused)
     }
 }

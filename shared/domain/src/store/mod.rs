@@ -18,6 +18,7 @@ use crate::account::{Account, AccountChange, PendingSecondFactor, TokenClaim};
 use crate::error::Result;
 use crate::idempotency::IdempotencyRecord;
 use crate::limits::{Limit, LimitKey, Window};
+use crate::outbox::{Resend, SealedMessage};
 use crate::second_factor::{MfaChallenge, SecondFactorUse};
 use crate::secret::KeyedHash;
 use crate::session::{DeviceRecord, SessionRecord};
@@ -25,19 +26,28 @@ use crate::time::Timestamp;
 use crate::two_factor::SecondFactorActivation;
 use crate::verification::Verification;
 use crate::Contact;
-use crate::{AccountId, ChallengeId, DeviceId, SessionId, VerificationId};
+use crate::{AccountId, ChallengeId, DeviceId, MessageId, SessionId, VerificationId};
 
 /// Everything the domain stores: implemented by any type that implements every part.
-pub trait Store: VerificationStore + AccountStore + SessionStore + LimitStore {}
+///
+/// A write that causes messages takes them as `outbox` and writes them with the change, all or
+/// nothing (`outbox`): a refused change leaves no message, a committed one always has its own.
+pub trait Store: VerificationStore + AccountStore + SessionStore + LimitStore + OutboxStore {}
 
-impl<T: VerificationStore + AccountStore + SessionStore + LimitStore> Store for T {}
+impl<T: VerificationStore + AccountStore + SessionStore + LimitStore + OutboxStore> Store for T {}
 
 /// Sign-up and recovery codes: verifications, their attempts and their tokens.
 #[async_trait]
 pub trait VerificationStore: Send + Sync {
-    /// Saves a new verification and applies every limit, all or nothing.
+    /// Saves a new verification and its message and applies every limit, all or nothing.
     /// A limit that refuses answers `Error::RateLimited` and nothing is written.
-    async fn create_verification(&self, verification: &Verification, limits: &[Limit], now: Timestamp) -> Result<()>;
+    async fn create_verification(
+        &self,
+        verification: &Verification,
+        limits: &[Limit],
+        outbox: &[SealedMessage],
+        now: Timestamp,
+    ) -> Result<()>;
 
     /// Counts one attempt at the code of a verification that is pending, unexpired
     /// and under `max_attempts`, and returns it as counted; `None` when there is no such verification.
@@ -88,6 +98,7 @@ pub trait AccountStore: Send + Sync {
         account_id: &AccountId,
         pending: &PendingSecondFactor,
         resend_after: Duration,
+        outbox: &[SealedMessage],
     ) -> Result<bool>;
 
     /// Counts an attempt at confirming the setup `nonce`; `false` when it is gone or out of attempts.
@@ -95,8 +106,12 @@ pub trait AccountStore: Send + Sync {
         -> Result<bool>;
 
     /// Turns the method of setup `activation.nonce` on; `false` when that setup is gone.
-    async fn activate_second_factor(&self, account_id: &AccountId, activation: &SecondFactorActivation)
-        -> Result<bool>;
+    async fn activate_second_factor(
+        &self,
+        account_id: &AccountId,
+        activation: &SecondFactorActivation,
+        outbox: &[SealedMessage],
+    ) -> Result<bool>;
 
     /// Consumes the token, claims `contact` for the account as a recovery contact and
     /// frees `replaced`, all or nothing. `Error::ContactInUse` when any account has `contact`.
@@ -106,6 +121,7 @@ pub trait AccountStore: Send + Sync {
         claim: &TokenClaim,
         contact: &Contact,
         replaced: Option<&Contact>,
+        outbox: &[SealedMessage],
     ) -> Result<()>;
 
     /// Applies `change` to an account in one transaction: the account item, the tokens
@@ -116,7 +132,13 @@ pub trait AccountStore: Send + Sync {
 
     /// Deletes the account, frees its contacts and deletes the given sessions and devices,
     /// all or nothing (at most 90 of them; the rest can no longer sign in and expire by TTL).
-    async fn delete_account(&self, account: &Account, sessions: &[SessionId], devices: &[DeviceId]) -> Result<()>;
+    async fn delete_account(
+        &self,
+        account: &Account,
+        sessions: &[SessionId],
+        devices: &[DeviceId],
+        outbox: &[SealedMessage],
+    ) -> Result<()>;
 }
 
 /// Signing in: sessions, remembered devices and second-factor challenges.
@@ -136,7 +158,7 @@ pub trait SessionStore: Send + Sync {
         session_id: &SessionId,
     ) -> Result<(Option<Account>, Option<SessionRecord>)>;
 
-    async fn put_session(&self, session: &SessionRecord) -> Result<()>;
+    async fn put_session(&self, session: &SessionRecord, outbox: &[SealedMessage]) -> Result<()>;
 
     async fn delete_session(&self, account_id: &AccountId, session_id: &SessionId) -> Result<()>;
 
@@ -162,6 +184,7 @@ pub trait SessionStore: Send + Sync {
         code_hash: &KeyedHash,
         now: Timestamp,
         resend_after: Duration,
+        outbox: &[SealedMessage],
     ) -> Result<bool>;
 
     /// Closes the challenge, starts the session, uses up the second factor and
@@ -176,6 +199,7 @@ pub trait SessionStore: Send + Sync {
         used: &SecondFactorUse,
         resealed_totp: Option<(&str, &str)>,
         device: Option<&DeviceRecord>,
+        outbox: &[SealedMessage],
     ) -> Result<()>;
 
     /// The account's sessions and remembered devices, whatever their epoch.
@@ -199,4 +223,22 @@ pub trait LimitStore: Send + Sync {
 
     /// What a window counter holds.
     async fn window_count(&self, key: &LimitKey, window: Window) -> Result<u32>;
+}
+
+/// The outbox as the courier works it (`crate::courier`).
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Writes messages on their own, for a cause that is no write of this store's (a counter that
+    /// reached its limit outside any transaction).
+    async fn enqueue(&self, outbox: &[SealedMessage]) -> Result<()>;
+
+    /// Counts one delivery attempt at a message and returns it with the attempts so far, this
+    /// one included; `None` when it is gone (delivered or given up on).
+    async fn claim_message(&self, id: &MessageId) -> Result<Option<(SealedMessage, u32)>>;
+
+    async fn delete_message(&self, id: &MessageId) -> Result<()>;
+
+    /// Ends the wait a code started before another may be sent, if that code is still the
+    /// newest of its kind (a later one keeps its own wait).
+    async fn free_resend(&self, resend: &Resend) -> Result<()>;
 }

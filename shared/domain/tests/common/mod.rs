@@ -13,7 +13,9 @@ use totp_rs::{Algorithm, Secret, TOTP};
 
 use domain::account::{create_account, NewAccount, SecondFactor};
 use domain::config::Config;
-use domain::notify::{Message, Notifier, SecurityEvent};
+use domain::courier;
+use domain::notify::{Message, Notifier, SecurityEvent, Undelivered};
+use domain::outbox::MESSAGE_TTL;
 use domain::password::Password;
 use domain::self_service::Proof;
 use domain::session::{authenticate, Authenticated, ClientInfo};
@@ -39,19 +41,39 @@ pub fn at(seconds: i64) -> Timestamp {
     Timestamp(T0.0 + seconds)
 }
 
-/// What was sent, to whom, oldest first.
+/// What was sent, to whom, oldest first; and how the provider answers the next sends.
 #[derive(Clone, Default)]
-pub struct Outbox(Arc<Mutex<Vec<(Contact, Message)>>>);
+pub struct Inbox(Arc<Mutex<Vec<(Contact, Message)>>>, Arc<Mutex<Provider>>);
+
+/// SES or SNS, as the courier meets them.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Debug)]
+pub enum Provider {
+    #[default]
+    Up,
+    /// Throttled, timing out, failing on its side: `ServiceUnavailable`.
+    Failing,
+    /// Refusing the destination for good: a bounced address, an opted-out number.
+    Refusing,
+}
 
 #[async_trait]
-impl Notifier for Outbox {
-    async fn send(&self, to: &Contact, message: &Message) -> Result<()> {
+impl Notifier for Inbox {
+    async fn send(&self, to: &Contact, message: &Message) -> std::result::Result<(), Undelivered> {
+        match *self.1.lock().unwrap() {
+            Provider::Up => {}
+            Provider::Failing => return Err(Undelivered::Passing),
+            Provider::Refusing => return Err(Undelivered::Refused),
+        }
         self.0.lock().unwrap().push((to.clone(), message.clone()));
         Ok(())
     }
 }
 
-impl Outbox {
+impl Inbox {
+    pub fn provider(&self, provider: Provider) {
+        *self.1.lock().unwrap() = provider;
+    }
+
     pub fn to(&self, contact: &Contact) -> Vec<Message> {
         let sent = self.0.lock().unwrap();
         sent.iter().filter(|(to, _)| to.canonical() == contact.canonical()).map(|(_, m)| m.clone()).collect()
@@ -121,7 +143,8 @@ pub fn config(settings: &[(&str, &str)]) -> Config {
 
 pub struct World {
     pub services: Services,
-    pub outbox: Outbox,
+    inbox: Inbox,
+    store: MemoryStore,
 }
 
 pub fn world() -> World {
@@ -130,10 +153,10 @@ pub fn world() -> World {
 
 /// `settings` as the function environment would set them.
 pub fn world_with(settings: &[(&str, &str)]) -> World {
-    let outbox = Outbox::default();
+    let (inbox, store) = (Inbox::default(), MemoryStore::new());
     let services =
-        Services::new(config(settings), Box::new(MemoryStore::new()), Box::new(outbox.clone()), Box::new(StubCaptcha));
-    World { services, outbox }
+        Services::new(config(settings), Box::new(store.clone()), Box::new(inbox.clone()), Box::new(StubCaptcha));
+    World { services, inbox, store }
 }
 
 pub fn email() -> Contact {
@@ -162,6 +185,35 @@ pub fn totp_code(base32: &str, at: Timestamp) -> String {
 
 /// The steps a person takes.
 impl World {
+    /// What people have received once the courier has delivered every waiting message, each at
+    /// the time it was written.
+    pub async fn sent(&self) -> &Inbox {
+        for message in self.store.outbox() {
+            let written = Timestamp(message.expires_at.0 - MESSAGE_TTL.as_secs() as i64);
+            courier::deliver(&self.services, &message.id, written).await.expect("the courier delivers");
+        }
+        &self.inbox
+    }
+
+    /// Messages written and not delivered yet.
+    pub fn waiting(&self) -> usize {
+        self.store.outbox().len()
+    }
+
+    /// Hands each waiting message to the courier once, at `now`: what became of each.
+    pub async fn deliver_at(&self, now: Timestamp) -> Vec<courier::Outcome> {
+        let mut outcomes = Vec::new();
+        for message in self.store.outbox() {
+            outcomes.push(courier::deliver(&self.services, &message.id, now).await.expect("the courier delivers"));
+        }
+        outcomes
+    }
+
+    /// What people received so far, without delivering anything more.
+    pub fn inbox(&self) -> &Inbox {
+        &self.inbox
+    }
+
     pub async fn request(&self, contact: &Contact, purpose: Purpose, now: Timestamp) -> Result<CodeSent> {
         let request = CodeRequest {
             captcha: None,
@@ -180,7 +232,7 @@ impl World {
     /// Asks for a code at `now`, reads it and confirms it: the token.
     pub async fn token(&self, contact: &Contact, purpose: Purpose, now: Timestamp) -> String {
         let sent = self.request(contact, purpose, now).await.expect("a code is sent");
-        let code = self.outbox.last_code_to(contact).expect("a code arrived");
+        let code = self.sent().await.last_code_to(contact).expect("a code arrived");
         self.confirm(&sent, &code, now).await.expect("the code confirms")
     }
 

@@ -10,6 +10,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Update};
 use domain::account::{Account, AccountChange, PendingSecondFactor, TokenClaim, TwoFactorChange};
 use domain::error::{Error, Result};
 use domain::idempotency::IdempotencyRecord;
+use domain::outbox::SealedMessage;
 use domain::second_factor::SecondFactorUse;
 use domain::store::AccountStore;
 use domain::two_factor::SecondFactorActivation;
@@ -20,6 +21,7 @@ use super::items::{
     recovery_attribute, session_item, stored_owner,
 };
 use super::keys::{account_key, contact_key, device_key, idempotency_key, n, s, session_key, verification_key};
+use super::outbox::add_outbox;
 use super::sessions::close_challenge;
 use super::transaction::Transaction;
 use super::{conditional, dynamo_error, DynamoStore};
@@ -93,11 +95,9 @@ impl AccountStore for DynamoStore {
         account_id: &AccountId,
         pending: &PendingSecondFactor,
         resend_after: Duration,
+        outbox: &[SealedMessage],
     ) -> Result<bool> {
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
+        let mut update = Update::builder()
             .set_key(Some(account_key(account_id)))
             .condition_expression(
                 "attribute_exists(pk) AND (attribute_not_exists(pending_created_at) OR pending_created_at <= :cutoff)",
@@ -127,7 +127,7 @@ impl AccountStore for DynamoStore {
             None => remove.push("pending_code_hash"),
         }
         let expression = format!("{set} REMOVE {}", remove.join(", "));
-        conditional(update.update_expression(expression).send().await.map(|_| ()), "UpdateItem")
+        self.update_with(update.update_expression(expression), outbox).await
     }
 
     async fn count_second_factor_attempt(
@@ -155,12 +155,10 @@ impl AccountStore for DynamoStore {
         &self,
         account_id: &AccountId,
         activation: &SecondFactorActivation,
+        outbox: &[SealedMessage],
     ) -> Result<bool> {
         let mut set = vec!["recovery_codes = :codes"];
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
+        let mut update = Update::builder()
             .set_key(Some(account_key(account_id)))
             .condition_expression("pending_nonce = :nonce")
             .expression_attribute_values(":nonce", s(&activation.nonce))
@@ -182,7 +180,7 @@ impl AccountStore for DynamoStore {
              pending_expires_at, pending_attempts, pending_totp_secret, pending_code_hash",
             set.join(", ")
         );
-        conditional(update.update_expression(expression).send().await.map(|_| ()), "UpdateItem")
+        self.update_with(update.update_expression(expression), outbox).await
     }
 
     async fn add_recovery_contact(
@@ -191,6 +189,7 @@ impl AccountStore for DynamoStore {
         claim: &TokenClaim,
         contact: &Contact,
         replaced: Option<&Contact>,
+        outbox: &[SealedMessage],
     ) -> Result<()> {
         let mut link = Update::builder()
             .set_key(Some(account_key(&account.id)))
@@ -211,6 +210,7 @@ impl AccountStore for DynamoStore {
         if let Some(old) = replaced {
             tx.delete(free_contact(old, &account.id), Error::Conflict)?;
         }
+        add_outbox(&mut tx, outbox)?;
         tx.commit(&self.client).await
     }
 
@@ -236,11 +236,19 @@ impl AccountStore for DynamoStore {
         if let Some(contact) = change.remove_recovery {
             tx.delete(free_contact(contact, change.account_id), Error::Conflict)?;
         }
+        add_outbox(&mut tx, change.outbox)?;
         tx.commit(&self.client).await
     }
 
-    async fn delete_account(&self, account: &Account, sessions: &[SessionId], devices: &[DeviceId]) -> Result<()> {
+    async fn delete_account(
+        &self,
+        account: &Account,
+        sessions: &[SessionId],
+        devices: &[DeviceId],
+        outbox: &[SealedMessage],
+    ) -> Result<()> {
         let mut tx = Transaction::new(&self.table);
+        add_outbox(&mut tx, outbox)?;
         // Only with the recovery contacts as read, so none added meanwhile stays claimed.
         let mut delete = Delete::builder().set_key(Some(account_key(&account.id)));
         let mut conditions = vec!["attribute_exists(pk)".to_owned()];

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use domain::limits::{LimitKey, Window};
-use domain::{AccountId, ChallengeId, Contact, DeviceId, SessionId, VerificationId};
+use domain::{AccountId, ChallengeId, Contact, DeviceId, MessageId, SessionId, VerificationId};
 
 use super::Item;
 
@@ -23,6 +23,10 @@ fn key(pk: String, sk: &str) -> Item {
 
 pub(super) fn verification_key(id: &VerificationId) -> Item {
     key(format!("VER#{}", id.as_str()), "VER")
+}
+
+pub(super) fn outbox_key(id: &MessageId) -> Item {
+    key(format!("OUT#{}", id.as_str()), "OUT")
 }
 
 pub(super) fn cooldown_key(key_: &LimitKey) -> Item {

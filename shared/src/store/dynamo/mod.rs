@@ -1,5 +1,5 @@
 //! The single-table DynamoDB implementation of `Store`: one file per sub-trait
-//! (`verifications`, `accounts`, `sessions`, `limits`) over the keys (`keys`), the item
+//! (`verifications`, `accounts`, `sessions`, `limits`, `outbox`) over the keys (`keys`), the item
 //! formats (`items`) and the transactions (`transaction`) they share.
 //!
 //! | item              | pk             | sk          | `ttl`: an hour after                 |
@@ -14,6 +14,7 @@
 //! | remembered device | `ACC#<id>`     | `DEV#<id>`  | the device expires                   |
 //! | MFA challenge     | `MFA#<id>`     | `MFA`       | the challenge expires                |
 //! | used CAPTCHA      | `CAPTCHA#<id>` | `CAPTCHA`   | the solved challenge expires         |
+//! | outbox message    | `OUT#<id>`     | `OUT`       | it is too old to send (15 minutes)   |
 //!
 //! Every item but accounts and contact owners carries `ttl` (epoch seconds). TTL deletes
 //! lazily, so every read still checks expiry itself.
@@ -22,6 +23,7 @@ mod accounts;
 mod items;
 mod keys;
 mod limits;
+mod outbox;
 mod sessions;
 mod transaction;
 mod verifications;
@@ -37,6 +39,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
 use aws_sdk_dynamodb::Client;
 
 use domain::error::{Error, Result};
+use domain::outbox::SealedMessage;
 use domain::time::Timestamp;
 
 use keys::{n, s};
@@ -85,6 +88,18 @@ impl DynamoStore {
             }
             Err(e) => Err(dynamo_error("UpdateItem", e)),
         }
+    }
+
+    /// `update` under its condition, with the messages it causes: one UpdateItem when there are
+    /// none, else one transaction. `false` when the condition refused it.
+    async fn update_with(&self, update: UpdateBuilder, outbox: &[SealedMessage]) -> Result<bool> {
+        if outbox.is_empty() {
+            return conditional(self.update_item(update)?.send().await.map(|_| ()), "UpdateItem");
+        }
+        let mut tx = transaction::Transaction::new(&self.table);
+        tx.update(update, ())?;
+        outbox::add_outbox(&mut tx, outbox)?;
+        Ok(tx.send(&self.client).await?.is_ok())
     }
 
     /// `update` on its own, as one UpdateItem.

@@ -8,6 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Update};
 
 use domain::account::Account;
 use domain::error::{Error, Result};
+use domain::outbox::SealedMessage;
 use domain::second_factor::{MfaChallenge, SecondFactorUse};
 use domain::secret::KeyedHash;
 use domain::session::{DeviceRecord, SessionRecord};
@@ -20,8 +21,9 @@ use super::items::{
     session_item, stored_owner,
 };
 use super::keys::{account_key, challenge_key, contact_key, device_key, n, s, session_key};
+use super::outbox::add_outbox;
 use super::transaction::Transaction;
-use super::{conditional, dynamo_error, DynamoStore, Item};
+use super::{dynamo_error, DynamoStore, Item};
 
 /// What tells apart the items a batch read returns (they come back in any order).
 fn sort_key(item: &Item) -> &str {
@@ -72,7 +74,13 @@ impl SessionStore for DynamoStore {
         Ok((account, session))
     }
 
-    async fn put_session(&self, session: &SessionRecord) -> Result<()> {
+    async fn put_session(&self, session: &SessionRecord, outbox: &[SealedMessage]) -> Result<()> {
+        if !outbox.is_empty() {
+            let mut tx = Transaction::new(&self.table);
+            tx.put(session_item(session))?;
+            add_outbox(&mut tx, outbox)?;
+            return tx.commit(&self.client).await;
+        }
         self.client
             .put_item()
             .table_name(&self.table)
@@ -140,11 +148,9 @@ impl SessionStore for DynamoStore {
         code_hash: &KeyedHash,
         now: Timestamp,
         resend_after: Duration,
+        outbox: &[SealedMessage],
     ) -> Result<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
+        let update = Update::builder()
             .set_key(Some(challenge_key(id)))
             .update_expression("SET sms_code_hash = :hash, sms_sent_at = :now")
             .condition_expression(
@@ -154,10 +160,8 @@ impl SessionStore for DynamoStore {
             .expression_attribute_values(":hash", s(code_hash.to_hex()))
             .expression_attribute_values(":now", n(now.0))
             .expression_attribute_values(":open", s("open"))
-            .expression_attribute_values(":cutoff", n(now.0 - resend_after.as_secs() as i64))
-            .send()
-            .await;
-        conditional(result.map(|_| ()), "UpdateItem")
+            .expression_attribute_values(":cutoff", n(now.0 - resend_after.as_secs() as i64));
+        self.update_with(update, outbox).await
     }
 
     async fn complete_challenge(
@@ -167,8 +171,10 @@ impl SessionStore for DynamoStore {
         used: &SecondFactorUse,
         resealed_totp: Option<(&str, &str)>,
         device: Option<&DeviceRecord>,
+        outbox: &[SealedMessage],
     ) -> Result<()> {
         let mut tx = Transaction::new(&self.table);
+        add_outbox(&mut tx, outbox)?;
         tx.update(close_challenge(&challenge.id), Error::ChallengeExpired)?;
         tx.insert_fresh(session_item(session))?;
         let use_factor = Update::builder().set_key(Some(account_key(&challenge.account_id)));

@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::types::{ConditionCheck, Update};
 
 use domain::error::Result;
 use domain::limits::Limit;
+use domain::outbox::SealedMessage;
 use domain::secret::KeyedHash;
 use domain::store::VerificationStore;
 use domain::time::Timestamp;
@@ -14,17 +15,25 @@ use domain::VerificationId;
 use super::items::{verification_from_item, verification_item};
 use super::keys::{cooldown_key, n, s, verification_key};
 use super::limits::add_limit;
+use super::outbox::add_outbox;
 use super::transaction::Transaction;
 use super::{DynamoStore, TTL_GRACE_SECS};
 
 #[async_trait]
 impl VerificationStore for DynamoStore {
-    async fn create_verification(&self, verification: &Verification, limits: &[Limit], now: Timestamp) -> Result<()> {
+    async fn create_verification(
+        &self,
+        verification: &Verification,
+        limits: &[Limit],
+        outbox: &[SealedMessage],
+        now: Timestamp,
+    ) -> Result<()> {
         let mut tx = Transaction::new(&self.table);
         for limit in limits {
             add_limit(&mut tx, limit, now, verification.expires_at)?;
         }
         tx.insert_fresh(verification_item(verification))?;
+        add_outbox(&mut tx, outbox)?;
         tx.commit(&self.client).await
     }
 

@@ -122,27 +122,27 @@ pub async fn concurrent_sign_ups_for_one_contact_make_one_account(store: &dyn St
 pub async fn a_second_factor_setup_waits_before_it_restarts(store: &dyn Store) {
     let account = account(store).await;
     let first = pending_factor(SecondFactor::Sms, T0);
-    assert!(store.start_second_factor(&account.id, &first, RESEND_AFTER).await.unwrap());
+    assert!(store.start_second_factor(&account.id, &first, RESEND_AFTER, &[]).await.unwrap());
     let stored = stored_account(store, &account.id).await.two_factor.pending.expect("a setup");
     assert_eq!((&stored.nonce, stored.method, stored.attempts), (&first.nonce, SecondFactor::Sms, 0));
     assert_eq!((&stored.sealed_totp_secret, &stored.code_hash), (&None, &first.code_hash));
     assert_eq!((stored.created_at, stored.expires_at), (first.created_at, first.expires_at));
 
     let early = pending_factor(SecondFactor::Totp, at(59));
-    assert!(!store.start_second_factor(&account.id, &early, RESEND_AFTER).await.unwrap());
+    assert!(!store.start_second_factor(&account.id, &early, RESEND_AFTER, &[]).await.unwrap());
     assert_eq!(stored_account(store, &account.id).await.two_factor.pending.unwrap().nonce, first.nonce);
     let later = pending_factor(SecondFactor::Totp, at(60));
-    assert!(store.start_second_factor(&account.id, &later, RESEND_AFTER).await.unwrap());
+    assert!(store.start_second_factor(&account.id, &later, RESEND_AFTER, &[]).await.unwrap());
     let stored = stored_account(store, &account.id).await.two_factor.pending.expect("a setup");
     assert_eq!((&stored.nonce, stored.method), (&later.nonce, SecondFactor::Totp));
     assert_eq!((&stored.sealed_totp_secret, &stored.code_hash), (&later.sealed_totp_secret, &None));
-    assert!(!store.start_second_factor(&new_id(), &later, RESEND_AFTER).await.unwrap(), "no such account");
+    assert!(!store.start_second_factor(&new_id(), &later, RESEND_AFTER, &[]).await.unwrap(), "no such account");
 }
 
 pub async fn second_factor_attempts_count_per_setup(store: &dyn Store) {
     let account = account(store).await;
     let first = pending_factor(SecondFactor::Totp, T0);
-    assert!(store.start_second_factor(&account.id, &first, RESEND_AFTER).await.unwrap());
+    assert!(store.start_second_factor(&account.id, &first, RESEND_AFTER, &[]).await.unwrap());
     let id = &account.id;
     let count = |nonce: String| async move { store.count_second_factor_attempt(id, &nonce, 2).await.unwrap() };
     assert!(count(first.nonce.clone()).await && count(first.nonce.clone()).await);
@@ -150,7 +150,7 @@ pub async fn second_factor_attempts_count_per_setup(store: &dyn Store) {
     assert!(!count(text()).await, "another setup");
     assert_eq!(stored_account(store, &account.id).await.two_factor.pending.unwrap().attempts, 2);
     let second = pending_factor(SecondFactor::Totp, at(60));
-    assert!(store.start_second_factor(&account.id, &second, RESEND_AFTER).await.unwrap());
+    assert!(store.start_second_factor(&account.id, &second, RESEND_AFTER, &[]).await.unwrap());
     assert!(!count(first.nonce).await, "the earlier setup is gone");
     assert!(count(second.nonce).await, "a new setup has its own attempts");
     assert!(!store.count_second_factor_attempt(&new_id(), &text(), 2).await.unwrap());
@@ -159,7 +159,7 @@ pub async fn second_factor_attempts_count_per_setup(store: &dyn Store) {
 pub async fn a_second_factor_is_activated_once(store: &dyn Store) {
     let account = account(store).await;
     let totp = pending_factor(SecondFactor::Totp, T0);
-    assert!(store.start_second_factor(&account.id, &totp, RESEND_AFTER).await.unwrap());
+    assert!(store.start_second_factor(&account.id, &totp, RESEND_AFTER, &[]).await.unwrap());
     let activation = SecondFactorActivation {
         nonce: totp.nonce.clone(),
         method: SecondFactor::Totp,
@@ -168,18 +168,18 @@ pub async fn a_second_factor_is_activated_once(store: &dyn Store) {
         recovery_code_hashes: strings(&["code-1", "code-2"]),
     };
     let elsewhere = SecondFactorActivation { nonce: text(), ..activation.clone() };
-    assert!(!store.activate_second_factor(&account.id, &elsewhere).await.unwrap());
+    assert!(!store.activate_second_factor(&account.id, &elsewhere, &[]).await.unwrap());
     assert!(!stored_account(store, &account.id).await.two_factor_enabled());
-    assert!(store.activate_second_factor(&account.id, &activation).await.unwrap());
+    assert!(store.activate_second_factor(&account.id, &activation, &[]).await.unwrap());
     let on = stored_account(store, &account.id).await.two_factor;
     assert_eq!((on.methods.as_slice(), on.totp_secret.as_deref()), ([SecondFactor::Totp].as_slice(), Some("sealed-a")));
     assert_eq!((on.totp_last_step, sorted(&on.recovery_codes)), (7, strings(&["code-1", "code-2"])));
     assert!(on.pending.is_none());
-    assert!(!store.activate_second_factor(&account.id, &activation).await.unwrap(), "once");
+    assert!(!store.activate_second_factor(&account.id, &activation, &[]).await.unwrap(), "once");
 
     // A second method joins the first; its recovery codes replace the earlier ones.
     let sms = pending_factor(SecondFactor::Sms, T0);
-    assert!(store.start_second_factor(&account.id, &sms, RESEND_AFTER).await.unwrap());
+    assert!(store.start_second_factor(&account.id, &sms, RESEND_AFTER, &[]).await.unwrap());
     let activation = SecondFactorActivation {
         nonce: sms.nonce,
         method: SecondFactor::Sms,
@@ -187,7 +187,7 @@ pub async fn a_second_factor_is_activated_once(store: &dyn Store) {
         totp_step: None,
         recovery_code_hashes: strings(&["code-3"]),
     };
-    assert!(store.activate_second_factor(&account.id, &activation).await.unwrap());
+    assert!(store.activate_second_factor(&account.id, &activation, &[]).await.unwrap());
     let on = stored_account(store, &account.id).await.two_factor;
     let mut methods = on.methods.iter().map(|m| format!("{m:?}")).collect::<Vec<_>>();
     methods.sort();
@@ -200,7 +200,7 @@ pub async fn a_recovery_contact_is_claimed_linked_and_replaced(store: &dyn Store
     let account = account(store).await;
     let first = phone();
     let claim = verified(store, first.clone(), Purpose::AddContact).await;
-    store.add_recovery_contact(&account, &claim, &first, None).await.expect("added");
+    store.add_recovery_contact(&account, &claim, &first, None, &[]).await.expect("added");
     let stored = stored_account(store, &account.id).await;
     assert_eq!(stored.recovery_phone.map(Contact::Phone), Some(first.clone()));
     assert_eq!(owner(store, &first).await, Some(account.id.clone()));
@@ -234,26 +234,32 @@ pub async fn a_refused_recovery_contact_changes_nothing(store: &dyn Store) {
     };
 
     let taken = verified(store, other.primary.clone(), Purpose::AddContact).await;
-    assert_refused!(store.add_recovery_contact(&account, &taken, &other.primary, None).await, Error::ContactInUse);
+    assert_refused!(store.add_recovery_contact(&account, &taken, &other.primary, None, &[]).await, Error::ContactInUse);
     assert_eq!(owner(store, &other.primary).await, Some(other.id.clone()));
     assert_eq!(token_state(store, &taken).await, "verified");
     unchanged("in use").await;
 
     let stale = phone();
-    let result = store.add_recovery_contact(&account, &claim, &contact, Some(&stale)).await;
+    let result = store.add_recovery_contact(&account, &claim, &contact, Some(&stale), &[]).await;
     assert_refused!(result, Error::Conflict);
     unchanged("replacing a contact the account does not have").await;
 
     let expired = TokenClaim { now: at(900), ..claim.clone() };
-    assert_refused!(store.add_recovery_contact(&account, &expired, &contact, None).await, Error::VerificationExpired);
+    assert_refused!(
+        store.add_recovery_contact(&account, &expired, &contact, None, &[]).await,
+        Error::VerificationExpired
+    );
     unchanged("expired token").await;
     let forged = TokenClaim { token_hash: hash(), ..claim.clone() };
-    assert_refused!(store.add_recovery_contact(&account, &forged, &contact, None).await, Error::VerificationExpired);
+    assert_refused!(
+        store.add_recovery_contact(&account, &forged, &contact, None, &[]).await,
+        Error::VerificationExpired
+    );
     unchanged("another token").await;
 
     // Meanwhile another request gave the account a recovery phone.
     let meanwhile = with_recovery(store, &account, &phone()).await;
-    assert_refused!(store.add_recovery_contact(&account, &claim, &contact, None).await, Error::Conflict);
+    assert_refused!(store.add_recovery_contact(&account, &claim, &contact, None, &[]).await, Error::Conflict);
     assert_eq!(owner(store, &contact).await, None);
     assert_eq!(token_state(store, &claim).await, "verified");
     assert_eq!(stored_account(store, &account.id).await.recovery_phone, meanwhile.recovery_phone);
@@ -265,7 +271,7 @@ pub async fn an_account_change_writes_every_part(store: &dyn Store) {
     let second = verified(store, phone(), Purpose::ResetPassword).await;
     let challenge = open_challenge(store, &account).await;
     let current = session(&account, T0);
-    store.put_session(&current).await.unwrap();
+    store.put_session(&current, &[]).await.unwrap();
     let change = AccountChange {
         tokens: vec![&reset, &second],
         challenge: Some(&challenge.id),
@@ -477,7 +483,10 @@ pub async fn requests_dynamodb_refuses_as_malformed_write_nothing(store: &dyn St
     let contact = phone();
     let account = with_recovery(store, &account, &contact).await;
     let claim = verified(store, contact.clone(), Purpose::AddContact).await;
-    assert_refused!(store.add_recovery_contact(&account, &claim, &contact, Some(&contact)).await, Error::Internal(_));
+    assert_refused!(
+        store.add_recovery_contact(&account, &claim, &contact, Some(&contact), &[]).await,
+        Error::Internal(_)
+    );
     assert_eq!(token_state(store, &claim).await, "verified");
     assert_eq!(owner(store, &contact).await, Some(account.id.clone()));
     assert_eq!(stored_account(store, &account.id).await.recovery_phone.map(Contact::Phone), Some(contact));
@@ -512,16 +521,19 @@ pub async fn deleting_an_account_frees_its_contacts_and_sessions(store: &dyn Sto
     let remembered = device(&account, T0);
     let others = session(&other, T0);
     for session in sessions.iter().chain([&others]) {
-        store.put_session(session).await.unwrap();
+        store.put_session(session, &[]).await.unwrap();
     }
     let challenge = open_challenge(store, &account).await;
     let signed_in = session(&account, T0);
-    store.complete_challenge(&challenge, &signed_in, &SecondFactorUse::Sms, None, Some(&remembered)).await.unwrap();
+    store
+        .complete_challenge(&challenge, &signed_in, &SecondFactorUse::Sms, None, Some(&remembered), &[])
+        .await
+        .unwrap();
     let (listed, devices) = store.sessions_and_devices(&account.id).await.unwrap();
     let ids: Vec<SessionId> = listed.iter().map(|s| s.id.clone()).collect();
     assert_eq!((ids.len(), devices.len()), (3, 1));
 
-    store.delete_account(&account, &ids, std::slice::from_ref(&remembered.id)).await.expect("deleted");
+    store.delete_account(&account, &ids, std::slice::from_ref(&remembered.id), &[]).await.expect("deleted");
     assert!(store.account(&account.id).await.unwrap().is_none());
     assert_eq!((owner(store, &account.primary).await, owner(store, &recovery).await), (None, None));
     let (listed, devices) = store.sessions_and_devices(&account.id).await.unwrap();
@@ -534,12 +546,12 @@ pub async fn deleting_an_account_frees_its_contacts_and_sessions(store: &dyn Sto
 pub async fn a_stale_account_is_not_deleted(store: &dyn Store) {
     let account = account(store).await;
     let current = session(&account, T0);
-    store.put_session(&current).await.unwrap();
+    store.put_session(&current, &[]).await.unwrap();
     // A recovery email the account no longer holds (another request removed it meanwhile).
     let mut stale = account.clone();
     let Contact::Email(gone) = email() else { unreachable!() };
     stale.recovery_email = Some(gone);
-    assert_refused!(store.delete_account(&stale, std::slice::from_ref(&current.id), &[]).await, Error::Conflict);
+    assert_refused!(store.delete_account(&stale, std::slice::from_ref(&current.id), &[], &[]).await, Error::Conflict);
     assert!(store.account(&account.id).await.unwrap().is_some());
     assert_eq!(owner(store, &account.primary).await, Some(account.id.clone()));
     assert!(stored_session(store, &current).await.is_some());
@@ -548,7 +560,7 @@ pub async fn a_stale_account_is_not_deleted(store: &dyn Store) {
     // account as read would leave it claimed by no account, for good.
     let added = phone();
     with_recovery(store, &account, &added).await;
-    assert_refused!(store.delete_account(&account, &[], &[]).await, Error::Conflict);
+    assert_refused!(store.delete_account(&account, &[], &[], &[]).await, Error::Conflict);
     assert!(store.account(&account.id).await.unwrap().is_some());
     assert_eq!(owner(store, &added).await, Some(account.id.clone()));
 }

@@ -77,6 +77,10 @@ macro_rules! store_contract_tests {
             failures_are_counted_per_key_and_window,
             count_within_stops_at_its_max,
             refunds_give_back_one_and_never_go_below_zero,
+            a_message_is_claimed_counting_attempts_until_deleted,
+            a_message_is_written_with_its_change_or_not_at_all,
+            freeing_a_resend_ends_only_the_wait_of_the_newest_code,
+            freeing_a_resend_ends_a_challenge_or_setup_wait,
             // Concurrent requests: what the conditions hold when requests race.
             concurrent_code_attempts_never_pass_the_max,
             concurrent_confirmations_confirm_once,
@@ -182,13 +186,16 @@ pub(super) fn cooldown(verification: &Verification, now: Timestamp) -> Limit {
 /// Stores a new verification (of a new email) under `limits`.
 pub(super) async fn request(store: &dyn Store, limits: Vec<Limit>, now: Timestamp) -> Result<Verification> {
     let verification = new_verification(email(), Purpose::SignUp, now);
-    store.create_verification(&verification, &limits, now).await.map(|()| verification)
+    store.create_verification(&verification, &limits, &[], now).await.map(|()| verification)
 }
 
 /// A stored code, the newest of its contact.
 pub(super) async fn pending(store: &dyn Store, contact: Contact, purpose: Purpose) -> Verification {
     let verification = new_verification(contact, purpose, T0);
-    store.create_verification(&verification, &[cooldown(&verification, T0)], T0).await.expect("a new verification");
+    store
+        .create_verification(&verification, &[cooldown(&verification, T0)], &[], T0)
+        .await
+        .expect("a new verification");
     verification
 }
 
@@ -243,7 +250,7 @@ pub(super) async fn owner(store: &dyn Store, contact: &Contact) -> Option<Accoun
 pub(super) async fn with_recovery(store: &dyn Store, account: &Account, contact: &Contact) -> Account {
     let claim = verified(store, contact.clone(), Purpose::AddContact).await;
     let replaced = account.recovery(contact.channel());
-    store.add_recovery_contact(account, &claim, contact, replaced.as_ref()).await.expect("a recovery contact");
+    store.add_recovery_contact(account, &claim, contact, replaced.as_ref(), &[]).await.expect("a recovery contact");
     stored_account(store, &account.id).await
 }
 
@@ -269,7 +276,7 @@ pub(super) async fn with_totp(
     codes: &[&str],
 ) -> Account {
     let pending = pending_factor(SecondFactor::Totp, T0);
-    assert!(store.start_second_factor(&account.id, &pending, RESEND_AFTER).await.unwrap());
+    assert!(store.start_second_factor(&account.id, &pending, RESEND_AFTER, &[]).await.unwrap());
     let activation = SecondFactorActivation {
         nonce: pending.nonce,
         method: SecondFactor::Totp,
@@ -277,7 +284,7 @@ pub(super) async fn with_totp(
         totp_step: Some(step),
         recovery_code_hashes: codes.iter().map(|c| c.to_string()).collect(),
     };
-    assert!(store.activate_second_factor(&account.id, &activation).await.unwrap());
+    assert!(store.activate_second_factor(&account.id, &activation, &[]).await.unwrap());
     stored_account(store, &account.id).await
 }
 
@@ -340,7 +347,7 @@ pub(super) async fn remembered_device(store: &dyn Store, account: &Account) -> D
     let challenge = open_challenge(store, account).await;
     let signed_in = session(account, T0);
     let used = crate::second_factor::SecondFactorUse::Sms;
-    store.complete_challenge(&challenge, &signed_in, &used, None, Some(&remembered)).await.expect("completed");
+    store.complete_challenge(&challenge, &signed_in, &used, None, Some(&remembered), &[]).await.expect("completed");
     remembered
 }
 
@@ -391,10 +398,12 @@ pub(super) fn assert_same_verification(stored: &Verification, expected: &Verific
 // The checks, by aggregate; after the macros above, which they use.
 mod accounts;
 mod limits;
+mod outbox;
 mod sessions;
 mod verifications;
 
 pub use accounts::*;
 pub use limits::*;
+pub use outbox::*;
 pub use sessions::*;
 pub use verifications::*;

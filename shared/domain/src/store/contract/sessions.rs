@@ -32,7 +32,7 @@ pub async fn sign_in_lookup_reads_the_owner_and_the_device(store: &dyn Store) {
 pub async fn sessions_are_kept_until_deleted(store: &dyn Store) {
     let account = account(store).await;
     let first = session(&account, T0);
-    store.put_session(&first).await.unwrap();
+    store.put_session(&first, &[]).await.unwrap();
     let (found_account, found) = store.account_with_session(&account.id, &first.id).await.unwrap();
     assert_eq!(found_account.map(|a| a.id), Some(account.id.clone()));
     let found = found.expect("stored");
@@ -41,7 +41,7 @@ pub async fn sessions_are_kept_until_deleted(store: &dyn Store) {
     assert_eq!((found.client.ip, found.client.user_agent), (first.client.ip.clone(), first.client.user_agent.clone()));
 
     let replaced = SessionRecord { epoch: 4, expires_at: at(60), client: ClientInfo::default(), ..first.clone() };
-    store.put_session(&replaced).await.unwrap();
+    store.put_session(&replaced, &[]).await.unwrap();
     let found = stored_session(store, &first).await.expect("stored");
     assert_eq!((found.epoch, found.expires_at, found.client.ip, found.client.user_agent), (4, at(60), None, None));
 
@@ -54,7 +54,7 @@ pub async fn sessions_are_kept_until_deleted(store: &dyn Store) {
 
     // Revoking by an id ends the session or forgets the device it names, whichever it is.
     let (second, remembered) = (session(&account, at(2)), remembered_device(store, &account).await);
-    store.put_session(&second).await.unwrap();
+    store.put_session(&second, &[]).await.unwrap();
     store.revoke(&account.id, &second.id, &new_id()).await.unwrap();
     assert!(stored_session(store, &second).await.is_none());
     assert!(stored_device(store, &account, &remembered.id).await.is_some(), "another id");
@@ -66,12 +66,15 @@ pub async fn sessions_and_devices_are_listed_per_account(store: &dyn Store) {
     let (one, two) = (account(store).await, account(store).await);
     let sessions = [session(&one, T0), SessionRecord { epoch: 5, ..session(&one, at(1)) }, session(&two, T0)];
     for session in &sessions {
-        store.put_session(session).await.unwrap();
+        store.put_session(session, &[]).await.unwrap();
     }
     let remembered = device(&one, T0);
     let challenge = open_challenge(store, &one).await;
     let signed_in = session(&one, at(2));
-    store.complete_challenge(&challenge, &signed_in, &SecondFactorUse::Sms, None, Some(&remembered)).await.unwrap();
+    store
+        .complete_challenge(&challenge, &signed_in, &SecondFactorUse::Sms, None, Some(&remembered), &[])
+        .await
+        .unwrap();
 
     let (listed, devices) = store.sessions_and_devices(&one.id).await.unwrap();
     let mut ids: Vec<SessionId> = listed.iter().map(|s| s.id.clone()).collect();
@@ -144,7 +147,7 @@ pub async fn a_challenge_sms_waits_before_it_is_sent_again(store: &dyn Store) {
     let (first, second) = (hash(), hash());
     let send = |code: &KeyedHash, now| {
         let (id, code) = (challenge.id.clone(), code.clone());
-        async move { store.set_challenge_sms(&id, &code, now, RESEND_AFTER).await }
+        async move { store.set_challenge_sms(&id, &code, now, RESEND_AFTER, &[]).await }
     };
     assert!(send(&first, T0).await.unwrap());
     assert_eq!(store.challenge(&challenge.id).await.unwrap().unwrap().sms_code_hash, Some(first.clone()));
@@ -156,28 +159,31 @@ pub async fn a_challenge_sms_waits_before_it_is_sent_again(store: &dyn Store) {
         Some(second.clone())
     );
     assert!(!send(&second, at(300)).await.unwrap(), "expired");
-    assert!(!store.set_challenge_sms(&new_id(), &second, T0, RESEND_AFTER).await.unwrap());
+    assert!(!store.set_challenge_sms(&new_id(), &second, T0, RESEND_AFTER, &[]).await.unwrap());
     let closed = open_challenge(store, &account).await;
-    store.complete_challenge(&closed, &session(&account, T0), &SecondFactorUse::Sms, None, None).await.unwrap();
-    assert!(!store.set_challenge_sms(&closed.id, &second, T0, RESEND_AFTER).await.unwrap());
+    store.complete_challenge(&closed, &session(&account, T0), &SecondFactorUse::Sms, None, None, &[]).await.unwrap();
+    assert!(!store.set_challenge_sms(&closed.id, &second, T0, RESEND_AFTER, &[]).await.unwrap());
 }
 
 pub async fn a_challenge_is_completed_once(store: &dyn Store) {
     let account = account(store).await;
     let challenge = open_challenge(store, &account).await;
     let (signed_in, remembered) = (session(&account, at(5)), device(&account, at(5)));
-    store.complete_challenge(&challenge, &signed_in, &SecondFactorUse::Sms, None, Some(&remembered)).await.unwrap();
+    store
+        .complete_challenge(&challenge, &signed_in, &SecondFactorUse::Sms, None, Some(&remembered), &[])
+        .await
+        .unwrap();
     assert!(store.challenge(&challenge.id).await.unwrap().is_none());
     assert_eq!(stored_session(store, &signed_in).await.map(|s| s.secret_hash), Some(signed_in.secret_hash.clone()));
     assert!(stored_device(store, &account, &remembered.id).await.is_some());
 
     let (again, another) = (session(&account, at(6)), device(&account, at(6)));
-    let replay = store.complete_challenge(&challenge, &again, &SecondFactorUse::Sms, None, Some(&another)).await;
+    let replay = store.complete_challenge(&challenge, &again, &SecondFactorUse::Sms, None, Some(&another), &[]).await;
     assert_refused!(replay, Error::ChallengeExpired);
     assert!(stored_session(store, &again).await.is_none());
     assert!(stored_device(store, &account, &another.id).await.is_none());
     let unknown = MfaChallenge { id: new_id(), ..challenge };
-    let result = store.complete_challenge(&unknown, &again, &SecondFactorUse::Sms, None, None).await;
+    let result = store.complete_challenge(&unknown, &again, &SecondFactorUse::Sms, None, None, &[]).await;
     assert_refused!(result, Error::ChallengeExpired);
 }
 
@@ -188,7 +194,8 @@ pub async fn completing_a_challenge_uses_up_its_factor(store: &dyn Store) {
         async move {
             let challenge = open_challenge(store, &account).await;
             let (signed_in, remembered) = (session(&account, T0), device(&account, T0));
-            let result = store.complete_challenge(&challenge, &signed_in, &used, resealed, Some(&remembered)).await;
+            let result =
+                store.complete_challenge(&challenge, &signed_in, &used, resealed, Some(&remembered), &[]).await;
             if result.is_err() {
                 assert!(store.challenge(&challenge.id).await.unwrap().is_some(), "a refusal leaves it open");
                 assert!(stored_session(store, &signed_in).await.is_none());
@@ -220,7 +227,8 @@ pub async fn concurrent_answers_complete_a_challenge_once(store: &dyn Store) {
     let challenge = open_challenge(store, &account).await;
     let sessions: Vec<SessionRecord> = (0..3).map(|_| session(&account, T0)).collect();
     let results =
-        all(sessions.iter().map(|s| store.complete_challenge(&challenge, s, &SecondFactorUse::Sms, None, None))).await;
+        all(sessions.iter().map(|s| store.complete_challenge(&challenge, s, &SecondFactorUse::Sms, None, None, &[])))
+            .await;
     assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
     assert!(results.iter().all(|r| matches!(r, Ok(()) | Err(Error::ChallengeExpired | Error::Conflict))));
     let (listed, _) = store.sessions_and_devices(&account.id).await.unwrap();

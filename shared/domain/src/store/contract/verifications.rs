@@ -15,11 +15,11 @@ pub async fn verifications_are_stored_as_given(store: &dyn Store) {
         [(email(), Purpose::SignUp), (phone(), Purpose::ResetPassword), (email(), Purpose::AddContact)]
     {
         let verification = new_verification(contact, purpose, T0);
-        store.create_verification(&verification, &[], T0).await.unwrap();
+        store.create_verification(&verification, &[], &[], T0).await.unwrap();
         assert_same_verification(&stored_verification(store, &verification.id).await, &verification);
         // An id is stored once.
         let again = Verification { code_hash: hash(), ..verification.clone() };
-        assert!(store.create_verification(&again, &[], T0).await.is_err());
+        assert!(store.create_verification(&again, &[], &[], T0).await.is_err());
         assert_same_verification(&stored_verification(store, &verification.id).await, &verification);
     }
     let unknown = VerificationId::generate(&mut rand::thread_rng());
@@ -30,11 +30,14 @@ pub async fn a_cooldown_refuses_until_it_ends(store: &dyn Store) {
     let first = pending(store, email(), Purpose::SignUp).await;
     let mut second = new_verification(first.contact.clone(), Purpose::SignUp, at(45));
     second.contact_key = first.contact_key.clone();
-    let refused = store.create_verification(&second, &[cooldown(&second, at(45))], at(45)).await;
+    let refused = store.create_verification(&second, &[cooldown(&second, at(45))], &[], at(45)).await;
     // Until the stored cooldown ends, not the one this request would have set.
     assert!(matches!(refused, Err(Error::RateLimited { retry_after }) if retry_after == secs(15)), "{refused:?}");
     assert!(store.verification(&second.id).await.unwrap().is_none(), "a refused code is not stored");
-    store.create_verification(&second, &[cooldown(&second, at(60))], at(60)).await.expect("when the cooldown ends");
+    store
+        .create_verification(&second, &[cooldown(&second, at(60))], &[], at(60))
+        .await
+        .expect("when the cooldown ends");
 }
 
 pub async fn a_quota_counts_up_to_its_max_per_window(store: &dyn Store) {
@@ -110,7 +113,7 @@ pub async fn a_refused_limit_writes_nothing(store: &dyn Store) {
         Limit::Quota { key: ip.clone(), window: hour(T0), max: 5 },
         Limit::Difficulty { key: pow.clone(), window: hour(T0), max: 5, base: 1_000 },
     ];
-    assert_refused!(store.create_verification(&refused, &limits, at(10)).await, Error::RateLimited { .. });
+    assert_refused!(store.create_verification(&refused, &limits, &[], at(10)).await, Error::RateLimited { .. });
     assert!(store.verification(&refused.id).await.unwrap().is_none());
     for counter in [&destination, &ip, &pow] {
         assert_eq!(store.window_count(counter, hour(T0)).await.unwrap(), 0, "{counter:?} was counted");
@@ -164,13 +167,13 @@ pub async fn a_newer_code_retires_the_older(store: &dyn Store) {
     let older = pending(store, email(), Purpose::SignUp).await;
     let mut newer = new_verification(older.contact.clone(), Purpose::SignUp, at(60));
     newer.contact_key = older.contact_key.clone();
-    store.create_verification(&newer, &[cooldown(&newer, at(60))], at(60)).await.unwrap();
+    store.create_verification(&newer, &[cooldown(&newer, at(60))], &[], at(60)).await.unwrap();
     assert!(!store.mark_verified(&older, &hash(), at(900)).await.unwrap(), "retired");
     assert_eq!(stored_verification(store, &older.id).await.state, VerificationState::Pending);
     assert!(store.mark_verified(&newer, &hash(), at(960)).await.unwrap());
     // A code no cooldown names was never the newest.
     let unnamed = new_verification(email(), Purpose::SignUp, T0);
-    store.create_verification(&unnamed, &[], T0).await.unwrap();
+    store.create_verification(&unnamed, &[], &[], T0).await.unwrap();
     assert!(!store.mark_verified(&unnamed, &hash(), at(900)).await.unwrap());
 }
 

@@ -9,6 +9,7 @@ use super::{insert_new, invalid, taken, MemoryStore};
 use crate::account::{Account, AccountChange, PendingSecondFactor, TokenClaim, TwoFactor, TwoFactorChange};
 use crate::error::{Error, Result};
 use crate::idempotency::IdempotencyRecord;
+use crate::outbox::SealedMessage;
 use crate::second_factor::SecondFactorUse;
 use crate::session::SessionRecord;
 use crate::store::AccountStore;
@@ -133,15 +134,17 @@ impl AccountStore for MemoryStore {
         account_id: &AccountId,
         pending: &PendingSecondFactor,
         resend_after: Duration,
+        outbox: &[SealedMessage],
     ) -> Result<bool> {
-        let mut state = self.state();
-        let Some(account) = state.accounts.get_mut(account_id) else { return Ok(false) };
-        let cutoff = pending.created_at.0 - resend_after.as_secs() as i64;
-        if account.two_factor.pending.as_ref().is_some_and(|p| p.created_at.0 > cutoff) {
-            return Ok(false);
-        }
-        account.two_factor.pending = Some(PendingSecondFactor { attempts: 0, ..pending.clone() });
-        Ok(true)
+        self.transact(|state| {
+            let Some(account) = state.accounts.get_mut(account_id) else { return Ok(false) };
+            let cutoff = pending.created_at.0 - resend_after.as_secs() as i64;
+            if account.two_factor.pending.as_ref().is_some_and(|p| p.created_at.0 > cutoff) {
+                return Ok(false);
+            }
+            account.two_factor.pending = Some(PendingSecondFactor { attempts: 0, ..pending.clone() });
+            state.enqueue(outbox).map(|()| true)
+        })
     }
 
     async fn count_second_factor_attempt(
@@ -160,23 +163,25 @@ impl AccountStore for MemoryStore {
         &self,
         account_id: &AccountId,
         activation: &SecondFactorActivation,
+        outbox: &[SealedMessage],
     ) -> Result<bool> {
-        let mut state = self.state();
-        let answers = |a: &&mut Account| a.two_factor.pending.as_ref().is_some_and(|p| p.nonce == activation.nonce);
-        let Some(account) = state.accounts.get_mut(account_id).filter(answers) else { return Ok(false) };
-        let two_factor = &mut account.two_factor;
-        two_factor.recovery_codes = string_set(&activation.recovery_code_hashes);
-        if let Some(secret) = &activation.sealed_totp_secret {
-            two_factor.totp_secret = Some(secret.clone());
-        }
-        if let Some(step) = activation.totp_step {
-            two_factor.totp_last_step = step;
-        }
-        if !two_factor.methods.contains(&activation.method) {
-            two_factor.methods.push(activation.method);
-        }
-        two_factor.pending = None;
-        Ok(true)
+        self.transact(|state| {
+            let answers = |a: &&mut Account| a.two_factor.pending.as_ref().is_some_and(|p| p.nonce == activation.nonce);
+            let Some(account) = state.accounts.get_mut(account_id).filter(answers) else { return Ok(false) };
+            let two_factor = &mut account.two_factor;
+            two_factor.recovery_codes = string_set(&activation.recovery_code_hashes);
+            if let Some(secret) = &activation.sealed_totp_secret {
+                two_factor.totp_secret = Some(secret.clone());
+            }
+            if let Some(step) = activation.totp_step {
+                two_factor.totp_last_step = step;
+            }
+            if !two_factor.methods.contains(&activation.method) {
+                two_factor.methods.push(activation.method);
+            }
+            two_factor.pending = None;
+            state.enqueue(outbox).map(|()| true)
+        })
     }
 
     async fn add_recovery_contact(
@@ -185,11 +190,13 @@ impl AccountStore for MemoryStore {
         claim: &TokenClaim,
         contact: &Contact,
         replaced: Option<&Contact>,
+        outbox: &[SealedMessage],
     ) -> Result<()> {
         if replaced.is_some_and(|old| old.canonical() == contact.canonical()) {
             return Err(invalid("one transaction claims and frees the same contact"));
         }
         self.transact(|state| {
+            state.enqueue(outbox)?;
             let consumed = state.consume_token(claim);
             let claimed = insert_new(&mut state.owners, contact.canonical(), account.id.clone());
             // Only over the recovery contact this request replaces (none: only on an account with none).
@@ -218,6 +225,7 @@ impl AccountStore for MemoryStore {
             return Err(invalid("one transaction uses the same token twice"));
         }
         self.transact(|state| {
+            state.enqueue(change.outbox)?;
             let consumed: Vec<bool> = change.tokens.iter().map(|claim| state.consume_token(claim)).collect();
             let closed = change.challenge.is_none_or(|id| state.close_challenge(id));
             let updated = state.accounts.get_mut(change.account_id).is_some_and(|a| update_account(a, change));
@@ -241,8 +249,15 @@ impl AccountStore for MemoryStore {
         })
     }
 
-    async fn delete_account(&self, account: &Account, sessions: &[SessionId], devices: &[DeviceId]) -> Result<()> {
+    async fn delete_account(
+        &self,
+        account: &Account,
+        sessions: &[SessionId],
+        devices: &[DeviceId],
+        outbox: &[SealedMessage],
+    ) -> Result<()> {
         self.transact(|state| {
+            state.enqueue(outbox)?;
             // Only with the recovery contacts as read, so none added meanwhile stays claimed.
             let stored = state.accounts.remove(&account.id);
             let as_read =
@@ -254,7 +269,7 @@ impl AccountStore for MemoryStore {
             if !contacts.iter().all(|(contact, _)| state.free(contact, &account.id)) {
                 return Err(Error::Conflict);
             }
-            let room = MAX_TRANSACTION_ITEMS - 1 - contacts.len();
+            let room = MAX_TRANSACTION_ITEMS - 1 - contacts.len() - outbox.len();
             let others = sessions.iter().map(Ok).chain(devices.iter().map(Err));
             for other in others.take(room) {
                 match other {

@@ -10,7 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::hash::Hash;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,17 +20,20 @@ use crate::account::{Account, TokenClaim};
 use crate::error::{Error, Result};
 use crate::idempotency::IdempotencyRecord;
 use crate::limits::{Found, Limit, LimitKey, Window};
+use crate::outbox::SealedMessage;
 use crate::second_factor::{MfaChallenge, SecondFactorUse};
 use crate::secret::KeyedHash;
 use crate::session::{DeviceRecord, SessionRecord};
 use crate::time::Timestamp;
 use crate::verification::{Verification, VerificationState};
-use crate::{AccountId, ChallengeId, Contact, DeviceId, SessionId, VerificationId};
+use crate::{AccountId, ChallengeId, Contact, DeviceId, MessageId, SessionId, VerificationId};
 
 mod accounts;
+mod outbox;
 
-#[derive(Default)]
-pub struct MemoryStore(Mutex<State>);
+/// Clones share one state: a test keeps a clone to see what the courier has yet to deliver.
+#[derive(Clone, Default)]
+pub struct MemoryStore(Arc<Mutex<State>>);
 
 #[derive(Clone, Default)]
 struct State {
@@ -48,6 +51,10 @@ struct State {
     sessions: HashMap<(AccountId, SessionId), SessionRecord>,
     devices: HashMap<(AccountId, DeviceId), DeviceRecord>,
     challenges: HashMap<ChallengeId, Challenge>,
+    /// Messages waiting for the courier, with the attempts at each and when it was written.
+    outbox: HashMap<MessageId, (SealedMessage, u32, u64)>,
+    /// Messages written so far.
+    written: u64,
 }
 
 #[derive(Clone)]
@@ -153,8 +160,15 @@ impl State {
 
 #[async_trait]
 impl VerificationStore for MemoryStore {
-    async fn create_verification(&self, verification: &Verification, limits: &[Limit], now: Timestamp) -> Result<()> {
+    async fn create_verification(
+        &self,
+        verification: &Verification,
+        limits: &[Limit],
+        outbox: &[SealedMessage],
+        now: Timestamp,
+    ) -> Result<()> {
         self.transact(|state| {
+            state.enqueue(outbox)?;
             let refusals: Vec<Option<Found>> = limits.iter().map(|limit| state.apply_limit(limit, now)).collect();
             // The item holds no token: `mark_verified` adds one.
             let stored = Verification { state: VerificationState::Pending, ..verification.clone() };
@@ -224,9 +238,11 @@ impl SessionStore for MemoryStore {
         Ok((state.accounts.get(account_id).cloned(), session))
     }
 
-    async fn put_session(&self, session: &SessionRecord) -> Result<()> {
-        self.state().sessions.insert((session.account_id.clone(), session.id.clone()), session.clone());
-        Ok(())
+    async fn put_session(&self, session: &SessionRecord, outbox: &[SealedMessage]) -> Result<()> {
+        self.transact(|state| {
+            state.sessions.insert((session.account_id.clone(), session.id.clone()), session.clone());
+            state.enqueue(outbox)
+        })
     }
 
     async fn delete_session(&self, account_id: &AccountId, session_id: &SessionId) -> Result<()> {
@@ -273,16 +289,18 @@ impl SessionStore for MemoryStore {
         code_hash: &KeyedHash,
         now: Timestamp,
         resend_after: Duration,
+        outbox: &[SealedMessage],
     ) -> Result<bool> {
-        let mut state = self.state();
-        let cutoff = now.0 - resend_after.as_secs() as i64;
-        let may_send = |c: &&mut Challenge| {
-            c.open && c.record.expires_at > now && c.sms_sent_at.is_none_or(|sent| sent.0 <= cutoff)
-        };
-        let Some(challenge) = state.challenges.get_mut(id).filter(may_send) else { return Ok(false) };
-        challenge.record.sms_code_hash = Some(code_hash.clone());
-        challenge.sms_sent_at = Some(now);
-        Ok(true)
+        self.transact(|state| {
+            let cutoff = now.0 - resend_after.as_secs() as i64;
+            let may_send = |c: &&mut Challenge| {
+                c.open && c.record.expires_at > now && c.sms_sent_at.is_none_or(|sent| sent.0 <= cutoff)
+            };
+            let Some(challenge) = state.challenges.get_mut(id).filter(may_send) else { return Ok(false) };
+            challenge.record.sms_code_hash = Some(code_hash.clone());
+            challenge.sms_sent_at = Some(now);
+            state.enqueue(outbox).map(|()| true)
+        })
     }
 
     async fn complete_challenge(
@@ -292,8 +310,10 @@ impl SessionStore for MemoryStore {
         used: &SecondFactorUse,
         resealed_totp: Option<(&str, &str)>,
         device: Option<&DeviceRecord>,
+        outbox: &[SealedMessage],
     ) -> Result<()> {
         self.transact(|state| {
+            state.enqueue(outbox)?;
             let closed = state.close_challenge(&challenge.id);
             let key = (session.account_id.clone(), session.id.clone());
             let session_new = insert_new(&mut state.sessions, key, session.clone());

@@ -1,0 +1,76 @@
+//! `OutboxStore`, and the outbox of the writes that carry messages.
+
+use async_trait::async_trait;
+
+use super::{insert_new, taken, MemoryStore, State};
+use crate::error::Result;
+use crate::outbox::{Resend, SealedMessage};
+use crate::store::OutboxStore;
+use crate::time::Timestamp;
+use crate::MessageId;
+
+impl State {
+    /// The messages of a write, put as new items (each id is drawn at random just now).
+    pub(super) fn enqueue(&mut self, outbox: &[SealedMessage]) -> Result<()> {
+        for message in outbox {
+            self.written += 1;
+            if !insert_new(&mut self.outbox, message.id.clone(), (message.clone(), 0, self.written)) {
+                return Err(taken("outbox message"));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// The messages waiting, in the order they were written: what the courier has yet to deliver.
+    pub fn outbox(&self) -> Vec<SealedMessage> {
+        let state = self.state();
+        let mut waiting: Vec<_> = state.outbox.values().collect();
+        waiting.sort_by_key(|(_, _, written)| *written);
+        waiting.into_iter().map(|(message, _, _)| message.clone()).collect()
+    }
+}
+
+#[async_trait]
+impl OutboxStore for MemoryStore {
+    async fn enqueue(&self, outbox: &[SealedMessage]) -> Result<()> {
+        self.transact(|state| state.enqueue(outbox))
+    }
+
+    async fn claim_message(&self, id: &MessageId) -> Result<Option<(SealedMessage, u32)>> {
+        Ok(self.state().outbox.get_mut(id).map(|(message, attempts, _)| {
+            *attempts += 1;
+            (message.clone(), *attempts)
+        }))
+    }
+
+    async fn delete_message(&self, id: &MessageId) -> Result<()> {
+        self.state().outbox.remove(id);
+        Ok(())
+    }
+
+    async fn free_resend(&self, resend: &Resend) -> Result<()> {
+        let mut state = self.state();
+        match resend {
+            Resend::Destination { key, latest } => {
+                let key = crate::limits::LimitKey::from_stored(key.clone());
+                if let Some((until, _)) = state.cooldowns.get_mut(&key).filter(|(_, newest)| newest == latest) {
+                    *until = Timestamp(0);
+                }
+            }
+            Resend::Challenge { id } => {
+                if let Some(challenge) = state.challenges.get_mut(id) {
+                    challenge.sms_sent_at = None;
+                }
+            }
+            Resend::SecondFactorSetup { account, nonce } => {
+                let pending = state.accounts.get_mut(account).and_then(|a| a.two_factor.pending.as_mut());
+                if let Some(pending) = pending.filter(|p| p.nonce == *nonce) {
+                    pending.created_at = Timestamp(0);
+                }
+            }
+        }
+        Ok(())
+    }
+}
