@@ -13,6 +13,7 @@
 #        -d '{"channel":"email","purpose":"sign_up","email":"ana@example.org"}'
 #
 # Overrides: LOCAL_TABLE_NAME (accounts-local), LOCAL_API_PORT (9000), MOTO_PORT (4566),
+# LOCAL_AWS_ENDPOINT_URL (what the functions call instead of moto, e.g. tests/fault_proxy.py),
 # SENDER_EMAIL, SERVICE_NAME, RUST_LOG. The service secret lives in moto's Secrets Manager
 # (secret "account-service-local", created once), read at cold start as in a deployed stack.
 #
@@ -70,6 +71,9 @@ unset SERVICE_SECRET EDGE_SECRET
 
 # moto can take seconds per call on a busy machine; AWS gets the functions' own shorter waits.
 export AWS_CALL_TIMEOUT_MS="${AWS_CALL_TIMEOUT_MS:-10000}" REQUEST_DEADLINE_MS="${REQUEST_DEADLINE_MS:-25000}"
+
+# The functions and the stream poller call moto, or a proxy in front of it (the load run's).
+export AWS_ENDPOINT_URL="${LOCAL_AWS_ENDPOINT_URL:-${AWS_ENDPOINT_URL}}"
 
 # What `cargo lambda watch` runs (`cargo run --bin <function>`), built now: every function has
 # the same dependencies and features, so each `cargo run` finds its binary fresh.

@@ -1,9 +1,12 @@
 //! Delivering the outbox: one message at a time, as the table's stream names them.
 //!
-//! Each attempt is counted on the message before it is sent (`claim_message`), so a message the
-//! stream hands over again after a failure is tried a bounded number of times, and one already
-//! delivered (deleted) is never sent again. A delivered message is deleted at once: the only way
-//! to send one twice is for the courier to stop between the provider's answer and that delete.
+//! Each attempt is counted on the message before anything else (`claim_message`), so a message
+//! the stream hands over again is tried at most `MAX_ATTEMPTS` times whatever failed, and one
+//! already delivered (deleted) is never sent again. A delivered message is deleted at once, and
+//! a delete that fails after a send is not a reason to send again: the item is left to its TTL.
+//! A message goes out twice only when a send's outcome is unknown (SES or SNS took it, but the
+//! answer was lost to a timeout or a reset, so it is tried again) or the courier stops between
+//! the provider's answer and the delete: neither provider takes an idempotency key.
 
 use crate::error::{Error, Result};
 use crate::metrics;
@@ -13,9 +16,9 @@ use crate::outbox::{Delivery, Outgoing, SealedMessage};
 use crate::time::Timestamp;
 use crate::{Contact, MessageId, Services};
 
-/// Attempts at one message before it is given up on. The stream retries a failed batch at once;
-/// with the SDK's own retries and backoff inside each attempt, five cover a minute or two of
-/// SES or SNS throttling.
+/// Attempts at one message before it is given up on. The stream hands a failed record over
+/// again at once; with the SDK's two tries inside each attempt (2 s each at most), five
+/// attempts ride out some 20 s of SES or SNS trouble, and a code is never late by much more.
 pub const MAX_ATTEMPTS: u32 = 5;
 
 /// What became of one message.
@@ -44,13 +47,18 @@ pub async fn deliver(services: &Services, id: &MessageId, now: Timestamp) -> Res
     if sealed.expires_at <= now {
         return give_up(services, &sealed, Some(&outgoing), "expired").await;
     }
+    // Earlier attempts that failed before their send (a store fault) count too.
+    if attempts > MAX_ATTEMPTS {
+        return give_up(services, &sealed, Some(&outgoing), "attempts").await;
+    }
     match &outgoing.delivery {
         Delivery::Decoy => {
             services.store.delete_message(id).await?;
             return Ok(Outcome::Dropped);
         }
         Delivery::Notice { event, account } => {
-            if let Contact::Phone(phone) = &outgoing.to {
+            // Charged on the first attempt only: a retry of the same notice is no second SMS.
+            if let (Contact::Phone(phone), 1) = (&outgoing.to, attempts) {
                 match notices::sms_allowed(services, *event, account, phone, now).await {
                     Ok(()) => {}
                     Err(Error::ServiceUnavailable { .. }) => return Ok(Outcome::Retry),
@@ -66,7 +74,7 @@ pub async fn deliver(services: &Services, id: &MessageId, now: Timestamp) -> Res
     }
     match services.notifier.send(&outgoing.to, &outgoing.message).await {
         Ok(()) => {
-            services.store.delete_message(id).await?;
+            forget(services, id).await;
             count_sent(&outgoing);
             Ok(Outcome::Sent)
         }
@@ -85,13 +93,22 @@ async fn give_up(
     reason: &str,
 ) -> Result<Outcome> {
     if let Some(Delivery::Code { resend }) = outgoing.map(|o| &o.delivery) {
+        // Failed: the stream hands the message over again, and the next attempt gives up again.
         services.store.free_resend(resend).await?;
     }
-    services.store.delete_message(&sealed.id).await?;
+    forget(services, &sealed.id).await;
     let channel = outgoing.map_or("unknown", |o| channel_name(&o.to));
     tracing::error!(event = "message_undeliverable", channel, reason, "message not delivered");
     metrics::count("MessagesUndeliverable", &[("Channel", channel), ("Reason", reason)]);
     Ok(Outcome::Undeliverable)
+}
+
+/// Deletes a message that is done with. Should the delete fail, the message stays until its TTL
+/// but is not handed back: sending it again would be worse than an item left over.
+async fn forget(services: &Services, id: &MessageId) {
+    if let Err(error) = services.store.delete_message(id).await {
+        tracing::warn!(error = error.code(), "a delivered outbox message was not deleted; its TTL will");
+    }
 }
 
 fn count_sent(outgoing: &Outgoing) {

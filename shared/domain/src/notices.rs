@@ -57,7 +57,7 @@ pub fn new_device_sign_in(
 }
 
 /// Counts a notice of `event` by SMS to `phone` on the account's notice budget and on every SMS
-/// cost control; the refusal when one of them says no.
+/// cost control; the refusal when one of them says no (the notice's count is then given back).
 pub(crate) async fn sms_allowed(
     services: &Services,
     event: SecurityEvent,
@@ -71,7 +71,12 @@ pub(crate) async fn sms_allowed(
     if services.store.count_within(&key, hour, max).await?.is_none() {
         return Err(hour.refusal(now));
     }
-    // Counted for good: the courier sends it next, and a notice that fails is not sent again.
-    let _charge = sms::charge(services, phone, now).await?;
-    Ok(())
+    match sms::charge(services, phone, now).await {
+        // Counted for good: the SMS is sent next; a failed send does not make it free.
+        Ok(_sent) => Ok(()),
+        Err(refused) => {
+            services.store.refund(&[key], hour).await;
+            Err(refused)
+        }
+    }
 }

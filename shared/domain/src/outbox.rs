@@ -4,8 +4,8 @@
 //! the request. The courier (`crate::courier`) delivers them from the table's stream.
 //!
 //! What is said and to whom is sealed (AES-256-GCM under a key of the service secret, bound to
-//! the message's id), so a copy of the table holds no code, no address and no phone number; the
-//! item carries only its id, the sealed envelope, a delivery-attempt count and a short TTL.
+//! the message's id), so an outbox item holds no code, address or phone number in the clear: only
+//! its id, the sealed envelope, a delivery-attempt count and a short TTL.
 
 use std::time::Duration;
 
@@ -51,8 +51,8 @@ pub enum Delivery {
 pub enum Resend {
     /// A destination's cooldown, while `latest` is still its newest verification.
     Destination { key: String, latest: VerificationId },
-    /// A sign-in's or reset's SMS code.
-    Challenge { id: ChallengeId },
+    /// A sign-in's or reset's SMS code, while it is still the challenge's code (its keyed hash).
+    Challenge { id: ChallengeId, code_hash: String },
     /// The SMS code of a second factor being set up, while `nonce` is still the setup.
     SecondFactorSetup { account: AccountId, nonce: String },
 }

@@ -167,7 +167,7 @@ pub async fn send_challenge_sms(
     let message = Outgoing {
         to: Contact::Phone(phone.clone()),
         message: Message::verification_code(&services.config.service_name, &code, lifetime, language),
-        delivery: Delivery::Code { resend: Resend::Challenge { id: challenge.id.clone() } },
+        delivery: Delivery::Code { resend: Resend::Challenge { id: challenge.id.clone(), code_hash: hash.to_hex() } },
     };
     let outbox = [message.seal(&services.config.secret, now, rng)];
     let set = services.store.set_challenge_sms(&challenge.id, &hash, now, SMS_RESEND_AFTER, &outbox).await;

@@ -20,8 +20,8 @@ pub fn check_country(services: &Services, phone: &PhoneNumber) -> Result<()> {
 }
 
 /// What one SMS was counted on, given back when the request it was for is refused after all;
-/// once the request's write holds the SMS, the charge stands, whatever the courier then meets.
-#[must_use = "a charge is given back when the SMS is not sent"]
+/// once the request's write holds the SMS (or the courier sends a notice), the charge stands.
+#[must_use = "a charge is given back when the write that holds the SMS is refused"]
 pub struct Charge {
     keys: Vec<LimitKey>,
     window: Window,
@@ -47,7 +47,7 @@ pub(crate) async fn guard(
 }
 
 /// Counts one SMS outside a code request on every control, or refuses it; the charge to give
-/// back if it is not sent after all.
+/// back if the write that holds it is refused.
 pub async fn charge(services: &Services, phone: &PhoneNumber, now: Timestamp) -> Result<Charge> {
     let mut charge = count_country(services, phone, now).await?;
     let range = range_key(services, phone);

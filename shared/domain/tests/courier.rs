@@ -119,3 +119,21 @@ async fn a_notice_is_written_with_the_change_it_reports() {
     assert_eq!(w.waiting(), 1, "the new-device notice, with the session");
     assert!(w.sent().await.told(&ana, domain::notify::SecurityEvent::NewDeviceSignIn));
 }
+
+#[tokio::test]
+async fn a_notice_by_sms_that_must_be_retried_is_charged_once_and_arrives() {
+    // An account with only a phone is told by SMS, at most one notice of a kind an hour.
+    let w = world();
+    let ana = phone();
+    w.sign_up(&ana, T0).await;
+    w.sent().await;
+    w.session(&ana, PASSWORD, at(10)).await;
+    w.inbox().provider(Provider::Failing);
+    assert_eq!(w.deliver_at(at(10)).await, [Outcome::Retry]);
+    w.inbox().provider(Provider::Up);
+    assert_eq!(w.deliver_at(at(11)).await, [Outcome::Sent], "the retry is not refused by the notice's budget");
+    assert!(w.inbox().told(&ana, domain::notify::SecurityEvent::NewDeviceSignIn));
+    // The hour's one notice of that kind is spent: the next sign-in's is dropped.
+    w.session(&ana, PASSWORD, at(20)).await;
+    assert_eq!(w.deliver_at(at(20)).await, [Outcome::Dropped]);
+}

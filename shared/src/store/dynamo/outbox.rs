@@ -33,6 +33,9 @@ pub(super) fn add_outbox<'a, R: Send + 'a>(tx: &mut Transaction<'a, R>, outbox: 
 #[async_trait]
 impl OutboxStore for DynamoStore {
     async fn enqueue(&self, outbox: &[SealedMessage]) -> Result<()> {
+        if outbox.is_empty() {
+            return Ok(()); // DynamoDB refuses a transaction of no items
+        }
         let mut tx = Transaction::new(&self.table);
         add_outbox(&mut tx, outbox)?;
         tx.commit(&self.client).await
@@ -88,10 +91,11 @@ impl OutboxStore for DynamoStore {
                 .expression_attribute_names("#until", "until")
                 .expression_attribute_names("#latest", "latest")
                 .expression_attribute_values(":latest", s(latest.as_str())),
-            Resend::Challenge { id } => Update::builder()
+            Resend::Challenge { id, code_hash } => Update::builder()
                 .set_key(Some(challenge_key(id)))
                 .update_expression("REMOVE sms_sent_at")
-                .condition_expression("attribute_exists(pk)"),
+                .condition_expression("sms_code_hash = :hash")
+                .expression_attribute_values(":hash", s(code_hash)),
             Resend::SecondFactorSetup { account, nonce } => Update::builder()
                 .set_key(Some(account_key(account)))
                 .update_expression("SET pending_created_at = :zero")

@@ -81,10 +81,19 @@ pub async fn freeing_a_resend_ends_only_the_wait_of_the_newest_code(store: &dyn 
 pub async fn freeing_a_resend_ends_a_challenge_or_setup_wait(store: &dyn Store) {
     let account = account(store).await;
     let challenge = open_challenge(store, &account).await;
-    assert!(store.set_challenge_sms(&challenge.id, &hash(), T0, RESEND_AFTER, &[]).await.unwrap());
-    assert!(!store.set_challenge_sms(&challenge.id, &hash(), at(5), RESEND_AFTER, &[]).await.unwrap());
-    store.free_resend(&Resend::Challenge { id: challenge.id.clone() }).await.unwrap();
-    assert!(store.set_challenge_sms(&challenge.id, &hash(), at(6), RESEND_AFTER, &[]).await.unwrap());
+    let (first, second) = (hash(), hash());
+    let resend =
+        |code: &crate::secret::KeyedHash| Resend::Challenge { id: challenge.id.clone(), code_hash: code.to_hex() };
+    assert!(store.set_challenge_sms(&challenge.id, &first, T0, RESEND_AFTER, &[]).await.unwrap());
+    assert!(!store.set_challenge_sms(&challenge.id, &second, at(5), RESEND_AFTER, &[]).await.unwrap());
+    // Another code's failure frees nothing; this code's frees its wait.
+    store.free_resend(&resend(&second)).await.unwrap();
+    assert!(!store.set_challenge_sms(&challenge.id, &second, at(6), RESEND_AFTER, &[]).await.unwrap());
+    store.free_resend(&resend(&first)).await.unwrap();
+    assert!(store.set_challenge_sms(&challenge.id, &second, at(6), RESEND_AFTER, &[]).await.unwrap());
+    // And the newer code's wait is its own: the first code's failure no longer frees it.
+    store.free_resend(&resend(&first)).await.unwrap();
+    assert!(!store.set_challenge_sms(&challenge.id, &first, at(7), RESEND_AFTER, &[]).await.unwrap());
 
     let pending = PendingSecondFactor {
         nonce: "setup-one".into(),

@@ -59,8 +59,11 @@ impl OutboxStore for MemoryStore {
                     *until = Timestamp(0);
                 }
             }
-            Resend::Challenge { id } => {
-                if let Some(challenge) = state.challenges.get_mut(id) {
+            Resend::Challenge { id, code_hash } => {
+                let current = |c: &&mut super::Challenge| {
+                    c.record.sms_code_hash.as_ref().is_some_and(|hash| hash.to_hex() == *code_hash)
+                };
+                if let Some(challenge) = state.challenges.get_mut(id).filter(current) {
                     challenge.sms_sent_at = None;
                 }
             }
