@@ -1,7 +1,8 @@
 //! The courier function's Lambda glue. The table's stream hands it batches of records, which the
 //! event source's filter narrows to inserted outbox items, keys only; each is delivered by
-//! `domain::courier::deliver`. Records to try again are reported back (`ReportBatchItemFailures`),
-//! so one failing message never holds up or resends the rest of its batch.
+//! `domain::courier::deliver`. Records to try again are reported back (`ReportBatchItemFailures`).
+//! Lambda then hands over again every record from the first of them on; those already delivered
+//! are gone (deleted or marked sent) and skipped, so one failing message never resends the rest.
 
 use futures_util::future::join_all;
 use lambda_http::lambda_runtime::{self, service_fn, LambdaEvent};

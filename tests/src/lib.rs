@@ -392,6 +392,7 @@ pub fn random_ip() -> String {
     format!("198.51.{}.{}", rng.gen_range(0..=255), rng.gen_range(1..=254))
 }
 
+#[derive(Clone)]
 pub struct TestRequest {
     method: &'static str,
     path: String,

@@ -2,8 +2,7 @@
 //!
 //! Each attempt is counted on the message before anything else (`claim_message`), so a message
 //! the stream hands over again is tried at most `MAX_ATTEMPTS` times whatever failed, and one
-//! already delivered (deleted) is never sent again. A delivered message is deleted at once, and
-//! a delete that fails after a send is not a reason to send again: the item is left to its TTL.
+//! already delivered (deleted, or marked sent when the delete failed) is never sent again.
 //! A message goes out twice only when a send's outcome is unknown (SES or SNS took it, but the
 //! answer was lost to a timeout or a reset, so it is tried again) or the courier stops between
 //! the provider's answer and the delete: neither provider takes an idempotency key.
@@ -12,7 +11,7 @@ use crate::error::{Error, Result};
 use crate::metrics;
 use crate::notices;
 use crate::notify::Undelivered;
-use crate::outbox::{Delivery, Outgoing, SealedMessage};
+use crate::outbox::{Claimed, Delivery, Mark, Outgoing, SealedMessage};
 use crate::time::Timestamp;
 use crate::{Contact, MessageId, Services};
 
@@ -36,7 +35,9 @@ pub enum Outcome {
 }
 
 pub async fn deliver(services: &Services, id: &MessageId, now: Timestamp) -> Result<Outcome> {
-    let Some((sealed, attempts)) = services.store.claim_message(id).await? else { return Ok(Outcome::Gone) };
+    let Some(Claimed { message: sealed, attempts, charged }) = services.store.claim_message(id).await? else {
+        return Ok(Outcome::Gone);
+    };
     let outgoing = match Outgoing::open(&services.config.secret, &sealed) {
         Ok(outgoing) => outgoing,
         Err(error) => {
@@ -53,18 +54,23 @@ pub async fn deliver(services: &Services, id: &MessageId, now: Timestamp) -> Res
     }
     match &outgoing.delivery {
         Delivery::Decoy => {
-            services.store.delete_message(id).await?;
+            forget(services, id).await;
             return Ok(Outcome::Dropped);
         }
         Delivery::Notice { event, account } => {
-            // Charged on the first attempt only: a retry of the same notice is no second SMS.
-            if let (Contact::Phone(phone), 1) = (&outgoing.to, attempts) {
+            // Charged once, on the message: a retry of the same notice is no second SMS.
+            if let (Contact::Phone(phone), false) = (&outgoing.to, charged) {
                 match notices::sms_allowed(services, *event, account, phone, now).await {
-                    Ok(()) => {}
+                    Ok(()) => {
+                        if let Err(error) = services.store.mark_message(id, Mark::Charged).await {
+                            // A retry counts it again: towards the limit, never past it.
+                            tracing::warn!(error = error.code(), "an SMS notice's charge was not recorded");
+                        }
+                    }
                     Err(Error::ServiceUnavailable { .. }) => return Ok(Outcome::Retry),
                     Err(refusal) => {
                         tracing::warn!(channel = "sms", ?event, reason = refusal.code(), "security notice not sent");
-                        services.store.delete_message(id).await?;
+                        forget(services, id).await;
                         return Ok(Outcome::Dropped);
                     }
                 }
@@ -103,11 +109,15 @@ async fn give_up(
     Ok(Outcome::Undeliverable)
 }
 
-/// Deletes a message that is done with. Should the delete fail, the message stays until its TTL
-/// but is not handed back: sending it again would be worse than an item left over.
+/// Deletes a message that is done with. Should the delete fail, the message is marked `Sent`, so
+/// that no later claim (the stream hands over again every record after a failed one in its
+/// batch) sends it again, and left to its TTL.
 async fn forget(services: &Services, id: &MessageId) {
     if let Err(error) = services.store.delete_message(id).await {
-        tracing::warn!(error = error.code(), "a delivered outbox message was not deleted; its TTL will");
+        tracing::warn!(error = error.code(), "a finished outbox message was not deleted; marking it");
+        if let Err(error) = services.store.mark_message(id, Mark::Sent).await {
+            tracing::error!(error = error.code(), "a finished outbox message was neither deleted nor marked");
+        }
     }
 }
 

@@ -71,6 +71,25 @@ pub struct SealedMessage {
     pub expires_at: Timestamp,
 }
 
+/// A message as the courier claims it for one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claimed {
+    pub message: SealedMessage,
+    /// Attempts so far, this one included.
+    pub attempts: u32,
+    /// Its SMS was already counted on the cost controls (an SMS notice), by an earlier attempt.
+    pub charged: bool,
+}
+
+/// What the courier records on a message between attempts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mark {
+    /// Its SMS is counted: a retry does not count it again.
+    Charged,
+    /// It went out but could not be deleted: it is never claimed again.
+    Sent,
+}
+
 /// The sealed form; the contact as stored, rebuilt without parsing.
 #[derive(Serialize, Deserialize)]
 struct Envelope {

@@ -51,8 +51,12 @@ pub(crate) async fn guard(
 pub async fn charge(services: &Services, phone: &PhoneNumber, now: Timestamp) -> Result<Charge> {
     let mut charge = count_country(services, phone, now).await?;
     let range = range_key(services, phone);
-    if services.store.count_within(&range, charge.window, range_max(services)).await?.is_none() {
-        let refused = charge.window.refusal(now);
+    let refused = match services.store.count_within(&range, charge.window, range_max(services)).await {
+        Ok(Some(_)) => None,
+        Ok(None) => Some(charge.window.refusal(now)),
+        Err(fault) => Some(fault),
+    };
+    if let Some(refused) = refused {
         charge.refund(services).await;
         return Err(refused);
     }

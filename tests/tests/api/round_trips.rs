@@ -40,8 +40,9 @@ const EMAIL: &str = "sesv2:SendEmail";
 const DELIVER_EMAIL: [&str; 3] = [UPDATE, EMAIL, DELETE];
 const DELIVER_SMS: [&str; 3] = [UPDATE, SMS, DELETE];
 /// A security notice to an account without an email: the claim, its hourly allowance, the
-/// country's and the number range's counts, the SMS, the delete.
-const DELIVER_NOTICE_BY_SMS: [&str; 6] = [UPDATE, UPDATE, UPDATE, UPDATE, SMS, DELETE];
+/// country's and the number range's counts, the mark that it is charged (so a retry does not
+/// charge it again), the SMS, the delete.
+const DELIVER_NOTICE_BY_SMS: [&str; 7] = [UPDATE, UPDATE, UPDATE, UPDATE, UPDATE, SMS, DELETE];
 
 /// The AWS requests sent since the last `take`, in order.
 #[derive(Clone, Debug, Default)]

@@ -18,7 +18,7 @@ use crate::account::{Account, AccountChange, PendingSecondFactor, TokenClaim};
 use crate::error::Result;
 use crate::idempotency::IdempotencyRecord;
 use crate::limits::{Limit, LimitKey, Window};
-use crate::outbox::{Resend, SealedMessage};
+use crate::outbox::{Claimed, Mark, Resend, SealedMessage};
 use crate::second_factor::{MfaChallenge, SecondFactorUse};
 use crate::secret::KeyedHash;
 use crate::session::{DeviceRecord, SessionRecord};
@@ -232,9 +232,12 @@ pub trait OutboxStore: Send + Sync {
     /// reached its limit outside any transaction).
     async fn enqueue(&self, outbox: &[SealedMessage]) -> Result<()>;
 
-    /// Counts one delivery attempt at a message and returns it with the attempts so far, this
-    /// one included; `None` when it is gone (delivered or given up on).
-    async fn claim_message(&self, id: &MessageId) -> Result<Option<(SealedMessage, u32)>>;
+    /// Counts one delivery attempt at a message and returns it; `None` when it is gone
+    /// (delivered or given up on) or marked `Sent`.
+    async fn claim_message(&self, id: &MessageId) -> Result<Option<Claimed>>;
+
+    /// Records `mark` on a message that is still there.
+    async fn mark_message(&self, id: &MessageId, mark: Mark) -> Result<()>;
 
     async fn delete_message(&self, id: &MessageId) -> Result<()>;
 

@@ -2,11 +2,11 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Update};
 
 use domain::error::Result;
 use domain::limits::LimitKey;
-use domain::outbox::{Resend, SealedMessage};
+use domain::outbox::{Claimed, Mark, Resend, SealedMessage};
 use domain::store::OutboxStore;
 use domain::time::Timestamp;
 use domain::MessageId;
@@ -41,14 +41,14 @@ impl OutboxStore for DynamoStore {
         tx.commit(&self.client).await
     }
 
-    async fn claim_message(&self, id: &MessageId) -> Result<Option<(SealedMessage, u32)>> {
+    async fn claim_message(&self, id: &MessageId) -> Result<Option<Claimed>> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(outbox_key(id)))
             .update_expression("ADD attempts :one")
-            .condition_expression("attribute_exists(pk)")
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(sent)")
             .expression_attribute_values(":one", n(1))
             .return_values(ReturnValue::AllNew)
             .send()
@@ -67,7 +67,21 @@ impl OutboxStore for DynamoStore {
             sealed: get_s(&item, "sealed")?.to_owned(),
             expires_at: Timestamp(get_n(&item, "expires_at")?),
         };
-        Ok(Some((message, get_n(&item, "attempts")?)))
+        Ok(Some(Claimed { message, attempts: get_n(&item, "attempts")?, charged: item.contains_key("charged") }))
+    }
+
+    async fn mark_message(&self, id: &MessageId, mark: Mark) -> Result<()> {
+        let attribute = match mark {
+            Mark::Charged => "charged",
+            Mark::Sent => "sent",
+        };
+        let update = Update::builder()
+            .set_key(Some(outbox_key(id)))
+            .update_expression("SET #mark = :yes")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#mark", attribute)
+            .expression_attribute_values(":yes", AttributeValue::Bool(true));
+        conditional(self.update_item(update)?.send().await.map(|_| ()), "UpdateItem").map(drop)
     }
 
     async fn delete_message(&self, id: &MessageId) -> Result<()> {

@@ -1,6 +1,7 @@
 //! Every request example of the document is accepted by its handler.
 
-use integration_tests::{new_phone, Stack, TestRequest};
+use integration_tests::faults::{Fault, Faults};
+use integration_tests::{new_phone, sdk_config, Stack, TestRequest, TestResponse};
 use serde_json::{json, Value};
 use shared::domain::{Contact, EmailAddress, PhoneNumber};
 
@@ -105,6 +106,84 @@ fn login_of(body: &Value) -> Contact {
     }
 }
 
+/// The request of an example, with what it acts on made first on `stack`: a fresh CAPTCHA
+/// solution, a signed-in session (checking the route refuses a request without one), an account
+/// to sign in to, 2FA or a recovery email where the example needs them.
+async fn prepared(stack: &Stack, doc: &Value, op: &Operation, body: Option<Value>) -> TestRequest {
+    let handler = handler(&op.id);
+    let mut body = body;
+    if let Some(captcha) = body.as_mut().and_then(|b| b.get_mut("captcha")) {
+        // A solution works once and expires: the example's stands for a fresh one.
+        *captcha = json!(stack.solved_captcha().await);
+    }
+    let mut request = example_request(doc, op, body.as_ref());
+    if op.needs_session() {
+        let anonymous = handler.call(stack, example_request(doc, op, body.as_ref())).await;
+        assert_eq!(
+            (anonymous.status, anonymous.error_code()),
+            (401, "unauthorized"),
+            "{} is documented as needing a session",
+            op.id
+        );
+        check_documented(doc, op, &anonymous);
+        let contact = new_phone();
+        stack.sign_up(&contact, PASSWORD).await;
+        let session = stack.session(&contact.canonical(), PASSWORD).await;
+        // What the example acts on.
+        match op.id.as_str() {
+            "regenerate-recovery-codes" => {
+                enable_totp(stack, &session).await;
+            }
+            "remove-recovery-contact" => add_recovery_email(stack, &session).await,
+            _ => {}
+        }
+        request = request.bearer(&session);
+    }
+    if op.id == "sign-in" {
+        // Something to sign in to: a malformed login would answer 401 like a wrong password.
+        let body = body.as_ref().expect("sign-in has a body");
+        stack.sign_up(&login_of(body), body["password"].as_str().expect("a password")).await;
+    }
+    request
+}
+
+/// A refusal an example must never meet: it would mean the example is not a valid request.
+fn refused(answer: &TestResponse) -> bool {
+    matches!(
+        (answer.status, answer.error_code()),
+        (400, "invalid_request" | "invalid_phone" | "invalid_email" | "unsupported_region")
+            | (401, "invalid_credentials" | "unauthorized")
+            | (403, "captcha_failed")
+            | (413, _)
+    )
+}
+
+/// Every route, as its first example calls it, while DynamoDB is throttled: a documented 503
+/// with `Retry-After` (every route reads or writes the table), never a 500 nor another answer;
+/// and the same request, sent again once the fault clears, is accepted as without the fault
+/// (the throttled calls changed nothing, so no CAPTCHA, token or code was used up).
+#[tokio::test]
+async fn every_route_answers_503_while_dynamodb_is_throttled_and_works_once_it_clears() {
+    let doc = openapi();
+    for op in operations(&doc) {
+        let handler = handler(&op.id);
+        let (_, body) = request_examples(&op).into_iter().next().expect("an example");
+        let faults = Faults::default();
+        let stack = Stack::with_sdk(faults.inject(sdk_config().await), &[]).await;
+        let request = prepared(&stack, &doc, &op, body).await;
+        faults.set("dynamodb:", Fault::Throttle);
+        let answer = handler.call(&stack, request.clone()).await;
+        faults.clear();
+        assert_eq!((answer.status, answer.error_code()), (503, "service_unavailable"), "{}: {}", op.id, answer.json);
+        assert!(answer.headers.contains_key("retry-after"), "{}", op.id);
+        check_documented(&doc, &op, &answer);
+        let again = handler.call(&stack, request).await;
+        assert!(!refused(&again) && again.status < 500, "{} sent again: {} {}", op.id, again.status, again.json);
+        check_documented(&doc, &op, &again);
+        stack.assert_consistent().await;
+    }
+}
+
 #[tokio::test]
 async fn every_request_example_is_accepted_by_its_handler() {
     let doc = openapi();
@@ -120,48 +199,9 @@ async fn every_request_example_is_accepted_by_its_handler() {
             }
             // A table per example, so that limits of one never refuse another.
             let stack = Stack::new().await;
-            let mut body = body;
-            if let Some(captcha) = body.as_mut().and_then(|b| b.get_mut("captcha")) {
-                // A solution works once and expires: the example's stands for a fresh one.
-                *captcha = json!(stack.solved_captcha().await);
-            }
-            let mut request = example_request(&doc, &op, body.as_ref());
-            if op.needs_session() {
-                let anonymous = handler.call(&stack, example_request(&doc, &op, body.as_ref())).await;
-                assert_eq!(
-                    (anonymous.status, anonymous.error_code()),
-                    (401, "unauthorized"),
-                    "{} is documented as needing a session",
-                    op.id
-                );
-                check_documented(&doc, &op, &anonymous);
-                let contact = new_phone();
-                stack.sign_up(&contact, PASSWORD).await;
-                let session = stack.session(&contact.canonical(), PASSWORD).await;
-                // What the example acts on.
-                match op.id.as_str() {
-                    "regenerate-recovery-codes" => {
-                        enable_totp(&stack, &session).await;
-                    }
-                    "remove-recovery-contact" => add_recovery_email(&stack, &session).await,
-                    _ => {}
-                }
-                request = request.bearer(&session);
-            }
-            if op.id == "sign-in" {
-                // Something to sign in to: a malformed login would answer 401 like a wrong password.
-                let body = body.as_ref().expect("sign-in has a body");
-                stack.sign_up(&login_of(body), body["password"].as_str().expect("a password")).await;
-            }
+            let request = prepared(&stack, &doc, &op, body).await;
             let answer = handler.call(&stack, request).await;
-            let refused = matches!(
-                (answer.status, answer.error_code()),
-                (400, "invalid_request" | "invalid_phone" | "invalid_email" | "unsupported_region")
-                    | (401, "invalid_credentials" | "unauthorized")
-                    | (403, "captcha_failed")
-                    | (413, _)
-            );
-            assert!(!refused, "{} refused its example {name:?}: {} {}", op.id, answer.status, answer.json);
+            assert!(!refused(&answer), "{} refused its example {name:?}: {} {}", op.id, answer.status, answer.json);
             assert!(answer.status < 500, "{} example {name:?}: {} {}", op.id, answer.status, answer.json);
             check_documented(&doc, &op, &answer);
             checked += 1;

@@ -3,7 +3,7 @@
 
 use crate::account::PendingSecondFactor;
 use crate::error::Error;
-use crate::outbox::{Resend, SealedMessage};
+use crate::outbox::{Claimed, Mark, Resend, SealedMessage};
 use crate::store::Store;
 use crate::verification::Purpose;
 use crate::MessageId;
@@ -18,12 +18,22 @@ fn message() -> SealedMessage {
 pub async fn a_message_is_claimed_counting_attempts_until_deleted(store: &dyn Store) {
     let sent = message();
     store.enqueue(std::slice::from_ref(&sent)).await.expect("enqueued");
-    assert_eq!(store.claim_message(&sent.id).await.unwrap(), Some((sent.clone(), 1)));
-    assert_eq!(store.claim_message(&sent.id).await.unwrap(), Some((sent.clone(), 2)));
+    let claimed = |attempts, charged| Some(Claimed { message: sent.clone(), attempts, charged });
+    assert_eq!(store.claim_message(&sent.id).await.unwrap(), claimed(1, false));
+    store.mark_message(&sent.id, Mark::Charged).await.unwrap();
+    assert_eq!(store.claim_message(&sent.id).await.unwrap(), claimed(2, true), "the charge is kept");
     store.delete_message(&sent.id).await.unwrap();
     assert_eq!(store.claim_message(&sent.id).await.unwrap(), None, "a deleted message is gone");
     store.delete_message(&sent.id).await.expect("deleting it again is fine");
+    store.mark_message(&sent.id, Mark::Sent).await.expect("marking a gone message is fine");
+    assert_eq!(store.claim_message(&sent.id).await.unwrap(), None, "and does not bring it back");
     assert_eq!(store.claim_message(&message().id).await.unwrap(), None, "an unknown id");
+
+    // Marked sent (its delete failed): never claimed again.
+    let undeleted = message();
+    store.enqueue(std::slice::from_ref(&undeleted)).await.unwrap();
+    store.mark_message(&undeleted.id, Mark::Sent).await.unwrap();
+    assert_eq!(store.claim_message(&undeleted.id).await.unwrap(), None);
 }
 
 pub async fn a_message_is_written_with_its_change_or_not_at_all(store: &dyn Store) {

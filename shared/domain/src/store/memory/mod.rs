@@ -51,8 +51,8 @@ struct State {
     sessions: HashMap<(AccountId, SessionId), SessionRecord>,
     devices: HashMap<(AccountId, DeviceId), DeviceRecord>,
     challenges: HashMap<ChallengeId, Challenge>,
-    /// Messages waiting for the courier, with the attempts at each and when it was written.
-    outbox: HashMap<MessageId, (SealedMessage, u32, u64)>,
+    /// Messages waiting for the courier.
+    outbox: HashMap<MessageId, outbox::Waiting>,
     /// Messages written so far.
     written: u64,
 }

@@ -4,17 +4,29 @@ use async_trait::async_trait;
 
 use super::{insert_new, taken, MemoryStore, State};
 use crate::error::Result;
-use crate::outbox::{Resend, SealedMessage};
+use crate::outbox::{Claimed, Mark, Resend, SealedMessage};
 use crate::store::OutboxStore;
 use crate::time::Timestamp;
 use crate::MessageId;
+
+/// An outbox item: the message, its attempts, its marks, and when it was written (in order).
+#[derive(Clone)]
+pub(super) struct Waiting {
+    message: SealedMessage,
+    attempts: u32,
+    charged: bool,
+    sent: bool,
+    written: u64,
+}
 
 impl State {
     /// The messages of a write, put as new items (each id is drawn at random just now).
     pub(super) fn enqueue(&mut self, outbox: &[SealedMessage]) -> Result<()> {
         for message in outbox {
             self.written += 1;
-            if !insert_new(&mut self.outbox, message.id.clone(), (message.clone(), 0, self.written)) {
+            let waiting =
+                Waiting { message: message.clone(), attempts: 0, charged: false, sent: false, written: self.written };
+            if !insert_new(&mut self.outbox, message.id.clone(), waiting) {
                 return Err(taken("outbox message"));
             }
         }
@@ -26,9 +38,9 @@ impl MemoryStore {
     /// The messages waiting, in the order they were written: what the courier has yet to deliver.
     pub fn outbox(&self) -> Vec<SealedMessage> {
         let state = self.state();
-        let mut waiting: Vec<_> = state.outbox.values().collect();
-        waiting.sort_by_key(|(_, _, written)| *written);
-        waiting.into_iter().map(|(message, _, _)| message.clone()).collect()
+        let mut waiting: Vec<&Waiting> = state.outbox.values().filter(|w| !w.sent).collect();
+        waiting.sort_by_key(|w| w.written);
+        waiting.into_iter().map(|w| w.message.clone()).collect()
     }
 }
 
@@ -38,11 +50,21 @@ impl OutboxStore for MemoryStore {
         self.transact(|state| state.enqueue(outbox))
     }
 
-    async fn claim_message(&self, id: &MessageId) -> Result<Option<(SealedMessage, u32)>> {
-        Ok(self.state().outbox.get_mut(id).map(|(message, attempts, _)| {
-            *attempts += 1;
-            (message.clone(), *attempts)
+    async fn claim_message(&self, id: &MessageId) -> Result<Option<Claimed>> {
+        Ok(self.state().outbox.get_mut(id).filter(|w| !w.sent).map(|w| {
+            w.attempts += 1;
+            Claimed { message: w.message.clone(), attempts: w.attempts, charged: w.charged }
         }))
+    }
+
+    async fn mark_message(&self, id: &MessageId, mark: Mark) -> Result<()> {
+        if let Some(waiting) = self.state().outbox.get_mut(id) {
+            match mark {
+                Mark::Charged => waiting.charged = true,
+                Mark::Sent => waiting.sent = true,
+            }
+        }
+        Ok(())
     }
 
     async fn delete_message(&self, id: &MessageId) -> Result<()> {
