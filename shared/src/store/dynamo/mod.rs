@@ -35,7 +35,7 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue, Update};
 use aws_sdk_dynamodb::Client;
 
 use domain::error::{Error, Result};
@@ -64,10 +64,7 @@ impl DynamoStore {
     /// returning it as counted; `None` when it is not. Counting comes before checking, so
     /// concurrent guesses cannot get past the limit.
     async fn count_attempt(&self, key: Item, state: &str, now: Timestamp, max_attempts: u32) -> Result<Option<Item>> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
+        let update = Update::builder()
             .set_key(Some(key))
             .update_expression("ADD attempts :one")
             .condition_expression("#state = :state AND attempts < :max AND expires_at > :now")
@@ -75,11 +72,13 @@ impl DynamoStore {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":state", s(state))
             .expression_attribute_values(":max", n(max_attempts))
-            .expression_attribute_values(":now", n(now.0))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match result {
+            .expression_attribute_values(":now", n(now.0));
+        self.update_returning(update).await
+    }
+
+    /// `update` under its condition: the item as updated, `None` when the condition refused it.
+    async fn update_returning(&self, update: UpdateBuilder) -> Result<Option<Item>> {
+        match self.update_item(update)?.return_values(ReturnValue::AllNew).send().await {
             Ok(output) => Ok(output.attributes().cloned()),
             Err(SdkError::ServiceError(e))
                 if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>

@@ -1,8 +1,7 @@
 //! `OutboxStore`, and the outbox items the writes that cause messages add to their transaction.
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, Update};
+use aws_sdk_dynamodb::types::{AttributeValue, Update};
 
 use domain::error::Result;
 use domain::limits::LimitKey;
@@ -42,26 +41,12 @@ impl OutboxStore for DynamoStore {
     }
 
     async fn claim_message(&self, id: &MessageId) -> Result<Option<Claimed>> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
+        let claim = Update::builder()
             .set_key(Some(outbox_key(id)))
             .update_expression("ADD attempts :one")
             .condition_expression("attribute_exists(pk) AND attribute_not_exists(sent)")
-            .expression_attribute_values(":one", n(1))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        let item = match result {
-            Ok(output) => output.attributes().cloned().unwrap_or_default(),
-            Err(aws_sdk_dynamodb::error::SdkError::ServiceError(e))
-                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-            {
-                return Ok(None)
-            }
-            Err(e) => return Err(dynamo_error("UpdateItem", e)),
-        };
+            .expression_attribute_values(":one", n(1));
+        let Some(item) = self.update_returning(claim).await? else { return Ok(None) };
         let message = SealedMessage {
             id: id.clone(),
             sealed: get_s(&item, "sealed")?.to_owned(),
