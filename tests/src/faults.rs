@@ -11,7 +11,7 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_types::body::SdkBody;
 use aws_types::SdkConfig;
 
-use crate::observe::{intercepted, operation, HttpRequest};
+use crate::observe::{intercepted, operation, HttpRequest, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
@@ -25,16 +25,30 @@ pub enum Fault {
     Hang,
     /// 400 ValidationException: a bug of ours, not a fault of AWS.
     Invalid,
+    /// AWS acts on the request, but its answer never arrives: the attempt times out.
+    LoseAnswer,
 }
 
 /// The faults in force: each applies to the operations (`observe::operation` names) starting
-/// with its prefix, e.g. `dynamodb:` or `dynamodb:TransactWriteItems`.
+/// with its prefix, e.g. `dynamodb:` or `dynamodb:TransactWriteItems`, every time or only the
+/// next time.
 #[derive(Clone, Default)]
-pub struct Faults(Arc<Mutex<Vec<(String, Fault)>>>);
+pub struct Faults(Arc<Mutex<Vec<Rule>>>);
+
+struct Rule {
+    prefix: String,
+    fault: Fault,
+    once: bool,
+}
 
 impl Faults {
     pub fn set(&self, prefix: &str, fault: Fault) {
-        self.0.lock().unwrap().push((prefix.to_owned(), fault));
+        self.0.lock().unwrap().push(Rule { prefix: prefix.to_owned(), fault, once: false });
+    }
+
+    /// `fault` for the next matching request only.
+    pub fn set_once(&self, prefix: &str, fault: Fault) {
+        self.0.lock().unwrap().push(Rule { prefix: prefix.to_owned(), fault, once: true });
     }
 
     pub fn clear(&self) {
@@ -44,12 +58,22 @@ impl Faults {
     /// `sdk` with these faults between it and moto.
     pub fn inject(&self, sdk: SdkConfig) -> SdkConfig {
         let faults = self.clone();
-        intercepted(sdk, Arc::new(move |request: &HttpRequest| faults.answer(request)))
+        intercepted(sdk, Arc::new(move |request: &HttpRequest| faults.verdict(request)))
     }
 
-    fn answer(&self, request: &HttpRequest) -> Option<HttpConnectorFuture> {
+    fn verdict(&self, request: &HttpRequest) -> Verdict {
         let name = operation(request);
-        let fault = self.0.lock().unwrap().iter().find(|(prefix, _)| name.starts_with(prefix.as_str())).map(|f| f.1)?;
+        let fault = {
+            let mut rules = self.0.lock().unwrap();
+            let Some(at) = rules.iter().position(|rule| name.starts_with(rule.prefix.as_str())) else {
+                return Verdict::Pass;
+            };
+            let fault = rules[at].fault;
+            if rules[at].once {
+                rules.remove(at);
+            }
+            fault
+        };
         // As each protocol spells an error: SNS (query protocol) in XML, the others in JSON.
         let sns = name.starts_with("sns:");
         let json = |status: u16, kind: &str| {
@@ -69,16 +93,17 @@ impl Faults {
             response.headers_mut().insert("x-amzn-errortype", kind.to_owned());
             HttpConnectorFuture::ready(Ok(response))
         };
-        Some(match fault {
+        Verdict::Answer(Box::new(match fault {
             Fault::Throttle if sns => json(400, "Throttling"),
             Fault::Throttle => json(400, "ThrottlingException"),
             Fault::ServerError => json(500, "InternalServerError"),
             Fault::Invalid => json(400, "ValidationException"),
+            Fault::LoseAnswer => return Verdict::LoseAnswer,
             Fault::Reset => HttpConnectorFuture::ready(Err(ConnectorError::io("connection reset (injected)".into()))),
             Fault::Hang => HttpConnectorFuture::new(async {
                 tokio::time::sleep(Duration::from_secs(3600)).await;
                 Err(ConnectorError::io("no answer (injected)".into()))
             }),
-        })
+        }))
     }
 }

@@ -11,12 +11,22 @@ use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
 };
 pub use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::{RuntimeComponents, RuntimeComponentsBuilder};
 use aws_types::SdkConfig;
 
 pub type Observer = Arc<dyn Fn(&HttpRequest) + Send + Sync>;
-/// Answers a request in place of AWS (a fault), or lets it through with None.
-pub type Interceptor = Arc<dyn Fn(&HttpRequest) -> Option<HttpConnectorFuture> + Send + Sync>;
+/// Decides what becomes of a request: `observed`'s pass everything, faults answer some.
+pub type Interceptor = Arc<dyn Fn(&HttpRequest) -> Verdict + Send + Sync>;
+
+pub enum Verdict {
+    /// Sent to AWS, its answer returned.
+    Pass,
+    /// Answered here, in place of AWS.
+    Answer(Box<HttpConnectorFuture>),
+    /// Sent to AWS, which acts on it, but its answer is lost: the caller sees a timeout.
+    LoseAnswer,
+}
 
 /// `sdk` with its HTTP client (the functions' own, `shared::sdk::https_client`, when it has
 /// none) showing every request to `observer`.
@@ -25,7 +35,7 @@ pub fn observed(sdk: SdkConfig, observer: Observer) -> SdkConfig {
         sdk,
         Arc::new(move |request: &HttpRequest| {
             observer(request);
-            None
+            Verdict::Pass
         }),
     )
 }
@@ -83,7 +93,17 @@ impl std::fmt::Debug for ObservingConnector {
 
 impl HttpConnector for ObservingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        (self.observer)(&request).unwrap_or_else(|| self.inner.call(request))
+        match (self.observer)(&request) {
+            Verdict::Pass => self.inner.call(request),
+            Verdict::Answer(answer) => *answer,
+            Verdict::LoseAnswer => {
+                let sent = self.inner.call(request);
+                HttpConnectorFuture::new(async move {
+                    let _ = sent.await;
+                    Err(ConnectorError::timeout("the answer was lost (injected)".into()))
+                })
+            }
+        }
     }
 }
 

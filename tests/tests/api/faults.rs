@@ -177,6 +177,51 @@ async fn a_create_account_whose_transaction_failed_is_retried_with_the_same_toke
     stack.assert_consistent().await;
 }
 
+/// An attempt DynamoDB applied but whose answer was lost (a timeout) is sent again by the SDK;
+/// the second attempt must neither count twice nor be refused by the first one's effect.
+#[tokio::test]
+async fn a_write_whose_answer_was_lost_is_applied_once_and_answers_as_applied() {
+    let (stack, faults) = faulty_stack().await;
+
+    // A wrong code counted once, not twice: after it, max - 2 more wrong codes still leave
+    // the right one its attempt.
+    let email = new_email();
+    let sent = stack.request_code(code_request(&email)).await;
+    let id = sent.json["verification_id"].as_str().unwrap();
+    let code = last_code_to(&email).unwrap();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    faults.set_once("dynamodb:UpdateItem", Fault::LoseAnswer);
+    assert_eq!(stack.confirm(id, wrong).await.error_code(), "invalid_code");
+    for _ in 0..3 {
+        assert_eq!(stack.confirm(id, wrong).await.error_code(), "invalid_code");
+    }
+    let confirmed = stack.confirm(id, &code).await;
+    assert_eq!(confirmed.status, 200, "the lost answer's attempt counted once: {:?}", confirmed.json);
+
+    // Starting TOTP set-up starts its resend wait: the retry is not refused by that wait.
+    let token = confirmed.json["verification_token"].as_str().unwrap();
+    assert_eq!(stack.create_account(token, PASSWORD).await.status, 201);
+    let session = stack.session(&email.canonical(), PASSWORD).await;
+    let start =
+        TestRequest::post("/v1/account/two-factor", json!({"method": "totp", "password": PASSWORD})).bearer(&session);
+    faults.set_once("dynamodb:UpdateItem", Fault::LoseAnswer);
+    let started = stack.call(enable_2fa::handle, start).await;
+    assert_eq!(started.status, 200, "{:?}", started.json);
+    let secret = started.json["secret"].as_str().unwrap();
+    let confirm = TestRequest::post(
+        "/v1/account/two-factor/confirm",
+        json!({"code": super::recovery::authenticator_code(secret, super::recovery::now())}),
+    )
+    .bearer(&session);
+    assert_eq!(stack.call(enable_2fa::handle, confirm).await.status, 200);
+
+    // A new device's challenge, created with "not there yet": its retry is not a conflict.
+    faults.set_once("dynamodb:PutItem", Fault::LoseAnswer);
+    let challenge = stack.sign_in(json!({"login": email.canonical(), "password": PASSWORD})).await;
+    assert_eq!((challenge.status, &challenge.json["mfa_required"]), (200, &json!(true)), "{:?}", challenge.json);
+    stack.assert_consistent().await;
+}
+
 /// A request the service built wrong is a bug, and says so: 500, not "try again".
 #[tokio::test]
 async fn a_request_aws_calls_invalid_stays_a_500() {

@@ -24,7 +24,7 @@ use super::keys::{account_key, contact_key, device_key, idempotency_key, n, s, s
 use super::outbox::add_outbox;
 use super::sessions::close_challenge;
 use super::transaction::Transaction;
-use super::{conditional, dynamo_error, DynamoStore};
+use super::{dynamo_error, DynamoStore};
 
 /// The condition under which a verified token may be used, and the update that uses it.
 fn consume_token(claim: &TokenClaim) -> UpdateBuilder {
@@ -136,19 +136,14 @@ impl AccountStore for DynamoStore {
         nonce: &str,
         max_attempts: u32,
     ) -> Result<bool> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
+        let count = Update::builder()
             .set_key(Some(account_key(account_id)))
             .update_expression("ADD pending_attempts :one")
             .condition_expression("pending_nonce = :nonce AND pending_attempts < :max")
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":nonce", s(nonce))
-            .expression_attribute_values(":max", n(max_attempts))
-            .send()
-            .await;
-        conditional(result.map(|_| ()), "UpdateItem")
+            .expression_attribute_values(":max", n(max_attempts));
+        self.update_if(count).await
     }
 
     async fn activate_second_factor(

@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{ConditionCheck, ReturnValue, Update};
 
-use domain::error::{Error, Result};
+use domain::error::Result;
 use domain::limits::{Found, Limit, LimitKey, Window};
 use domain::store::LimitStore;
 use domain::time::Timestamp;
@@ -12,7 +12,7 @@ use domain::time::Timestamp;
 use super::items::{get_n, opt_n};
 use super::keys::{captcha_key, cooldown_key, n, s, window_key};
 use super::transaction::Transaction;
-use super::{conditional, dynamo_error, DynamoStore, Item, TTL_GRACE_SECS};
+use super::{DynamoStore, Item, TTL_GRACE_SECS};
 
 /// The condition of a window counter that refuses at `:max`.
 const UNDER_MAX: &str = "attribute_not_exists(#count) OR #count < :max";
@@ -85,27 +85,12 @@ pub(super) fn add_limit<'a>(
 #[async_trait]
 impl LimitStore for DynamoStore {
     async fn count_failure(&self, key: &LimitKey, window: Window) -> Result<()> {
-        self.update_item(count_in_window(key, window, None))?
-            .send()
-            .await
-            .map_err(|e| dynamo_error("UpdateItem", e))?;
-        Ok(())
+        self.update_if(count_in_window(key, window, None)).await.map(drop)
     }
 
     async fn count_within(&self, key: &LimitKey, window: Window, max: u32) -> Result<Option<u32>> {
-        let result = self
-            .update_item(count_in_window(key, window, Some(max)))?
-            .return_values(ReturnValue::UpdatedNew)
-            .send()
-            .await;
-        match result {
-            Ok(output) => {
-                let counted =
-                    output.attributes().ok_or_else(|| Error::Internal("UpdateItem returned no count".into()))?;
-                get_n(counted, "count").map(Some)
-            }
-            Err(e) => conditional(Err(e), "UpdateItem").map(|_| None),
-        }
+        let counted = self.update_once(count_in_window(key, window, Some(max)), ReturnValue::UpdatedNew).await?;
+        counted.map(|counted| get_n(&counted, "count")).transpose()
     }
 
     async fn refund(&self, keys: &[LimitKey], window: Window) {
@@ -118,10 +103,7 @@ impl LimitStore for DynamoStore {
                 .expression_attribute_names("#count", "count")
                 .expression_attribute_values(":minus_one", n(-1))
                 .expression_attribute_values(":zero", n(0));
-            let sent = match self.update_item(refund) {
-                Ok(update) => conditional(update.send().await.map(|_| ()), "UpdateItem"),
-                Err(e) => Err(e),
-            };
+            let sent = self.update_if(refund).await;
             // Refused: the window ended and expired meanwhile. Failed: the count stays.
             if let Err(error) = sent {
                 tracing::warn!(%error, "a counted attempt was not given back");

@@ -17,7 +17,8 @@
 //! | outbox message    | `OUT#<id>`     | `OUT`       | it is too old to send (15 minutes)   |
 //!
 //! Every item but accounts and contact owners carries `ttl` (epoch seconds). TTL deletes
-//! lazily, so every read still checks expiry itself.
+//! lazily, so every read still checks expiry itself. An item last written by a single-item
+//! write also carries that write's `write_stamp` (`stamp`).
 
 mod accounts;
 mod items;
@@ -25,6 +26,7 @@ mod keys;
 mod limits;
 mod outbox;
 mod sessions;
+mod stamp;
 mod transaction;
 mod verifications;
 
@@ -35,7 +37,9 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, ReturnValue, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, KeysAndAttributes, ReturnValue, ReturnValuesOnConditionCheckFailure, Update,
+};
 use aws_sdk_dynamodb::Client;
 
 use domain::error::{Error, Result};
@@ -53,11 +57,14 @@ const TTL_GRACE_SECS: i64 = 3600;
 pub struct DynamoStore {
     client: Client,
     table: String,
+    stamps: stamp::Stamps,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        DynamoStore { client, table: table.into() }
+        use rand::RngCore;
+        let prefix = format!("{:016x}", rand::rngs::OsRng.next_u64());
+        DynamoStore { client, table: table.into(), stamps: stamp::Stamps::new(&prefix) }
     }
 
     /// Counts one attempt at an item that is in `state`, unexpired and under `max_attempts`,
@@ -78,13 +85,33 @@ impl DynamoStore {
 
     /// `update` under its condition: the item as updated, `None` when the condition refused it.
     async fn update_returning(&self, update: UpdateBuilder) -> Result<Option<Item>> {
-        match self.update_item(update)?.return_values(ReturnValue::AllNew).send().await {
-            Ok(output) => Ok(output.attributes().cloned()),
-            Err(SdkError::ServiceError(e))
-                if matches!(e.err(), UpdateItemError::ConditionalCheckFailedException(_)) =>
-            {
-                Ok(None)
-            }
+        self.update_once(update, ReturnValue::AllNew).await
+    }
+
+    /// `update` under its condition: `false` when the condition refused it.
+    async fn update_if(&self, update: UpdateBuilder) -> Result<bool> {
+        Ok(self.update_once(update, ReturnValue::None).await?.is_some())
+    }
+
+    /// `update` as one UpdateItem that is safe to send again (`stamp`): the attributes
+    /// `returning` asks for (none for NONE), or `None` when its condition refused it.
+    async fn update_once(&self, update: UpdateBuilder, returning: ReturnValue) -> Result<Option<Item>> {
+        let stamp = self.stamps.next();
+        let result = self
+            .update_item(stamp::stamped(update, &stamp))?
+            .return_values(returning)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => Ok(Some(output.attributes().cloned().unwrap_or_default())),
+            Err(SdkError::ServiceError(e)) => match e.err() {
+                UpdateItemError::ConditionalCheckFailedException(refused) => {
+                    let applied = stamp::applied_before(refused.item(), &stamp);
+                    Ok(applied.then(|| refused.item().cloned().unwrap_or_default()))
+                }
+                _ => Err(dynamo_error("UpdateItem", SdkError::ServiceError(e))),
+            },
             Err(e) => Err(dynamo_error("UpdateItem", e)),
         }
     }
@@ -93,7 +120,7 @@ impl DynamoStore {
     /// none, else one transaction. `false` when the condition refused it.
     async fn update_with(&self, update: UpdateBuilder, outbox: &[SealedMessage]) -> Result<bool> {
         if outbox.is_empty() {
-            return conditional(self.update_item(update)?.send().await.map(|_| ()), "UpdateItem");
+            return self.update_if(update).await;
         }
         let mut tx = transaction::Transaction::new(&self.table);
         tx.update(update, ())?;
@@ -148,18 +175,6 @@ impl DynamoStore {
                 output.unprocessed_keys().and_then(|u| u.get(&self.table)).filter(|k| !k.keys().is_empty()).cloned();
         }
         Ok(found)
-    }
-}
-
-/// A conditional write: `false` when its condition refused it.
-fn conditional<E>(result: std::result::Result<(), SdkError<E, HttpResponse>>, operation: &'static str) -> Result<bool>
-where
-    E: std::error::Error + aws_sdk_dynamodb::error::ProvideErrorMetadata + Send + Sync + 'static,
-{
-    match result {
-        Ok(()) => Ok(true),
-        Err(SdkError::ServiceError(e)) if e.err().code() == Some("ConditionalCheckFailedException") => Ok(false),
-        Err(e) => Err(dynamo_error(operation, e)),
     }
 }
 

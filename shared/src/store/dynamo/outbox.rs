@@ -13,7 +13,7 @@ use domain::MessageId;
 use super::items::{get_n, get_s};
 use super::keys::{account_key, challenge_key, cooldown_key, n, outbox_key, s};
 use super::transaction::Transaction;
-use super::{conditional, dynamo_error, DynamoStore, Item, TTL_GRACE_SECS};
+use super::{dynamo_error, DynamoStore, Item, TTL_GRACE_SECS};
 
 fn outbox_item(message: &SealedMessage) -> Item {
     let mut item = outbox_key(&message.id);
@@ -66,7 +66,7 @@ impl OutboxStore for DynamoStore {
             .condition_expression("attribute_exists(pk)")
             .expression_attribute_names("#mark", attribute)
             .expression_attribute_values(":yes", AttributeValue::Bool(true));
-        conditional(self.update_item(update)?.send().await.map(|_| ()), "UpdateItem").map(drop)
+        self.update_if(update).await.map(drop)
     }
 
     async fn delete_message(&self, id: &MessageId) -> Result<()> {
@@ -103,6 +103,6 @@ impl OutboxStore for DynamoStore {
                 .expression_attribute_values(":nonce", s(nonce)),
         };
         // Refused: a newer code holds the wait (or the challenge or setup is gone), which stays.
-        conditional(self.update_item(update)?.send().await.map(|_| ()), "UpdateItem").map(drop)
+        self.update_if(update).await.map(drop)
     }
 }

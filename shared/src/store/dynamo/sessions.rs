@@ -22,6 +22,7 @@ use super::items::{
 };
 use super::keys::{account_key, challenge_key, contact_key, device_key, n, s, session_key};
 use super::outbox::add_outbox;
+use super::stamp;
 use super::transaction::Transaction;
 use super::{dynamo_error, DynamoStore, Item};
 
@@ -110,11 +111,8 @@ impl SessionStore for DynamoStore {
     }
 
     async fn put_challenge(&self, challenge: &MfaChallenge) -> Result<()> {
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(challenge_item(challenge)))
-            .condition_expression("attribute_not_exists(pk)")
+        let put = self.client.put_item().table_name(&self.table);
+        stamp::stamped_put(put, challenge_item(challenge), "attribute_not_exists(pk)", &self.stamps.next())
             .send()
             .await
             .map_err(|e| dynamo_error("PutItem", e))?;
