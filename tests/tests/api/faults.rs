@@ -267,3 +267,20 @@ fn the_request_deadline_is_inside_the_functions_timeout() {
     let timeout: u64 = template.lines().find_map(|l| l.trim().strip_prefix("Timeout: ")).unwrap().parse().unwrap();
     assert!(Budget::default().deadline + Duration::from_secs(1) < Duration::from_secs(timeout));
 }
+
+/// A transaction whose answer was lost is sent again with the same `ClientRequestToken`, which
+/// DynamoDB honours; moto does not, and the retry's refusal of the fresh key it wrote itself
+/// says the same: applied. A code request answers 202 and its code arrives once.
+#[tokio::test]
+async fn a_transaction_whose_answer_was_lost_answers_as_applied() {
+    let (stack, faults) = faulty_stack().await;
+    let email = new_email();
+    let body = stack.with_captcha(code_request(&email)).await;
+    faults.set_once("dynamodb:TransactWriteItems", Fault::LoseAnswer);
+    let sent = stack.call(request_code::handle, TestRequest::post("/v1/verifications", body)).await;
+    assert_eq!(sent.status, 202, "{:?}", sent.json);
+    assert_eq!(messages_to(&email).len(), 1, "the code arrived, once");
+    let id = sent.json["verification_id"].as_str().unwrap();
+    assert_eq!(stack.confirm(id, &last_code_to(&email).unwrap()).await.status, 200);
+    stack.assert_consistent().await;
+}

@@ -23,7 +23,6 @@ use super::items::{
 use super::keys::{account_key, contact_key, device_key, idempotency_key, n, s, session_key, verification_key};
 use super::outbox::add_outbox;
 use super::sessions::close_challenge;
-use super::transaction::Transaction;
 use super::{dynamo_error, DynamoStore};
 
 /// The condition under which a verified token may be used, and the update that uses it.
@@ -67,7 +66,7 @@ impl AccountStore for DynamoStore {
         claim: &TokenClaim,
         idempotency: Option<&IdempotencyRecord>,
     ) -> Result<()> {
-        let mut tx = Transaction::new(&self.table);
+        let mut tx = self.transaction();
         tx.update(consume_token(claim), Error::VerificationExpired)?;
         // Before the contact: when a retry with the same key won the race, the contact is taken
         // too, and this request must hear that the token was used (it then replays the
@@ -198,7 +197,7 @@ impl AccountStore for DynamoStore {
             }
             None => link.condition_expression("attribute_exists(pk) AND attribute_not_exists(#recovery)"),
         };
-        let mut tx = Transaction::new(&self.table);
+        let mut tx = self.transaction();
         tx.update(consume_token(claim), Error::VerificationExpired)?;
         tx.insert(contact_owner_item(contact, &account.id, "recovery", claim.now), Error::ContactInUse)?;
         tx.update(link, Error::Conflict)?;
@@ -210,7 +209,7 @@ impl AccountStore for DynamoStore {
     }
 
     async fn change_account(&self, change: &AccountChange<'_>) -> Result<()> {
-        let mut tx = Transaction::new(&self.table);
+        let mut tx = self.transaction();
         for claim in &change.tokens {
             tx.update(consume_token(claim), Error::VerificationExpired)?;
         }
@@ -242,7 +241,7 @@ impl AccountStore for DynamoStore {
         devices: &[DeviceId],
         outbox: &[SealedMessage],
     ) -> Result<()> {
-        let mut tx = Transaction::new(&self.table);
+        let mut tx = self.transaction();
         add_outbox(&mut tx, outbox)?;
         // Only with the recovery contacts as read, so none added meanwhile stays claimed.
         let mut delete = Delete::builder().set_key(Some(account_key(&account.id)));

@@ -122,10 +122,15 @@ impl DynamoStore {
         if outbox.is_empty() {
             return self.update_if(update).await;
         }
-        let mut tx = transaction::Transaction::new(&self.table);
+        let mut tx = self.transaction();
         tx.update(update, ())?;
         outbox::add_outbox(&mut tx, outbox)?;
         Ok(tx.send(&self.client).await?.is_ok())
+    }
+
+    /// A new transaction, with a stamp of its own.
+    fn transaction<'a, R: Send + 'a>(&'a self) -> transaction::Transaction<'a, R> {
+        transaction::Transaction::new(&self.table, self.stamps.next())
     }
 
     /// `update` on its own, as one UpdateItem.

@@ -35,7 +35,7 @@ impl OutboxStore for DynamoStore {
         if outbox.is_empty() {
             return Ok(()); // DynamoDB refuses a transaction of no items
         }
-        let mut tx = Transaction::new(&self.table);
+        let mut tx = self.transaction();
         add_outbox(&mut tx, outbox)?;
         tx.commit(&self.client).await
     }

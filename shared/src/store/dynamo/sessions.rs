@@ -23,7 +23,6 @@ use super::items::{
 use super::keys::{account_key, challenge_key, contact_key, device_key, n, s, session_key};
 use super::outbox::add_outbox;
 use super::stamp;
-use super::transaction::Transaction;
 use super::{dynamo_error, DynamoStore, Item};
 
 /// What tells apart the items a batch read returns (they come back in any order).
@@ -77,7 +76,7 @@ impl SessionStore for DynamoStore {
 
     async fn put_session(&self, session: &SessionRecord, outbox: &[SealedMessage]) -> Result<()> {
         if !outbox.is_empty() {
-            let mut tx = Transaction::new(&self.table);
+            let mut tx = self.transaction();
             tx.put(session_item(session))?;
             add_outbox(&mut tx, outbox)?;
             return tx.commit(&self.client).await;
@@ -104,7 +103,7 @@ impl SessionStore for DynamoStore {
     }
 
     async fn revoke(&self, account_id: &AccountId, session: &SessionId, device: &DeviceId) -> Result<()> {
-        let mut tx = Transaction::new(&self.table);
+        let mut tx = self.transaction();
         tx.delete_any(session_key(account_id, session))?;
         tx.delete_any(device_key(account_id, device))?;
         tx.commit(&self.client).await
@@ -171,7 +170,7 @@ impl SessionStore for DynamoStore {
         device: Option<&DeviceRecord>,
         outbox: &[SealedMessage],
     ) -> Result<()> {
-        let mut tx = Transaction::new(&self.table);
+        let mut tx = self.transaction();
         add_outbox(&mut tx, outbox)?;
         tx.update(close_challenge(&challenge.id), Error::ChallengeExpired)?;
         tx.insert_fresh(session_item(session))?;

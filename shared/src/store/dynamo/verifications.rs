@@ -16,7 +16,6 @@ use super::items::{verification_from_item, verification_item};
 use super::keys::{cooldown_key, n, s, verification_key};
 use super::limits::add_limit;
 use super::outbox::add_outbox;
-use super::transaction::Transaction;
 use super::{DynamoStore, TTL_GRACE_SECS};
 
 #[async_trait]
@@ -28,7 +27,7 @@ impl VerificationStore for DynamoStore {
         outbox: &[SealedMessage],
         now: Timestamp,
     ) -> Result<()> {
-        let mut tx = Transaction::new(&self.table);
+        let mut tx = self.transaction();
         for limit in limits {
             add_limit(&mut tx, limit, now, verification.expires_at)?;
         }
@@ -57,7 +56,7 @@ impl VerificationStore for DynamoStore {
         token_expires_at: Timestamp,
     ) -> Result<bool> {
         // Either refusal means the same: this code is no longer one to verify.
-        let mut tx = Transaction::new(&self.table);
+        let mut tx = self.transaction();
         let newest = ConditionCheck::builder()
             .set_key(Some(cooldown_key(&verification.contact_key)))
             .condition_expression("#latest = :id")
