@@ -16,6 +16,9 @@ operation starting with its prefix (`dynamodb:` is all of DynamoDB), to a share 
 Control, on the proxy itself (never forwarded):
   PUT  /__faults  {"rules": [{"operation": "dynamodb:", "fault": "throttle", "rate": 0.05}]}
   GET  /__faults  the rules, and how many requests each operation saw and how many were faulted
+  GET  /__sent    every email SES accepted through the proxy: {"emails": [{"to": [...], "text": "..."}]},
+                  what a mailbox would hold, without moto's data.json (a dump of all of moto's
+                  state that holds moto, serial, for seconds once the tables are large)
 
   tests/fault_proxy.py --port 4590 --upstream http://127.0.0.1:4566
 
@@ -34,6 +37,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 STATE = {"rules": [], "seen": {}, "faulted": {}}
+SENT = []
 LOCK = threading.Lock()
 UPSTREAM = None
 
@@ -69,6 +73,12 @@ class Proxy(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
+    def handle(self):
+        try:
+            super().handle()
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # the client gave up on the connection (an attempt that timed out), as on AWS
+
     def do_control(self):
         if self.command == "PUT":
             length = int(self.headers.get("Content-Length") or 0)
@@ -83,9 +93,20 @@ class Proxy(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(answer)
 
+    def do_sent(self):
+        with LOCK:
+            answer = json.dumps({"emails": SENT}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
     def handle_any(self):
         if self.path.startswith("/__faults"):
             return self.do_control()
+        if self.path.startswith("/__sent"):
+            return self.do_sent()
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         op = operation(self.command, self.path, self.headers, body)
@@ -117,21 +138,32 @@ class Proxy(BaseHTTPRequestHandler):
             return
         if fault == "slow":
             time.sleep(rule.get("seconds", 1))
-        self.forward(body)
+        self.forward(op, body)
 
-    def forward(self, body):
+    def forward(self, op, body):
         upstream = http.client.HTTPConnection(UPSTREAM.hostname, UPSTREAM.port, timeout=120)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
         upstream.request(self.command, self.path, body=body, headers=headers)
         answer = upstream.getresponse()
         payload = answer.read()
+        if op == "sesv2:SendEmail" and answer.status == 200:
+            email = json.loads(body)
+            simple = email.get("Content", {}).get("Simple", {})
+            with LOCK:
+                SENT.append({"to": email.get("Destination", {}).get("ToAddresses", []),
+                             "text": simple.get("Body", {}).get("Text", {}).get("Data", "")})
         self.send_response(answer.status)
         for name, value in answer.getheaders():
             if name.lower() not in ("content-length", "transfer-encoding", "connection", "server", "date"):
                 self.send_header(name, value)
         self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.end_headers()
+            self.wfile.write(payload)
+        except (BrokenPipeError, ConnectionResetError):
+            # The client's attempt timed out first (a slow upstream): it retries, as on AWS.
+            STATE["abandoned"] = STATE.get("abandoned", 0) + 1
+            self.close_connection = True
         upstream.close()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = handle_any

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks of issue #7, side by side, in one command: builds the release binaries (every
 # function, plus two reference binaries and the argon2 probe of tests/bench/), runs the AWS
-# round-trip test, then tests/bench/bench.py, which writes the numbers into
+# round-trip test, then tests/bench/bench.py, then the load run of tests/bench/load.py (issue 16;
+# BENCH_SKIP_LOAD=1 skips it), which writes the numbers into
 # tests/bench/RESULTS.md (between its `generated` markers; the findings around them are kept).
 #
 #   tests/bench/run.sh [bench.py flags: --cold-runs 20 --requests 200 --concurrency 4 --only cold,sizes]
@@ -90,4 +91,12 @@ round_trips || { echo "run.sh: round_trips failed; once more" >&2; round_trips; 
 step "cold starts, warm latency, sizes, argon2 (tests/bench/bench.py)"
 python tests/bench/bench.py --bin-dir "${BENCH_BIN_DIR:-${TARGET}/release}" --work-dir "${WORK}" \
   --round-trips "${WORK}/round_trips.jsonl" "$@"
+
+if [[ "${BENCH_SKIP_LOAD:-}" != 1 ]]; then
+  # Its own moto, fault proxy and local stack (debug builds, as `cargo lambda watch` serves them).
+  step "load under injected throttling (tests/bench/load.py), light and heavy"
+  infra/ensure-tools.sh lambda
+  python tests/bench/load.py --journeys 60 --concurrency 6 --dynamodb-throttle 0.05 --ses-throttle 0.2
+  python tests/bench/load.py --journeys 60 --concurrency 6 --dynamodb-throttle 0.3 --ses-throttle 0.5
+fi
 echo "run.sh: results in tests/bench/RESULTS.md (raw numbers: ${WORK#"${ROOT}/"}/results.json)"
