@@ -661,6 +661,9 @@ class Bench:
         self.load("add-recovery-contact", "add-recovery-contact",
                   [self.add_recovery(s, t) for s, t in zip(sessions, recovery_tokens)], {201}, c)
         self.load("sign-out (sign-in, DELETE)", "sign-in", [self.sign_out(s) for s in sessions], {204}, c)
+        # A warm password function's memory over many argon2 verifications (issue 17): one process.
+        k = self.args.sign_ins_in_one_process
+        self.load(f"sign-in (no 2FA), {k} in one process", "sign-in", [self.sign_in(emails[0])] * (k + 1), {201}, 1)
         self.load("bare GetItem, bench-bare-dynamodb", BARE_DYNAMODB, [self.bare_get() for _ in range(n)], {200}, c)
         self.boto3_get_item(requests, c)
 
@@ -683,7 +686,7 @@ class Bench:
 
     def argon2(self):
         runs = {}
-        for hashes in (0, 1, 10, 40):
+        for hashes in (0, 1, 10, 40, 1000):
             out = subprocess.run(["/usr/bin/time", "-v", self.binary(ARGON2), str(hashes)],
                                  capture_output=True, text=True, check=True)
             max_rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", out.stderr).group(1))
@@ -1016,6 +1019,7 @@ def render(results, round_trips):
         w(f"| peak RSS, one hash (KiB) | {one['time_max_rss_kib']} |")
         w(f"| peak RSS, ten hashes in one process (KiB) | {ten['time_max_rss_kib']} |")
         w(f"| peak RSS, forty hashes in one process (KiB) | {argon[40]['time_max_rss_kib']} |")
+        w(f"| peak RSS, 1,000 hashes in one process (KiB) | {argon[1000]['time_max_rss_kib']} |")
         w(f"| hashing adds (KiB) | {one['time_max_rss_kib'] - zero['time_max_rss_kib']} |")
         w("")
 
@@ -1033,13 +1037,14 @@ def render(results, round_trips):
         w("|---|---|---:|---:|---:|---:|---:|---:|---:|")
         calls = {
             "captcha (GET /v1/captcha)": "GetItem",
-            "request-code (sign_up, email)": "GetItem, TransactWriteItems, SendEmail",
+            "request-code (sign_up, email)": "GetItem, TransactWriteItems (the code into the outbox)",
             "verify-code (right code)": "UpdateItem, TransactWriteItems",
             "create-account": "GetItem, TransactWriteItems (+ argon2 hash)",
-            "sign-in (no 2FA)": "BatchGetItem, GetItem, SendEmail (new-device notice), PutItem (+ argon2 verify)",
+            "sign-in (no 2FA)": "BatchGetItem, GetItem, 4 UpdateItem (counters), TransactWriteItems (session, "
+                                "new-device notice) (+ argon2 verify)",
             "manage-account (GET /v1/account)": "BatchGetItem",
             "enable-2fa (start, totp)": "BatchGetItem, UpdateItem",
-            "add-recovery-contact": "BatchGetItem, GetItem, TransactWriteItems, SendEmail",
+            "add-recovery-contact": "BatchGetItem, GetItem, TransactWriteItems (with the notice)",
             "sign-out (sign-in, DELETE)": "BatchGetItem, DeleteItem",
             "bare GetItem, bench-bare-dynamodb": "GetItem",
             "bare GetItem, boto3": "GetItem",
@@ -1087,6 +1092,8 @@ def main():
     parser.add_argument("--cold-runs", type=int, default=20)
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=4)
+    parser.add_argument("--sign-ins-in-one-process", type=int, default=1000,
+                        help="warm: sign-ins answered by one sign-in process, for its peak RSS (issue 17)")
     parser.add_argument("--only", help="comma list of: sizes,argon2,warm,cold,strace (default: all)")
     args = parser.parse_args()
     Path(args.work_dir).mkdir(parents=True, exist_ok=True)

@@ -1,13 +1,14 @@
-//! The password rules of the sign-up page, and argon2id hashing.
+//! The password rules of the sign-up page; `hashing` stores passwords as argon2id.
 
-use argon2::password_hash::rand_core::OsRng;
-use argon2::password_hash::{PasswordHash as Phc, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+mod hashing;
+
+pub use hashing::{PasswordHash, PasswordHasherConfig};
+
 use unicode_normalization::UnicodeNormalization;
 use zxcvbn::matching::patterns::MatchPattern;
 
-use super::Contact;
 use crate::error::{Error, Result};
+use crate::Contact;
 
 /// A rule a password broke; `shared::api` names them for the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,65 +141,6 @@ fn contains_login(text: &str, login: &Contact) -> bool {
     }
 }
 
-/// A password as stored: its argon2id PHC string. Never logged, never shown.
-#[derive(Clone, PartialEq, Eq)]
-pub struct PasswordHash(String);
-
-impl PasswordHash {
-    /// A hash read back from the store, trusted as it was written.
-    pub fn stored(phc: String) -> Self {
-        PasswordHash(phc)
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for PasswordHash {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("PasswordHash(..)")
-    }
-}
-
-/// argon2id with parameters from configuration (OWASP's minimum by default:
-/// m = 19456 KiB, t = 2, p = 1).
-#[derive(Debug, Clone)]
-pub struct PasswordHasherConfig {
-    pub memory_kib: u32,
-    pub iterations: u32,
-    pub parallelism: u32,
-}
-
-impl Default for PasswordHasherConfig {
-    fn default() -> Self {
-        PasswordHasherConfig { memory_kib: 19_456, iterations: 2, parallelism: 1 }
-    }
-}
-
-impl PasswordHasherConfig {
-    fn argon2(&self) -> Result<Argon2<'static>> {
-        let params = Params::new(self.memory_kib, self.iterations, self.parallelism, None)
-            .map_err(|e| Error::internal("argon2 parameters", e))?;
-        Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
-    }
-
-    /// The PHC string (`$argon2id$v=19$m=...`), which carries its own salt and parameters.
-    pub fn hash(&self, password: &Password) -> Result<PasswordHash> {
-        let salt = SaltString::generate(&mut OsRng);
-        self.argon2()?
-            .hash_password(password.as_str().as_bytes(), &salt)
-            .map(|hash| PasswordHash(hash.to_string()))
-            .map_err(|e| Error::internal("argon2 hash", e))
-    }
-
-    /// Checks `password` against a stored PHC string, with that string's own parameters.
-    pub fn verify(&self, password: &Password, hash: &PasswordHash) -> Result<bool> {
-        let parsed = Phc::new(&hash.0).map_err(|e| Error::internal("stored password hash", e))?;
-        Ok(self.argon2()?.verify_password(password.as_str().as_bytes(), &parsed).is_ok())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,22 +234,5 @@ mod tests {
     fn nfkc_makes_equivalent_input_equal() {
         // A full-width "Ａ" and a composed "é" against their plain forms.
         assert_eq!(Password::new("Ａé1!xxxx").as_str(), Password::new("Ae\u{301}1!xxxx").as_str());
-    }
-
-    #[test]
-    fn argon2id_round_trip() {
-        let hasher = PasswordHasherConfig { memory_kib: 1024, iterations: 1, parallelism: 1 };
-        let phc = hasher.hash(&Password::new("Tr0ub4dor&3")).unwrap();
-        assert!(phc.as_str().starts_with("$argon2id$v=19$m=1024,t=1,p=1$"));
-        assert!(hasher.verify(&Password::new("Tr0ub4dor&3"), &phc).unwrap());
-        assert!(!hasher.verify(&Password::new("Tr0ub4dor&4"), &phc).unwrap());
-        // Two hashes of one password differ by their salt.
-        assert_ne!(phc, hasher.hash(&Password::new("Tr0ub4dor&3")).unwrap());
-    }
-
-    #[test]
-    fn the_default_parameters_are_owasps() {
-        let phc = PasswordHasherConfig::default().hash(&Password::new("Tr0ub4dor&3")).unwrap();
-        assert!(phc.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", phc.as_str());
     }
 }
