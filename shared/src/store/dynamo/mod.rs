@@ -18,7 +18,8 @@
 //!
 //! Every item but accounts and contact owners carries `ttl` (epoch seconds). TTL deletes
 //! lazily, so every read still checks expiry itself. An item last written by a single-item
-//! write also carries that write's `write_stamp` (`stamp`).
+//! write also carries that write's `write_stamp`, and one a transaction created under a fresh
+//! key that transaction's `created_by`: how a retried attempt knows it was applied (`stamp`).
 
 mod accounts;
 mod items;
