@@ -162,7 +162,8 @@ class Proxy(BaseHTTPRequestHandler):
             self.wfile.write(payload)
         except (BrokenPipeError, ConnectionResetError):
             # The client's attempt timed out first (a slow upstream): it retries, as on AWS.
-            STATE["abandoned"] = STATE.get("abandoned", 0) + 1
+            with LOCK:
+                STATE["abandoned"] = STATE.get("abandoned", 0) + 1
             self.close_connection = True
         upstream.close()
 

@@ -75,14 +75,15 @@ def http(method, url, body=None, headers=None, timeout=60):
 
 
 def call(route, method, path, body=None, headers=None):
-    """The client the API asks for: the same request again after Retry-After on 503 and 429."""
+    """The client the API asks for: the same request again after Retry-After on 503 and 429, and
+    after no answer at all only with an Idempotency-Key (elsewhere it could act twice)."""
+    retried = (429, 503, None) if "Idempotency-Key" in (headers or {}) else (429, 503)
     for _ in range(8):
         started = time.perf_counter()
         status, answer, answer_headers = http(method, API + path, body, headers)
         record(route, status, time.perf_counter() - started)
-        if status not in (429, 503, None):
+        if status not in retried:
             return status, answer
-        # None: no answer at all (a client's timeout); the same request again is safe.
         time.sleep(min(float(answer_headers.get("Retry-After") or 1), 5))
     return status, answer
 
@@ -212,11 +213,9 @@ def main():
     try:
         deadline = time.time() + 1200
         while True:  # every function started once (4xx answers change nothing)
-            try:
-                if all((http("POST", API + path, {})[0] or 500) < 500 for path in ("/v1/verifications", "/v1/verifications/x/confirm", "/v1/accounts", "/v1/sessions")):
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
+            paths = ("/v1/verifications", "/v1/verifications/x/confirm", "/v1/accounts", "/v1/sessions")
+            if all((http("POST", API + path, {})[0] or 500) < 500 for path in paths):  # None: not up yet
+                break
             if time.time() > deadline or stack.poll() is not None:
                 raise SystemExit("load: the local stack did not come up (target/load-local-stack.log)")
             time.sleep(2)

@@ -38,17 +38,30 @@ pub struct Faults(Arc<Mutex<Vec<Rule>>>);
 struct Rule {
     prefix: String,
     fault: Fault,
+    /// Matching requests let through before it applies.
+    skip: u32,
+    /// Applies once, then is gone.
     once: bool,
 }
 
 impl Faults {
     pub fn set(&self, prefix: &str, fault: Fault) {
-        self.0.lock().unwrap().push(Rule { prefix: prefix.to_owned(), fault, once: false });
+        self.0.lock().unwrap().push(Rule { prefix: prefix.to_owned(), fault, skip: 0, once: false });
     }
 
     /// `fault` for the next matching request only.
     pub fn set_once(&self, prefix: &str, fault: Fault) {
-        self.0.lock().unwrap().push(Rule { prefix: prefix.to_owned(), fault, once: true });
+        self.set_once_after(prefix, fault, 0);
+    }
+
+    /// `fault` for one matching request, after `skip` others pass.
+    pub fn set_once_after(&self, prefix: &str, fault: Fault, skip: u32) {
+        self.0.lock().unwrap().push(Rule { prefix: prefix.to_owned(), fault, skip, once: true });
+    }
+
+    /// How many rules are in force: a `set_once` rule leaves when it has applied.
+    pub fn pending(&self) -> usize {
+        self.0.lock().unwrap().len()
     }
 
     pub fn clear(&self) {
@@ -68,12 +81,19 @@ impl Faults {
             let Some(at) = rules.iter().position(|rule| name.starts_with(rule.prefix.as_str())) else {
                 return Verdict::Pass;
             };
+            if rules[at].skip > 0 {
+                rules[at].skip -= 1;
+                return Verdict::Pass;
+            }
             let fault = rules[at].fault;
             if rules[at].once {
                 rules.remove(at);
             }
             fault
         };
+        if fault == Fault::LoseAnswer {
+            return Verdict::LoseAnswer;
+        }
         // As each protocol spells an error: SNS (query protocol) in XML, the others in JSON.
         let sns = name.starts_with("sns:");
         let json = |status: u16, kind: &str| {
@@ -98,7 +118,7 @@ impl Faults {
             Fault::Throttle => json(400, "ThrottlingException"),
             Fault::ServerError => json(500, "InternalServerError"),
             Fault::Invalid => json(400, "ValidationException"),
-            Fault::LoseAnswer => return Verdict::LoseAnswer,
+            Fault::LoseAnswer => unreachable!("answered above"),
             Fault::Reset => HttpConnectorFuture::ready(Err(ConnectorError::io("connection reset (injected)".into()))),
             Fault::Hang => HttpConnectorFuture::new(async {
                 tokio::time::sleep(Duration::from_secs(3600)).await;

@@ -197,16 +197,19 @@ async fn a_write_whose_answer_was_lost_is_applied_once_and_answers_as_applied() 
     }
     let confirmed = stack.confirm(id, &code).await;
     assert_eq!(confirmed.status, 200, "the lost answer's attempt counted once: {:?}", confirmed.json);
+    assert_eq!(faults.pending(), 0, "the fault met its write");
 
-    // Starting TOTP set-up starts its resend wait: the retry is not refused by that wait.
+    // Starting TOTP set-up starts its resend wait: the retry is not refused by that wait. Its
+    // UpdateItems are the password check's count and refund, then the start (round_trips.rs).
     let token = confirmed.json["verification_token"].as_str().unwrap();
     assert_eq!(stack.create_account(token, PASSWORD).await.status, 201);
     let session = stack.session(&email.canonical(), PASSWORD).await;
     let start =
         TestRequest::post("/v1/account/two-factor", json!({"method": "totp", "password": PASSWORD})).bearer(&session);
-    faults.set_once("dynamodb:UpdateItem", Fault::LoseAnswer);
+    faults.set_once_after("dynamodb:UpdateItem", Fault::LoseAnswer, 2);
     let started = stack.call(enable_2fa::handle, start).await;
     assert_eq!(started.status, 200, "{:?}", started.json);
+    assert_eq!(faults.pending(), 0, "the fault met the start");
     let secret = started.json["secret"].as_str().unwrap();
     let confirm = TestRequest::post(
         "/v1/account/two-factor/confirm",
@@ -219,6 +222,7 @@ async fn a_write_whose_answer_was_lost_is_applied_once_and_answers_as_applied() 
     faults.set_once("dynamodb:PutItem", Fault::LoseAnswer);
     let challenge = stack.sign_in(json!({"login": email.canonical(), "password": PASSWORD})).await;
     assert_eq!((challenge.status, &challenge.json["mfa_required"]), (200, &json!(true)), "{:?}", challenge.json);
+    assert_eq!(faults.pending(), 0, "the fault met the challenge's put");
     stack.assert_consistent().await;
 }
 

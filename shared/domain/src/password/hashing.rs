@@ -4,8 +4,9 @@
 //! hash at a time, glibc raises its mmap threshold after the first free and serves the next
 //! ones from the heap, which it does not give back: a warm function grew to ~150 MiB over ten
 //! hashes (issue 17). One block array, kept for the process and reused, keeps it at one hash's.
+//! It is zeroed after each hash, so no password-derived state outlives the call.
 
-use std::sync::Mutex;
+use std::sync::{Mutex, TryLockError};
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{
@@ -77,15 +78,18 @@ static WORKING_MEMORY: Mutex<Vec<Block>> = Mutex::new(Vec::new());
 /// `work` on `blocks` blocks of the process's working memory. A second hash at the same time
 /// (a test process; a Lambda process serves one request at a time) gets memory of its own.
 fn in_working_memory<T>(blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
-    match WORKING_MEMORY.try_lock() {
-        Ok(mut memory) => {
-            if memory.len() < blocks {
-                memory.resize(blocks, Block::default());
-            }
-            work(&mut memory[..blocks])
-        }
-        Err(_) => work(&mut vec![Block::default(); blocks]),
+    let mut memory = match WORKING_MEMORY.try_lock() {
+        Ok(memory) => memory,
+        // A panic mid-hash left the blocks as they were: they are overwritten, so still usable.
+        Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+        Err(TryLockError::WouldBlock) => return work(&mut vec![Block::default(); blocks]),
+    };
+    if memory.len() < blocks {
+        memory.resize(blocks, Block::default());
     }
+    let result = work(&mut memory[..blocks]);
+    memory[..blocks].fill(Block::default());
+    result
 }
 
 /// argon2 as a `PasswordHasher` (so `PasswordVerifier` comes with it) that hashes in the
@@ -146,13 +150,17 @@ mod tests {
         assert!(phc.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{}", phc.as_str());
     }
 
-    /// The reused memory holds the previous hash's blocks: the output must not depend on them,
-    /// and must be the argon2 crate's own (hashes stored before this change still verify).
+    /// The output is the argon2 crate's own (hashes stored before this change still verify),
+    /// whatever the kept memory held before, at any size.
     #[test]
     fn hashing_in_reused_memory_gives_argon2s_own_output() {
         let salt = SaltString::encode_b64(b"sixteen byte salt").unwrap();
         let params = |m| Params::new(m, 2, 1, None).unwrap();
         for (password, m) in [("first", 2048), ("Tr0ub4dor&3", 1024), ("Tr0ub4dor&3", 4096), ("Tr0ub4dor&3", 1024)] {
+            // As a crashed or differently sized hash would leave it (nothing else hashes here:
+            // each test is a process of its own under nextest).
+            WORKING_MEMORY.lock().unwrap_or_else(|p| p.into_inner()).resize(4096, Block::new());
+            garble(&mut WORKING_MEMORY.lock().unwrap());
             let own = Argon2::new(Algorithm::Argon2id, Version::V0x13, params(m))
                 .hash_password(password.as_bytes(), &salt)
                 .unwrap()
@@ -162,7 +170,17 @@ mod tests {
             let config = PasswordHasherConfig::default();
             assert!(config.verify(&Password::new(password), &PasswordHash::stored(own)).unwrap());
         }
-        assert!(WORKING_MEMORY.lock().unwrap().len() >= 4096, "the memory is kept, at its largest");
+        ReusedMemory.hash_password_customized(b"last", None, None, params(4096), &salt).unwrap();
+        let memory = WORKING_MEMORY.lock().unwrap();
+        assert!(memory.len() >= 4096, "the memory is kept, at its largest");
+        assert!(memory.iter().all(|block| block.as_ref().iter().all(|&word| word == 0)), "and zeroed after use");
+    }
+
+    fn garble(memory: &mut [Block]) {
+        for (n, block) in memory.iter_mut().enumerate() {
+            let words: &mut [u64] = block.as_mut();
+            words.iter_mut().enumerate().for_each(|(i, word)| *word = (n as u64) << 32 | i as u64 | 1);
+        }
     }
 
     /// A hash of other parameters (an older configuration, argon2i) verifies with its own.

@@ -17,9 +17,9 @@
 //! | outbox message    | `OUT#<id>`     | `OUT`       | it is too old to send (15 minutes)   |
 //!
 //! Every item but accounts and contact owners carries `ttl` (epoch seconds). TTL deletes
-//! lazily, so every read still checks expiry itself. An item last written by a single-item
-//! write also carries that write's `write_stamp`, and one a transaction created under a fresh
-//! key that transaction's `created_by`: how a retried attempt knows it was applied (`stamp`).
+//! lazily, so every read still checks expiry itself. An item a single-item write touched carries
+//! the stamp of the last such write (`write_stamp`), and one a transaction created under a fresh
+//! key that transaction's (`created_by`): how a retried attempt knows it was applied (`stamp`).
 
 mod accounts;
 mod items;
@@ -58,14 +58,11 @@ const TTL_GRACE_SECS: i64 = 3600;
 pub struct DynamoStore {
     client: Client,
     table: String,
-    stamps: stamp::Stamps,
 }
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        use rand::RngCore;
-        let prefix = format!("{:016x}", rand::rngs::OsRng.next_u64());
-        DynamoStore { client, table: table.into(), stamps: stamp::Stamps::new(&prefix) }
+        DynamoStore { client, table: table.into() }
     }
 
     /// Counts one attempt at an item that is in `state`, unexpired and under `max_attempts`,
@@ -84,7 +81,8 @@ impl DynamoStore {
         self.update_returning(update).await
     }
 
-    /// `update` under its condition: the item as updated, `None` when the condition refused it.
+    /// `update` under its condition: the item as updated (on the retry of an applied attempt,
+    /// as it is now), `None` when the condition refused it.
     async fn update_returning(&self, update: UpdateBuilder) -> Result<Option<Item>> {
         self.update_once(update, ReturnValue::AllNew).await
     }
@@ -97,7 +95,7 @@ impl DynamoStore {
     /// `update` as one UpdateItem that is safe to send again (`stamp`): the attributes
     /// `returning` asks for (none for NONE), or `None` when its condition refused it.
     async fn update_once(&self, update: UpdateBuilder, returning: ReturnValue) -> Result<Option<Item>> {
-        let stamp = self.stamps.next();
+        let stamp = stamp::fresh();
         let result = self
             .update_item(stamp::stamped(update, &stamp))?
             .return_values(returning)
@@ -131,7 +129,7 @@ impl DynamoStore {
 
     /// A new transaction, with a stamp of its own.
     fn transaction<'a, R: Send + 'a>(&'a self) -> transaction::Transaction<'a, R> {
-        transaction::Transaction::new(&self.table, self.stamps.next())
+        transaction::Transaction::new(&self.table, stamp::fresh())
     }
 
     /// `update` on its own, as one UpdateItem.

@@ -111,7 +111,7 @@ impl SessionStore for DynamoStore {
 
     async fn put_challenge(&self, challenge: &MfaChallenge) -> Result<()> {
         let put = self.client.put_item().table_name(&self.table);
-        stamp::stamped_put(put, challenge_item(challenge), "attribute_not_exists(pk)", &self.stamps.next())
+        stamp::stamped_put(put, challenge_item(challenge), "attribute_not_exists(pk)", &stamp::fresh())
             .send()
             .await
             .map_err(|e| dynamo_error("PutItem", e))?;

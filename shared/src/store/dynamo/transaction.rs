@@ -5,13 +5,14 @@ use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::builders::{ConditionCheckBuilder, DeleteBuilder, UpdateBuilder};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    CancellationReason, Delete, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
 };
 use aws_sdk_dynamodb::Client;
 
 use domain::error::{Error, Result};
 
 use super::keys::s;
+use super::stamp;
 use super::{build_error, dynamo_error, Item};
 use crate::faults;
 
@@ -53,7 +54,7 @@ const CREATED_BY: &str = "created_by";
 /// whether the transaction went through.
 pub(super) struct Transaction<'a, R = Error> {
     table: &'a str,
-    /// Unique to this transaction (`stamp::Stamps`), written into the items it creates.
+    /// Unique to this transaction (`stamp::fresh`), written into the items it creates.
     stamp: String,
     items: Vec<TransactWriteItem>,
     /// One per item, in the same order.
@@ -184,7 +185,7 @@ fn outcome<R>(
     };
     let reasons = cancelled.cancellation_reasons();
     let refused = |reason: &CancellationReason| reason.code() == Some("ConditionalCheckFailed");
-    let ours = |reason: &CancellationReason| matches!(reason.item().and_then(|item| item.get(CREATED_BY)), Some(AttributeValue::S(held)) if held == stamp);
+    let ours = |reason: &CancellationReason| stamp::holds(reason.item(), CREATED_BY, stamp);
     if meanings
         .iter()
         .zip(reasons)
