@@ -37,6 +37,8 @@ export TABLE_NAME="${LOCAL_TABLE_NAME:-accounts-local}"
 export SENDER_EMAIL="${SENDER_EMAIL:-no-reply@example.com}"
 export SERVICE_NAME="${SERVICE_NAME:-Mi Account}"
 export RUST_LOG="${RUST_LOG:-info}"
+# The hosted pages accept forms only from the origin they are served from.
+export PUBLIC_ORIGIN="${PUBLIC_ORIGIN:-http://127.0.0.1:${LOCAL_API_PORT:-9000}}"
 
 python infra/table-definition.py --create "${TABLE_NAME}"
 

@@ -126,7 +126,8 @@ pub fn json_response(status: StatusCode, body: &impl Serialize) -> Response<Body
         .expect("static headers are valid")
 }
 
-fn status_of(error: &Error) -> StatusCode {
+/// The HTTP status of an error, for the API and the pages alike.
+pub fn status_of(error: &Error) -> StatusCode {
     match error {
         Error::InvalidRequest(_)
         | Error::InvalidPhone(_)
@@ -167,12 +168,22 @@ where
     F: Fn(&'static App, Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>>>,
 {
-    respond_since(Instant::now(), app, request, handler).await
+    respond_since(Instant::now(), app, request, handler, error_response).await
 }
+
+/// How a function answers an error its handler returned (or the deadline, or a cold start that
+/// failed): the API's JSON (`error_response`), or the hosted pages' HTML.
+pub type ErrorAnswer = fn(&Error) -> Response<Body>;
 
 /// `respond` to a request that `arrived` earlier (while the app was being built): its deadline
 /// counts from then, and covers the keyrings' re-read too.
-async fn respond_since<F, Fut>(arrived: Instant, app: &'static App, request: Request, handler: F) -> Response<Body>
+async fn respond_since<F, Fut>(
+    arrived: Instant,
+    app: &'static App,
+    request: Request,
+    handler: F,
+    answer_error: ErrorAnswer,
+) -> Response<Body>
 where
     F: Fn(&'static App, Request) -> Fut,
     Fut: Future<Output = Result<Response<Body>>>,
@@ -196,7 +207,7 @@ where
             if let Error::Internal(detail) = &error {
                 tracing::error!(%detail, "internal error");
             }
-            error_response(&error)
+            answer_error(&error)
         }
     };
     tracing::info!(
@@ -214,10 +225,14 @@ fn route_template(path: &str) -> String {
     path.split('/').map(|segment| if segment.len() > 16 { "{id}" } else { segment }).collect::<Vec<_>>().join("/")
 }
 
-/// `RUST_LOG`-style `level` with the AWS SDK's and HTTP stack's logs capped at info: at
-/// debug and trace they print request and response bodies, which hold phone numbers and
-/// emails, and no `RUST_LOG` should be able to turn that on in production.
-pub fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
+/// `RUST_LOG`-style `level` (`info`, or `warn,shared=debug`) with the AWS SDK's and HTTP stack's
+/// logs capped at info: at debug and trace they print request and response bodies, which hold
+/// phone numbers and emails, and no `RUST_LOG` should be able to turn that on in production, not
+/// even for a module inside one of them. A `Targets` filter rather than `EnvFilter`: the per-span
+/// and per-field directives it lacks were never used, and `EnvFilter`'s regex engine was a tenth
+/// of each binary. An unreadable `level` logs at info.
+pub fn log_filter(level: &str) -> tracing_subscriber::filter::Targets {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
     const WIRE: [&str; 11] = [
         "aws_smithy_runtime",
         "aws_smithy_runtime_api",
@@ -231,9 +246,22 @@ pub fn log_filter(level: &str) -> tracing_subscriber::EnvFilter {
         "hyper_util",
         "rustls",
     ];
-    WIRE.iter().fold(tracing_subscriber::EnvFilter::new(level), |filter, target| {
-        filter.add_directive(format!("{target}=info").parse().expect("a valid directive"))
-    })
+    let asked: Targets = level.parse().unwrap_or_else(|_| Targets::new().with_default(LevelFilter::INFO));
+    let under_wire = |target: &str| {
+        WIRE.iter().any(|wire| target.strip_prefix(wire).is_some_and(|rest| rest.is_empty() || rest.starts_with("::")))
+    };
+    let default = asked.default_level().unwrap_or(LevelFilter::OFF);
+    // The caps first: a directive the level names for the same target replaces its cap, capped.
+    let capped =
+        Targets::new().with_default(default).with_targets(WIRE.map(|wire| (wire, default.min(LevelFilter::INFO))));
+    capped.with_targets(
+        asked
+            .iter()
+            .map(|(target, level)| {
+                (target.to_owned(), if under_wire(target) { level.min(LevelFilter::INFO) } else { level })
+            })
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// The `main` of every HTTP function: JSON logs, the app built once, then the Lambda loop. No
@@ -243,7 +271,16 @@ where
     F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Response<Body>>> + Send,
 {
-    serve(handler, Keyrings::Both).await
+    serve(handler, Keyrings::Both, error_response).await
+}
+
+/// `run` for the hosted pages, whose errors are pages too (`answer_error`).
+pub async fn run_pages<F, Fut>(handler: F, answer_error: ErrorAnswer) -> std::result::Result<(), lambda_http::Error>
+where
+    F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
+    Fut: Future<Output = Result<Response<Body>>> + Send,
+{
+    serve(handler, Keyrings::Both, answer_error).await
 }
 
 /// `run` for the captcha function, which is given only the edge secret.
@@ -252,22 +289,29 @@ where
     F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Response<Body>>> + Send,
 {
-    serve(handler, Keyrings::EdgeOnly).await
+    serve(handler, Keyrings::EdgeOnly, error_response).await
 }
 
 /// JSON log lines without time (CloudWatch adds it), at `RUST_LOG`'s level.
 pub(crate) fn init_logs() {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(log_filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned())))
         .with_current_span(false)
         .with_ansi(false)
         .without_time()
         .with_target(false)
+        .finish()
+        .with(log_filter(&std::env::var("RUST_LOG").unwrap_or_else(|_| "info".to_owned())))
         .init();
 }
 
-async fn serve<F, Fut>(handler: F, keyrings: Keyrings) -> std::result::Result<(), lambda_http::Error>
+async fn serve<F, Fut>(
+    handler: F,
+    keyrings: Keyrings,
+    answer_error: ErrorAnswer,
+) -> std::result::Result<(), lambda_http::Error>
 where
     F: Fn(&'static App, Request) -> Fut + Copy + Send + 'static,
     Fut: Future<Output = Result<Response<Body>>> + Send,
@@ -277,10 +321,46 @@ where
     lambda_http::run(lambda_http::service_fn(move |request: Request| async move {
         let arrived = Instant::now();
         let response = match start.app(|| App::from_env::<NoMessages>(keyrings)).await {
-            Ok(app) => respond_since(arrived, app, request, handler).await,
-            Err(error) => error_response(&error),
+            Ok(app) => respond_since(arrived, app, request, handler, answer_error).await,
+            Err(error) => answer_error(&error),
         };
         Ok::<_, std::convert::Infallible>(response)
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Level;
+
+    use super::log_filter;
+
+    #[test]
+    fn no_level_opens_the_wire_logs_past_info() {
+        for level in ["trace", "debug,aws_smithy_runtime=trace", "info,aws_smithy_runtime::client::orchestrator=trace"]
+        {
+            let filter = log_filter(level);
+            assert!(!filter.would_enable("aws_smithy_runtime::client::orchestrator", &Level::DEBUG), "{level}");
+            assert!(!filter.would_enable("hyper_util::client", &Level::DEBUG), "{level}");
+            assert!(filter.would_enable("aws_smithy_runtime", &Level::INFO), "{level}");
+        }
+        assert!(log_filter("trace").would_enable("shared::courier", &Level::TRACE));
+    }
+
+    #[test]
+    fn levels_below_the_cap_are_kept() {
+        let filter = log_filter("warn,shared=debug");
+        assert!(!filter.would_enable("aws_sdk_dynamodb", &Level::INFO));
+        assert!(filter.would_enable("aws_sdk_dynamodb", &Level::WARN));
+        assert!(filter.would_enable("shared::store", &Level::DEBUG));
+        assert!(!filter.would_enable("lambda_runtime", &Level::INFO));
+        assert!(!log_filter("error,aws_config=warn").would_enable("aws_config", &Level::INFO));
+    }
+
+    #[test]
+    fn an_unreadable_level_logs_at_info() {
+        let filter = log_filter("shared=loudest");
+        assert!(filter.would_enable("shared", &Level::INFO));
+        assert!(!filter.would_enable("shared", &Level::DEBUG));
+    }
 }

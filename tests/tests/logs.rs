@@ -10,6 +10,8 @@ use integration_tests::outbox::last_code_to;
 use integration_tests::{new_email, new_phone, random_hex, Stack, TestRequest};
 use serde_json::{json, Value};
 use shared::domain::Contact;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
 
 const PASSWORD: &str = "Tr0ub4dor&3-horse";
 
@@ -33,8 +35,9 @@ async fn logs_hold_no_contact_code_token_or_password() {
     // The same JSON format and filter the functions log with, at the most verbose level.
     tracing_subscriber::fmt()
         .json()
-        .with_env_filter(shared::http::log_filter("trace"))
         .with_writer(move || writer.clone())
+        .finish()
+        .with(shared::http::log_filter("trace"))
         .init();
 
     let stack = Stack::with_settings(&[("RESEND_COOLDOWN_SECONDS", "0")]).await;

@@ -63,4 +63,16 @@ impl Contact {
             Contact::Email(email) => email.masked(),
         }
     }
+
+    /// What a person signs in with: an email when it has an `@`, else a phone number in the
+    /// forms a code request takes (with `country_code` for a national number). A malformed
+    /// login is simply not an account: the same `InvalidCredentials` as a wrong password.
+    pub fn from_login(login: &str, country_code: Option<&str>) -> Result<Self> {
+        let parsed = if login.contains('@') {
+            EmailAddress::parse(login).map(Contact::Email)
+        } else {
+            PhoneNumber::parse_existing(country_code, login).map(Contact::Phone)
+        };
+        parsed.map_err(|_| Error::InvalidCredentials)
+    }
 }

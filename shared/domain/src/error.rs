@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use crate::password::Violation;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     #[error("{0}")]
     InvalidRequest(String),

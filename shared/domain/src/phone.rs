@@ -96,6 +96,18 @@ impl PhoneNumber {
         std::thread::spawn(|| drop(PhoneNumber::parse(Some("+91"), "98123 45678")));
     }
 
+    /// Every country or region the numbering plans know, with its calling code (`("IN", 91)`),
+    /// by region id; non-geographic codes (`001`) are left out, as no one picks them from a list.
+    pub fn regions() -> Vec<(&'static str, u16)> {
+        let mut regions: Vec<_> = phonenumber::metadata::DATABASE
+            .iter()
+            .filter(|meta| meta.id().len() == 2)
+            .map(|meta| (meta.id(), meta.country_code()))
+            .collect();
+        regions.sort_unstable();
+        regions
+    }
+
     pub fn e164(&self) -> &str {
         &self.e164
     }
@@ -143,6 +155,17 @@ fn calling_code(digits: &str) -> Option<u16> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn regions_are_the_countries_with_their_calling_codes() {
+        let regions = PhoneNumber::regions();
+        assert!(regions.len() > 200, "{}", regions.len());
+        for expected in [("IN", 91), ("US", 1), ("CA", 1), ("CN", 86), ("GB", 44)] {
+            assert!(regions.contains(&expected), "{expected:?}");
+        }
+        assert!(regions.iter().all(|(id, _)| id.len() == 2), "no non-geographic entries");
+        assert!(regions.windows(2).all(|w| w[0].0 < w[1].0), "sorted, once each");
+    }
 
     fn ok(code: Option<&str>, number: &str) -> String {
         PhoneNumber::parse(code, number).unwrap().e164().to_owned()

@@ -33,6 +33,8 @@ pub enum HashPurpose {
     SecondFactorCode,
     /// The key that seals a message waiting in the outbox.
     MessageEncryption,
+    /// A hosted page's form token (`forms`).
+    FormToken,
 }
 
 impl HashPurpose {
@@ -50,6 +52,7 @@ impl HashPurpose {
             HashPurpose::SecondFactorCode => b"second-factor-code",
             HashPurpose::Captcha => b"captcha",
             HashPurpose::MessageEncryption => b"message-encryption",
+            HashPurpose::FormToken => b"form-token",
         }
     }
 }

@@ -8,7 +8,7 @@ use domain::second_factor;
 use domain::self_service;
 use domain::session::{self, ClientInfo};
 use domain::sign_in::{self, MfaAnswer, SecondFactorRequired, SignInRequest};
-use domain::{Contact, EmailAddress, Error, Language, PhoneNumber, Result};
+use domain::{Contact, Language, Result};
 
 wire_enum! {
     /// A way to answer a sign-in or password-reset challenge.
@@ -36,15 +36,8 @@ impl SignInBody {
         })
     }
 
-    /// A login is an email when it has an `@`, else a phone number in the forms request-code takes.
-    /// A malformed login is simply not an account: the same 401 as a wrong password.
     fn login(&self) -> Result<Contact> {
-        let parsed = if self.login.contains('@') {
-            EmailAddress::parse(&self.login).map(Contact::Email)
-        } else {
-            PhoneNumber::parse_existing(self.country_code.as_deref(), &self.login).map(Contact::Phone)
-        };
-        parsed.map_err(|_| Error::InvalidCredentials)
+        Contact::from_login(&self.login, self.country_code.as_deref())
     }
 }
 

@@ -26,6 +26,7 @@ pub enum Violation {
 
 /// A password as the person typed it, NFKC-normalised (NIST SP 800-63B) so the same
 /// password typed on two keyboards is the same password. Never printed.
+#[derive(Clone)]
 pub struct Password(String);
 
 impl Password {
@@ -60,7 +61,39 @@ impl Default for PasswordPolicy {
     }
 }
 
+impl Violation {
+    /// The key of the rule's text in the translation files (`violation.`).
+    pub fn key(self) -> &'static str {
+        match self {
+            Violation::TooShort => "violation.too_short",
+            Violation::TooLong => "violation.too_long",
+            Violation::MissingUppercase => "violation.missing_uppercase",
+            Violation::MissingLowercase => "violation.missing_lowercase",
+            Violation::MissingDigit => "violation.missing_digit",
+            Violation::MissingSymbol => "violation.missing_symbol",
+            Violation::CommonPassword => "violation.common_password",
+            Violation::ContainsLogin => "violation.contains_login",
+            Violation::InvalidCharacter => "violation.invalid_character",
+        }
+    }
+}
+
 impl PasswordPolicy {
+    /// The rules a sign-up page lists (and ticks off as the person types): those a person can
+    /// see in what they typed, in the order the page shows them.
+    pub fn visible_rules(&self) -> Vec<Violation> {
+        let mut rules = vec![Violation::TooShort];
+        if self.require_composition {
+            rules.extend([
+                Violation::MissingUppercase,
+                Violation::MissingLowercase,
+                Violation::MissingDigit,
+                Violation::MissingSymbol,
+            ]);
+        }
+        rules
+    }
+
     /// Every rule `password` breaks, so a form can show them all at once.
     pub fn violations(&self, password: &Password, login: &Contact) -> Vec<Violation> {
         let text = password.as_str();

@@ -1,0 +1,219 @@
+//! Signing in: login and password, then, on a browser the account does not know, a second
+//! factor (authenticator app, SMS or a recovery code), with "remember this device".
+
+use lambda_http::http::StatusCode;
+use lambda_http::{Body, Response};
+use serde::Deserialize;
+
+use crate::browser::{Browser, DEVICE, FORM, SESSION};
+use crate::countries::{calling_code, countries};
+use crate::pages::{Layout, Notice, SecondFactorPage, SignInPage};
+use crate::problem::Problem;
+use crate::{anonymous_form, failure, render, reply, urlencode, with_form_cookie};
+use shared::domain::forms::FormBinding;
+use shared::domain::password::Password;
+use shared::domain::second_factor::MfaMethod;
+use shared::domain::session::SessionIssued;
+use shared::domain::sign_in::{complete_sign_in, send_challenge_sms, sign_in, MfaAnswer, SignInOutcome, SignInRequest};
+use shared::domain::Contact;
+use shared::{http, App, Timestamp};
+
+/// The region listed first when the browser names none, as on the sign-up page.
+const DEFAULT_REGION: &str = "IN";
+
+#[derive(Deserialize)]
+struct SignInForm {
+    login: String,
+    country: Option<String>,
+    password: String,
+}
+
+#[derive(Deserialize)]
+struct CodeForm {
+    challenge_id: String,
+    method: String,
+    code: String,
+    remember: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SmsForm {
+    challenge_id: String,
+}
+
+fn sign_in_page(app: &App, browser: &Browser, form: Option<&SignInForm>, notice: Option<Notice>) -> SignInPage {
+    let (token, _) = anonymous_form(app, browser);
+    let chosen = form.and_then(|f| f.country.clone()).or_else(|| browser.region());
+    SignInPage {
+        layout: Layout::new(browser.language, &app.config.service_name, "/signin"),
+        form: token,
+        countries: countries(browser.language, chosen.as_deref(), DEFAULT_REGION),
+        login: form.map(|f| f.login.clone()).unwrap_or_default(),
+        notice,
+    }
+}
+
+/// `GET /signin`.
+pub async fn form(app: &App, browser: &Browser<'_>) -> Response<Body> {
+    if browser.signed_in(app).await.is_some() {
+        return reply::redirect("/account/security");
+    }
+    let (_, cookie) = anonymous_form(app, browser);
+    with_form_cookie(reply::html(StatusCode::OK, render(&sign_in_page(app, browser, None, None))), cookie)
+}
+
+/// The session cookie, and the remembered device's when one was made; then the security page.
+fn signed_in(session: &SessionIssued, device: Option<(&str, u64)>) -> Response<Body> {
+    let response = reply::redirect("/account/security");
+    let response = reply::with_cookie(response, SESSION, &session.session_token, Some(session.expires_in));
+    match device {
+        Some((token, lifetime)) => reply::with_cookie(response, DEVICE, token, Some(lifetime)),
+        None => response,
+    }
+}
+
+fn binding(browser: &Browser) -> String {
+    browser.cookie(FORM).unwrap_or_default()
+}
+
+/// `POST /signin`.
+pub async fn submit(app: &App, browser: &Browser<'_>) -> Response<Body> {
+    let value = binding(browser);
+    let form: SignInForm = match browser.form(app, &FormBinding::Browser(&value)) {
+        Ok(form) => form,
+        Err(problem) => return refused(app, browser, None, problem),
+    };
+    // A national number takes the chosen country's code; a `+` number or an email none.
+    let login = form.login.trim();
+    let code = if login.starts_with('+') || login.contains('@') {
+        None
+    } else {
+        form.country.as_deref().and_then(calling_code)
+    };
+    let outcome = match Contact::from_login(login, code.as_deref()) {
+        Ok(login) => {
+            let request = SignInRequest {
+                language: browser.language,
+                login,
+                password: Password::new(&form.password),
+                device_token: browser.cookie(DEVICE),
+                client: http::client_info(browser.request),
+            };
+            sign_in(app, request, Timestamp::now(), &mut rand::rngs::OsRng).await
+        }
+        Err(error) => Err(error),
+    };
+    match outcome {
+        Ok(SignInOutcome::SignedIn(session)) => signed_in(&session, None),
+        Ok(SignInOutcome::MfaRequired(required)) => {
+            let methods: Vec<&str> = required.methods.iter().map(|m| method_name(*m)).collect();
+            reply::redirect(&format!(
+                "/signin/code?challenge={}&methods={}",
+                required.challenge_id.as_str(),
+                methods.join(".")
+            ))
+        }
+        Err(error) => refused(app, browser, Some(&form), error.into()),
+    }
+}
+
+fn refused(app: &App, browser: &Browser, form: Option<&SignInForm>, problem: Problem) -> Response<Body> {
+    if problem.is_internal() || problem.status() == StatusCode::SERVICE_UNAVAILABLE {
+        return failure(app, browser, &problem);
+    }
+    let notice = Notice { message: problem.message(browser.language), violations: Vec::new() };
+    reply::html(problem.status(), render(&sign_in_page(app, browser, form, Some(notice))))
+}
+
+fn method_name(method: MfaMethod) -> &'static str {
+    match method {
+        MfaMethod::Totp => "totp",
+        MfaMethod::Sms => "sms",
+        MfaMethod::RecoveryCode => "recovery_code",
+        MfaMethod::SecondContact => "second_contact",
+    }
+}
+
+fn method_of(name: &str) -> Option<MfaMethod> {
+    [MfaMethod::Totp, MfaMethod::Sms, MfaMethod::RecoveryCode].into_iter().find(|m| method_name(*m) == name)
+}
+
+fn code_page(app: &App, browser: &Browser, challenge: &str, notice: Option<Notice>) -> SecondFactorPage {
+    let (token, _) = anonymous_form(app, browser);
+    let methods = browser.query("methods").unwrap_or_default();
+    let sent = browser.query("sent").filter(|s| s.len() <= 64);
+    SecondFactorPage {
+        layout: Layout::new(browser.language, &app.config.service_name, "/signin"),
+        form: token,
+        challenge_id: challenge.to_owned(),
+        totp: methods.split('.').any(|m| m == "totp"),
+        sms: methods.split('.').any(|m| m == "sms"),
+        sms_sent: sent.map(|to| browser.language.fill("signin.sms_sent", &[("destination", &to)])),
+        notice,
+        action: browser.request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+    }
+}
+
+/// `GET /signin/code?challenge=…&methods=…`.
+pub async fn code_form(app: &App, browser: &Browser<'_>) -> Response<Body> {
+    let Some(challenge) = browser.query("challenge").filter(|c| c.len() <= 64) else {
+        return reply::redirect("/signin");
+    };
+    let (_, cookie) = anonymous_form(app, browser);
+    with_form_cookie(reply::html(StatusCode::OK, render(&code_page(app, browser, &challenge, None))), cookie)
+}
+
+/// `POST /signin/code`: the second factor.
+pub async fn verify(app: &App, browser: &Browser<'_>) -> Response<Body> {
+    let value = binding(browser);
+    let form: CodeForm = match browser.form(app, &FormBinding::Browser(&value)) {
+        Ok(form) => form,
+        Err(problem) => return failure(app, browser, &problem),
+    };
+    let Some(method) = method_of(&form.method) else {
+        let problem = Problem::Domain(shared::Error::InvalidRequest("choose a way to confirm".into()));
+        return refused_code(app, browser, &form.challenge_id, problem);
+    };
+    let answer = MfaAnswer {
+        language: browser.language,
+        challenge_id: form.challenge_id.clone(),
+        method,
+        code: form.code.trim().to_owned(),
+        remember_device: form.remember.is_some(),
+    };
+    match complete_sign_in(app, answer, Timestamp::now(), &mut rand::rngs::OsRng).await {
+        Ok(done) => {
+            let lifetime = app.config.remembered_device_ttl.as_secs();
+            signed_in(&done.session, done.device_token.as_deref().map(|t| (t, lifetime)))
+        }
+        Err(error) => refused_code(app, browser, &form.challenge_id, error.into()),
+    }
+}
+
+fn refused_code(app: &App, browser: &Browser, challenge: &str, problem: Problem) -> Response<Body> {
+    if problem.is_internal() || problem.status() == StatusCode::SERVICE_UNAVAILABLE {
+        return failure(app, browser, &problem);
+    }
+    let notice = Notice { message: problem.message(browser.language), violations: Vec::new() };
+    reply::html(problem.status(), render(&code_page(app, browser, challenge, Some(notice))))
+}
+
+/// `POST /signin/sms`: "Send a code by SMS", then the code page again.
+pub async fn send_sms(app: &App, browser: &Browser<'_>) -> Response<Body> {
+    let value = binding(browser);
+    let form: SmsForm = match browser.form(app, &FormBinding::Browser(&value)) {
+        Ok(form) => form,
+        Err(problem) => return failure(app, browser, &problem),
+    };
+    let methods = browser.query("methods").unwrap_or_default();
+    match send_challenge_sms(app, &form.challenge_id, browser.language, Timestamp::now(), &mut rand::rngs::OsRng).await
+    {
+        Ok(sent) => reply::redirect(&format!(
+            "/signin/code?challenge={}&methods={}&sent={}",
+            urlencode(&form.challenge_id),
+            urlencode(&methods),
+            urlencode(&sent.destination)
+        )),
+        Err(error) => refused_code(app, browser, &form.challenge_id, error.into()),
+    }
+}

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Runs the browser tests (tests/browser) against the local stack.
+#
+#   tests/browser/run.sh [pytest args, e.g. -k sign_up -x]
+#
+# With BROWSER_BASE_URL set, the tests use that server and it must already answer. Otherwise:
+# a stack already answering on 127.0.0.1:${LOCAL_API_PORT:-9000} is used as it is; else this
+# starts infra/local-stack.sh on a fresh table (output in target/browser-local-stack.log) and
+# stops it at the end, and moto too when it was not running before.
+# Exits with pytest's status; "no tests collected" (5) is a failure like any non-zero one.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "${ROOT}"
+
+infra/browser-tools.sh
+# shellcheck source=infra/env.sh
+source infra/env.sh # AWS_ENDPOINT_URL: where conftest.py reads the codes moto "sent"
+
+explicit="${BROWSER_BASE_URL:-}"
+export BROWSER_BASE_URL="${BROWSER_BASE_URL:-http://127.0.0.1:${LOCAL_API_PORT:-9000}}"
+
+# Any answer below 500 from the CAPTCHA route: the functions are built and serving.
+answers() {
+  local status
+  status="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "${BROWSER_BASE_URL}/v1/captcha" || true)"
+  [[ "${status}" =~ ^[1-4][0-9][0-9]$ ]]
+}
+
+stack=""
+moto_was_up=true
+log="target/browser-local-stack.log"
+stop_stack() {
+  [[ -n "${stack}" ]] || return 0
+  # local-stack.sh runs in its own session (setsid): its group holds watch, cargo and the
+  # courier; moto is in a session of its own and is stopped through moto.sh.
+  kill -TERM -- "-${stack}" 2>/dev/null || true
+  for _ in $(seq 1 60); do
+    kill -0 -- "-${stack}" 2>/dev/null || break
+    sleep 0.5
+  done
+  kill -KILL -- "-${stack}" 2>/dev/null || true
+  "${moto_was_up}" || infra/moto.sh stop || true
+  echo "browser: local stack stopped"
+}
+trap stop_stack EXIT
+
+if answers; then
+  echo "browser: using ${BROWSER_BASE_URL}"
+elif [[ -n "${explicit}" ]]; then
+  echo "browser: BROWSER_BASE_URL=${explicit} does not answer; unset it to start the local stack" >&2
+  exit 1
+else
+  infra/moto.sh status >/dev/null 2>&1 || moto_was_up=false
+  mkdir -p target
+  table="accounts-browser-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+  echo "browser: starting infra/local-stack.sh on table ${table} (output in ${log})"
+  LOCAL_TABLE_NAME="${table}" setsid infra/local-stack.sh >"${log}" 2>&1 </dev/null &
+  stack=$!
+  start=${SECONDS}
+  # Up to 15 minutes: the first build of every function takes minutes on 2 cores.
+  until answers; do
+    if ! kill -0 "${stack}" 2>/dev/null; then
+      echo "browser: local-stack.sh exited before serving; the end of ${log}:" >&2
+      grep -v 'run{config=' "${log}" | tail -n 40 | cut -c1-400 >&2
+      exit 1
+    fi
+    if ((SECONDS - start > 900)); then
+      echo "browser: ${BROWSER_BASE_URL}/v1/captcha did not answer within 15 minutes; see ${log}" >&2
+      exit 1
+    fi
+    sleep 2
+  done
+  echo "browser: local stack serving ${BROWSER_BASE_URL} after $((SECONDS - start))s"
+fi
+
+status=0
+infra/.venv/bin/python -m pytest tests/browser -q "$@" || status=$?
+if ((status == 5)); then
+  echo "browser: pytest collected no tests: that is a failure" >&2
+fi
+exit "${status}"
