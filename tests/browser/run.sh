@@ -20,11 +20,14 @@ source infra/env.sh # AWS_ENDPOINT_URL: where conftest.py reads the codes moto "
 explicit="${BROWSER_BASE_URL:-}"
 export BROWSER_BASE_URL="${BROWSER_BASE_URL:-http://127.0.0.1:${LOCAL_API_PORT:-9000}}"
 
-# Any answer below 500 from the CAPTCHA route: the functions are built and serving.
+# Any answer below 500 from the CAPTCHA route and the sign-up page: the functions are built and
+# serving (watch starts a function's process on its first request, so this also warms them).
 answers() {
-  local status
-  status="$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "${BROWSER_BASE_URL}/v1/captcha" || true)"
-  [[ "${status}" =~ ^[1-4][0-9][0-9]$ ]]
+  local status path
+  for path in /v1/captcha /signup; do
+    status="$(curl -s -o /dev/null -w '%{http_code}' --max-time 60 "${BROWSER_BASE_URL}${path}" || true)"
+    [[ "${status}" =~ ^[1-4][0-9][0-9]$ ]] || return 1
+  done
 }
 
 stack=""

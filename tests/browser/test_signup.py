@@ -1,0 +1,141 @@
+"""The guide's Method 1 (phone) and Method 2 (email) in the hosted pages, as a person does it:
+country picked from the list, the CAPTCHA solved by the widget in the page, the code read from
+the SMS or email, the password rules ticked, the terms ticked; then signed in on the security
+page. Each test runs at a phone and a desktop viewport, in English, Chinese and Hindi."""
+import secrets
+import urllib.error
+import urllib.request
+
+import pytest
+
+from conftest import BASE_URL, assert_accessible, code_sent_to, sent_mark
+
+PASSWORD = "Tr0ub4dor&3-horse"
+
+
+def new_indian_mobile():
+    return "9" + "".join(secrets.choice("0123456789") for _ in range(9))
+
+
+def solve_captcha(page):
+    """Ticks the widget's box and waits for its proof of work to fill the form's field."""
+    page.locator("altcha-widget input[type=checkbox]").check()
+    page.wait_for_function("() => document.querySelector('input[name=altcha]')?.value.length > 0", timeout=60_000)
+
+
+def ask_for_code(page, mark_contact):
+    mark = sent_mark()
+    solve_captcha(page)
+    page.locator("form[action='/signup'] button[type=submit]").click()
+    page.wait_for_url("**/signup/code?**")
+    return code_sent_to(mark_contact, after=mark)
+
+
+def create_account(page, code, password=PASSWORD):
+    page.fill("#code", code)
+    page.fill("#password", password)
+    page.fill("#password_confirm", password)
+    page.check("#terms")
+    page.locator("form button[type=submit]").click()
+
+
+def test_phone_sign_up_as_in_the_guide(page, locale):
+    page.goto("/signup")
+    assert page.locator("html").get_attribute("lang") == {"en-US": "en", "zh-CN": "zh-CN", "hi-IN": "hi"}[locale]
+    # The phone tab is the one selected; the country list offers India with its code.
+    assert page.locator(".tabs [aria-current=page]").count() == 1
+    assert page.locator("#email").count() == 0
+    assert_accessible(page)
+    national = new_indian_mobile()
+    page.select_option("#country", "IN")
+    page.fill("#phone", national)
+    code = ask_for_code(page, "+91" + national)
+    assert_accessible(page)
+    # The rules are ticked off while the password is typed.
+    page.fill("#password", "short")
+    assert page.locator("#rules li.met").count() < page.locator("#rules li").count()
+    create_account(page, code)
+    page.wait_for_url("**/account/security")
+    assert page.locator("#h-devices").count() == 1
+    assert page.locator(".sessions li[aria-current=true]").count() == 1, "this browser is listed as signed in"
+    assert_accessible(page)
+
+
+@pytest.mark.parametrize("device", ["desktop"])
+def test_email_sign_up_through_other_ways(page, locale):
+    page.goto("/signup")
+    page.locator("a[href='/signup?method=email']").first.click()
+    email = f"browser.{secrets.token_hex(5)}@example.com"
+    page.fill("#email", email)
+    code = ask_for_code(page, email)
+    create_account(page, code)
+    page.wait_for_url("**/account/security")
+    assert page.locator(".sessions li[aria-current=true]").count() == 1
+
+
+@pytest.mark.parametrize("device", ["phone"])
+def test_a_wrong_code_and_a_weak_password_are_shown_on_the_page(page, locale):
+    page.goto("/signup?method=email")
+    email = f"browser.{secrets.token_hex(5)}@example.com"
+    page.fill("#email", email)
+    code = ask_for_code(page, email)
+    wrong = "000000" if code != "000000" else "111111"
+    create_account(page, wrong)
+    notice = page.locator("#notice")
+    assert notice.is_visible() and notice.get_attribute("role") == "alert"
+    assert_accessible(page)
+    # The right code with a weak password: the code is used up, the form keeps its proof.
+    create_account(page, code, password="password")
+    assert page.locator("#notice li").count() >= 1, "the broken rules are listed"
+    assert page.locator("#code").count() == 0, "no second code is asked for"
+    page.fill("#password", PASSWORD)
+    page.fill("#password_confirm", PASSWORD)
+    page.check("#terms")
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url("**/account/security")
+
+
+@pytest.mark.parametrize("device", ["desktop"])
+@pytest.mark.parametrize("locale", ["en-US"])
+def test_a_sign_up_then_sign_out_everywhere_and_sign_in_again(page, new_context):
+    page.goto("/signup?method=email")
+    email = f"browser.{secrets.token_hex(5)}@example.com"
+    page.fill("#email", email)
+    create_account(page, ask_for_code(page, email))
+    page.wait_for_url("**/account/security")
+    # A second browser signs in too; signing out everywhere ends both.
+    other = new_context().new_page()
+    other.goto("/signin")
+    other.fill("#login", email)
+    other.fill("#password", PASSWORD)
+    other.locator("form[action='/signin'] button[type=submit]").click()
+    other.wait_for_url("**/account/security")
+    assert other.locator(".sessions li").count() == 2
+    other.locator("form[action='/signout/everywhere'] button").click()
+    other.wait_for_url("**/signin")
+    page.goto("/account/security")
+    page.wait_for_url("**/signin")
+
+
+@pytest.mark.parametrize("device", ["desktop"])
+@pytest.mark.parametrize("locale", ["en-US"])
+def test_a_cross_site_post_is_refused(page):
+    page.goto("/signin")
+    token = page.locator("input[name=form]").first.get_attribute("value")
+    # Another site's form: another Origin, and no form cookie of this browser.
+    request = urllib.request.Request(
+        BASE_URL + "/signin",
+        data=f"form={token}&login=a%40example.com&password=x&country=IN".encode(),
+        headers={"Origin": "https://attacker.example", "Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 403
+    # Without the token, from the page itself: refused as well.
+    page.evaluate("document.querySelector('input[name=form]').value = ''")
+    page.fill("#login", "a@example.com")
+    page.fill("#password", "x")
+    with page.expect_response("**/signin") as answer:
+        page.locator("form[action='/signin'] button[type=submit]").click()
+    assert answer.value.status == 403
