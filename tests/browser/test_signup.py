@@ -18,8 +18,8 @@ def new_indian_mobile():
 
 
 def solve_captcha(page):
-    """Ticks the widget's box and waits for its proof of work to fill the form's field."""
-    page.locator("altcha-widget input[type=checkbox]").check()
+    """Ticks the widget's box (its label, as a person taps it) and waits for its proof of work to fill the form's field."""
+    page.locator("altcha-widget label[for^=altcha-checkbox]").click()
     page.wait_for_function("() => document.querySelector('input[name=altcha]')?.value.length > 0", timeout=60_000)
 
 
@@ -93,28 +93,6 @@ def test_a_wrong_code_and_a_weak_password_are_shown_on_the_page(page, locale):
     page.check("#terms")
     page.locator("form button[type=submit]").click()
     page.wait_for_url("**/account/security")
-
-
-@pytest.mark.parametrize("device", ["desktop"])
-@pytest.mark.parametrize("locale", ["en-US"])
-def test_a_sign_up_then_sign_out_everywhere_and_sign_in_again(page, new_context):
-    page.goto("/signup?method=email")
-    email = f"browser.{secrets.token_hex(5)}@example.com"
-    page.fill("#email", email)
-    create_account(page, ask_for_code(page, email))
-    page.wait_for_url("**/account/security")
-    # A second browser signs in too; signing out everywhere ends both.
-    other = new_context().new_page()
-    other.goto("/signin")
-    other.fill("#login", email)
-    other.fill("#password", PASSWORD)
-    other.locator("form[action='/signin'] button[type=submit]").click()
-    other.wait_for_url("**/account/security")
-    assert other.locator(".sessions li").count() == 2
-    other.locator("form[action='/signout/everywhere'] button").click()
-    other.wait_for_url("**/signin")
-    page.goto("/account/security")
-    page.wait_for_url("**/signin")
 
 
 @pytest.mark.parametrize("device", ["desktop"])

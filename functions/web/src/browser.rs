@@ -69,10 +69,12 @@ impl<'r> Browser<'r> {
             );
         }
         if !self.same_origin() {
+            tracing::info!(event = "form_refused", reason = "origin", "form refused");
             return Err(Problem::FormExpired);
         }
         let token = form_field(body, "form").unwrap_or_default();
         if !form_token_is_valid(&app.config.secret, binding, &token) {
+            tracing::info!(event = "form_refused", reason = "token", "form refused");
             return Err(Problem::FormExpired);
         }
         match self.request.payload::<T>() {
@@ -82,8 +84,15 @@ impl<'r> Browser<'r> {
         }
     }
 
+    /// Whether the form was posted from a page of this site. The pages send no referrer
+    /// (`Referrer-Policy: no-referrer`), so browsers post their forms with `Origin: null`; then
+    /// the browser's own word decides (`Sec-Fetch-Site: same-origin`, which no page can set).
     fn same_origin(&self) -> bool {
-        let Some(origin) = self.request.headers().get(ORIGIN).and_then(|v| v.to_str().ok()) else { return false };
+        let header = |name| self.request.headers().get(name).and_then(|v| v.to_str().ok());
+        let origin = match header(ORIGIN.as_str()) {
+            None | Some("null") => return header("sec-fetch-site") == Some("same-origin"),
+            Some(origin) => origin,
+        };
         match public_origin() {
             Some(expected) => origin == expected,
             None => {
