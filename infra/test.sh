@@ -44,8 +44,3 @@ fi
 step "end to end through cargo lambda watch"
 infra/ensure-tools.sh lambda
 python tests/e2e_local_stack.py
-
-# The hosted pages in Debian's Chromium (tests/browser/README.md), codes read from moto.
-step "browser tests of the hosted pages"
-infra/browser-tools.sh
-tests/browser/run.sh

@@ -78,7 +78,9 @@ else
 fi
 
 status=0
-infra/.venv/bin/python -m pytest tests/browser -q "$@" || status=$?
+# Nothing written into the tree while the tests run: `cargo lambda watch` restarts the functions
+# on any change there (a .pytest_cache or __pycache__ did, and answered 500s meanwhile).
+PYTHONDONTWRITEBYTECODE=1 infra/.venv/bin/python -m pytest -p no:cacheprovider tests/browser -q "$@" || status=$?
 if ((status == 5)); then
   echo "browser: pytest collected no tests: that is a failure" >&2
 fi
