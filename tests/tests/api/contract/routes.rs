@@ -111,7 +111,7 @@ fn template_openapi_and_local_router_have_the_same_routes() {
         for missing in template.difference(routes) {
             problems.push(format!("{name} lacks {missing:?}, which template.yaml serves"));
         }
-        for extra in routes.difference(&template) {
+        for extra in routes.difference(template) {
             problems.push(format!("{name} has {extra:?}, which template.yaml does not serve"));
         }
     }
