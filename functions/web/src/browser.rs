@@ -48,6 +48,11 @@ impl<'r> Browser<'r> {
         Language::region_of_accept_language(header)
     }
 
+    /// The page's own address, query included, for a form that posts back to it.
+    pub fn own_url(&self) -> String {
+        self.request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default()
+    }
+
     pub fn query(&self, name: &str) -> Option<String> {
         self.request.query_string_parameters_ref().and_then(|q| q.first(name)).map(str::to_owned)
     }

@@ -3,6 +3,9 @@
 
 use shared::domain::{Language, PhoneNumber};
 
+/// The country listed first when the browser's language names none.
+pub const DEFAULT_REGION: &str = "IN";
+
 pub struct Country {
     pub id: &'static str,
     pub code: u16,

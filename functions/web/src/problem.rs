@@ -62,7 +62,12 @@ impl Problem {
         }
     }
 
-    pub fn is_internal(&self) -> bool {
-        matches!(self, Problem::Domain(Error::Internal(_)))
+    /// Whether the form, shown again with the message, lets the person fix it; a fault of the
+    /// service (broken, or busy: 503) gets a page of its own.
+    pub fn belongs_on_form(&self) -> bool {
+        !matches!(
+            self,
+            Problem::Domain(Error::Internal(_) | Error::ServiceUnavailable { .. } | Error::CaptchaUnavailable)
+        )
     }
 }

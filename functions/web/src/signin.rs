@@ -6,7 +6,7 @@ use lambda_http::{Body, Response};
 use serde::Deserialize;
 
 use crate::browser::{Browser, DEVICE, FORM, SESSION};
-use crate::countries::{calling_code, countries};
+use crate::countries::{calling_code, countries, DEFAULT_REGION};
 use crate::pages::{Layout, Notice, SecondFactorPage, SignInPage};
 use crate::problem::Problem;
 use crate::{anonymous_form, failure, render, reply, urlencode, with_form_cookie};
@@ -17,9 +17,6 @@ use shared::domain::session::SessionIssued;
 use shared::domain::sign_in::{complete_sign_in, send_challenge_sms, sign_in, MfaAnswer, SignInOutcome, SignInRequest};
 use shared::domain::Contact;
 use shared::{http, App, Timestamp};
-
-/// The region listed first when the browser names none, as on the sign-up page.
-const DEFAULT_REGION: &str = "IN";
 
 #[derive(Deserialize)]
 struct SignInForm {
@@ -118,7 +115,7 @@ pub async fn submit(app: &App, browser: &Browser<'_>) -> Response<Body> {
 }
 
 fn refused(app: &App, browser: &Browser, form: Option<&SignInForm>, problem: Problem) -> Response<Body> {
-    if problem.is_internal() || problem.status() == StatusCode::SERVICE_UNAVAILABLE {
+    if !problem.belongs_on_form() {
         return failure(app, browser, &problem);
     }
     let notice = Notice { message: problem.message(browser.language), violations: Vec::new() };
@@ -150,7 +147,7 @@ fn code_page(app: &App, browser: &Browser, challenge: &str, notice: Option<Notic
         sms: methods.split('.').any(|m| m == "sms"),
         sms_sent: sent.map(|to| browser.language.fill("signin.sms_sent", &[("destination", &to)])),
         notice,
-        action: browser.request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+        action: browser.own_url(),
     }
 }
 
@@ -191,7 +188,7 @@ pub async fn verify(app: &App, browser: &Browser<'_>) -> Response<Body> {
 }
 
 fn refused_code(app: &App, browser: &Browser, challenge: &str, problem: Problem) -> Response<Body> {
-    if problem.is_internal() || problem.status() == StatusCode::SERVICE_UNAVAILABLE {
+    if !problem.belongs_on_form() {
         return failure(app, browser, &problem);
     }
     let notice = Notice { message: problem.message(browser.language), violations: Vec::new() };

@@ -6,7 +6,7 @@ use lambda_http::{Body, Response};
 use serde::Deserialize;
 
 use crate::browser::{Browser, FORM, SESSION};
-use crate::countries::{calling_code, countries};
+use crate::countries::{calling_code, countries, DEFAULT_REGION};
 use crate::pages::{Captcha, Layout, Notice, Rule, SignUpCodePage, SignUpPage};
 use crate::problem::Problem;
 use crate::{anonymous_form, failure, render, reply, urlencode, with_form_cookie};
@@ -19,8 +19,6 @@ use shared::{http, App, Timestamp};
 
 /// Where the widget fetches its challenge: the API's own route, on this origin.
 const CAPTCHA_URL: &str = "/v1/captcha";
-/// The country listed first when the browser's language names none.
-const DEFAULT_REGION: &str = "IN";
 
 #[derive(Deserialize)]
 struct CodeForm {
@@ -43,8 +41,14 @@ struct CreateForm {
     terms: Option<String>,
 }
 
-fn code_page(app: &App, browser: &Browser, by_phone: bool, form: &CodeForm, notice: Option<Notice>) -> SignUpPage {
-    let (token, _) = anonymous_form(app, browser);
+fn code_page(
+    app: &App,
+    browser: &Browser,
+    token: String,
+    by_phone: bool,
+    form: &CodeForm,
+    notice: Option<Notice>,
+) -> SignUpPage {
     let chosen = form.country.clone().or_else(|| browser.region());
     SignUpPage {
         layout: Layout::new(browser.language, &app.config.service_name, browser.request.uri().path()),
@@ -63,8 +67,7 @@ pub async fn form(app: &App, browser: &Browser<'_>) -> Response<Body> {
     let by_phone = browser.query("method").as_deref() != Some("email");
     let (token, cookie) = anonymous_form(app, browser);
     let empty = CodeForm { method: String::new(), country: None, phone: None, email: None, altcha: None };
-    let mut page = code_page(app, browser, by_phone, &empty, None);
-    page.form = token;
+    let page = code_page(app, browser, token, by_phone, &empty, None);
     with_form_cookie(reply::html(StatusCode::OK, render(&page)), cookie)
 }
 
@@ -110,12 +113,13 @@ fn refused_code(
     form: Option<&CodeForm>,
     problem: Problem,
 ) -> Response<Body> {
-    if problem.is_internal() || problem.status() == StatusCode::SERVICE_UNAVAILABLE {
+    if !problem.belongs_on_form() {
         return failure(app, browser, &problem);
     }
     let empty = CodeForm { method: String::new(), country: None, phone: None, email: None, altcha: None };
     let notice = Notice { message: problem.message(browser.language), violations: Vec::new() };
-    let page = code_page(app, browser, by_phone, form.unwrap_or(&empty), Some(notice));
+    let (token, _) = anonymous_form(app, browser);
+    let page = code_page(app, browser, token, by_phone, form.unwrap_or(&empty), Some(notice));
     reply::html(problem.status(), render(&page))
 }
 
@@ -163,7 +167,7 @@ fn create_page(app: &App, browser: &Browser, step: CodeStep, notice: Option<Noti
         terms_label_after: parts.next().unwrap_or_default(),
         accepted: step.accepted,
         notice,
-        action: browser.request.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default(),
+        action: browser.own_url(),
     }
 }
 
@@ -223,7 +227,7 @@ impl CodeStep {
 }
 
 fn refused_create(app: &App, browser: &Browser, step: CodeStep, problem: Problem) -> Response<Body> {
-    if problem.is_internal() || problem.status() == StatusCode::SERVICE_UNAVAILABLE || step.verification_id.is_empty() {
+    if !problem.belongs_on_form() || step.verification_id.is_empty() {
         return failure(app, browser, &problem);
     }
     let notice = Notice { message: problem.message(browser.language), violations: problem.violations() };
