@@ -36,14 +36,20 @@ def wanted(record):
     return record.get("eventName") == "INSERT" and pk.startswith("OUT#")
 
 
+reached = False
+
+
 def invoke(records):
     """The records the courier asks to have again (all of them when it could not be reached)."""
+    global reached
     body = json.dumps({"Records": records}, default=str).encode()
     request = urllib.request.Request(INVOKE, data=body, method="POST", headers={"content-type": "application/json"})
     try:
-        # The first invocation waits for watch to start the courier.
-        with urllib.request.urlopen(request, timeout=300) as response:
+        # The first invocation waits for watch to build and start the courier. Later ones take
+        # a second; one that hangs was lost when watch restarted the courier on a file change.
+        with urllib.request.urlopen(request, timeout=30 if reached else 300) as response:
             answer = json.loads(response.read() or b"{}")
+        reached = True
     except (urllib.error.URLError, OSError, ValueError) as error:
         log(f"courier not reachable ({error}); trying again")
         return records

@@ -6,6 +6,8 @@ and add nothing we use. Helpers are plain functions; a test imports them:
 
     from conftest import BASE_URL, assert_accessible, code_sent_to, first_load, sent_mark, totp
 
+Journeys that several tests share are here too: solve_captcha, sign_up_by_email, fresh_email.
+
 Fixtures: `browser` (one per session), `device` x `locale` (parametrized), `new_context`
 (a fresh "new browser" per call: no cookies, storage or cache shared), `context`, `page`.
 """
@@ -15,6 +17,7 @@ import hmac
 import json
 import os
 import re
+import secrets
 import struct
 import time
 import urllib.parse
@@ -312,3 +315,43 @@ def first_load(context, url, base_url=None):
     page.goto(url, wait_until="networkidle")
     log.settle()
     return log
+
+
+# --- steps several journeys share ------------------------------------------------------------
+
+PASSWORD = "Tr0ub4dor&3-horse"
+
+
+def fresh_email():
+    return f"browser.{secrets.token_hex(5)}@example.com"
+
+
+def solve_captcha(page):
+    """Ticks the widget's box (its label, as a person taps it) and waits for its proof of work
+    to fill the form's field."""
+    page.locator("altcha-widget label[for^=altcha-checkbox]").click()
+    page.wait_for_function("() => document.querySelector('input[name=altcha]')?.value.length > 0", timeout=60_000)
+
+
+def submit(page, action):
+    """Clicks the submit button of the form that posts to `action` (its path, query included)."""
+    page.locator(f"form[action='{action}'] button[type=submit]").click()
+
+
+def sign_up_by_email(page, email=None, password=PASSWORD):
+    """Creates an account with a new email through the pages; returns the email, signed in on
+    the security page."""
+    email = email or fresh_email()
+    page.goto("/signup?method=email")
+    page.fill("#email", email)
+    mark = sent_mark()
+    solve_captcha(page)
+    submit(page, "/signup")
+    page.wait_for_url("**/signup/code?**")
+    page.fill("#code", code_sent_to(email, after=mark))
+    page.fill("#password", password)
+    page.fill("#password_confirm", password)
+    page.check("#terms")
+    page.locator("form button[type=submit]").click()
+    page.wait_for_url("**/account/security")
+    return email

@@ -8,19 +8,11 @@ import urllib.request
 
 import pytest
 
-from conftest import BASE_URL, assert_accessible, code_sent_to, sent_mark
-
-PASSWORD = "Tr0ub4dor&3-horse"
+from conftest import PASSWORD, BASE_URL, assert_accessible, code_sent_to, fresh_email, sent_mark, solve_captcha
 
 
 def new_indian_mobile():
     return "9" + "".join(secrets.choice("0123456789") for _ in range(9))
-
-
-def solve_captcha(page):
-    """Ticks the widget's box (its label, as a person taps it) and waits for its proof of work to fill the form's field."""
-    page.locator("altcha-widget label[for^=altcha-checkbox]").click()
-    page.wait_for_function("() => document.querySelector('input[name=altcha]')?.value.length > 0", timeout=60_000)
 
 
 def ask_for_code(page, mark_contact):
@@ -65,7 +57,7 @@ def test_phone_sign_up_as_in_the_guide(page, locale):
 def test_email_sign_up_through_other_ways(page, locale):
     page.goto("/signup")
     page.locator("a[href='/signup?method=email']").first.click()
-    email = f"browser.{secrets.token_hex(5)}@example.com"
+    email = fresh_email()
     page.fill("#email", email)
     code = ask_for_code(page, email)
     create_account(page, code)
@@ -76,7 +68,7 @@ def test_email_sign_up_through_other_ways(page, locale):
 @pytest.mark.parametrize("device", ["phone"])
 def test_a_wrong_code_and_a_weak_password_are_shown_on_the_page(page, locale):
     page.goto("/signup?method=email")
-    email = f"browser.{secrets.token_hex(5)}@example.com"
+    email = fresh_email()
     page.fill("#email", email)
     code = ask_for_code(page, email)
     wrong = "000000" if code != "000000" else "111111"

@@ -4,6 +4,7 @@ use std::sync::OnceLock;
 
 use lambda_http::http::header::{ACCEPT_LANGUAGE, COOKIE, HOST, ORIGIN};
 use lambda_http::{Request, RequestExt, RequestPayloadExt};
+use rand::RngCore;
 use serde::de::DeserializeOwned;
 
 use crate::problem::Problem;
@@ -29,13 +30,17 @@ fn public_origin() -> Option<&'static str> {
 pub struct Browser<'r> {
     pub request: &'r Request,
     pub language: Language,
+    /// The form cookie's value this answer sets when the browser has none: one per request, so
+    /// every token a page renders is bound to the cookie it sets.
+    new_form_value: OnceLock<String>,
 }
 
 impl<'r> Browser<'r> {
     pub fn of(request: &'r Request) -> Self {
         let chosen = cookie(request, LANGUAGE).and_then(|tag| Language::from_tag(&tag));
         let header = request.headers().get(ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
-        Browser { request, language: chosen.unwrap_or_else(|| Language::from_accept_language(header)) }
+        let language = chosen.unwrap_or_else(|| Language::from_accept_language(header));
+        Browser { request, language, new_form_value: OnceLock::new() }
     }
 
     pub fn cookie(&self, name: &str) -> Option<String> {
@@ -107,10 +112,20 @@ impl<'r> Browser<'r> {
         }
     }
 
-    /// The browser's form binding before sign-in: its form cookie, or the new value a page
-    /// rendered now sets (`new_value`).
-    pub fn form_value(&self, new_value: &str) -> String {
-        self.cookie(FORM).filter(|v| v.len() >= 32).unwrap_or_else(|| new_value.to_owned())
+    /// The browser's form binding before sign-in, and whether it is new: its form cookie, or
+    /// else the value this answer sets as the cookie, the same however often it is asked for.
+    pub fn form_value(&self) -> (String, bool) {
+        match self.cookie(FORM).filter(|v| v.len() >= 32) {
+            Some(value) => (value, false),
+            None => {
+                let fresh = self.new_form_value.get_or_init(|| {
+                    let mut bytes = [0u8; 16];
+                    rand::rngs::OsRng.fill_bytes(&mut bytes);
+                    hex::encode(bytes)
+                });
+                (fresh.clone(), true)
+            }
+        }
     }
 
     pub fn token_for(app: &App, binding: &FormBinding) -> String {

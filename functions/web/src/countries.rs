@@ -1,7 +1,8 @@
 //! The country/region list of the phone forms: every region the numbering plans know, named in
 //! the page's language (CLDR's names), the person's likely country first and chosen.
 
-use shared::domain::{Language, PhoneNumber};
+use shared::domain::{Contact, Language, PhoneNumber};
+use shared::Result;
 
 /// The country listed first when the browser's language names none.
 pub const DEFAULT_REGION: &str = "IN";
@@ -35,6 +36,14 @@ pub fn calling_code(region: &str) -> Option<String> {
     PhoneNumber::regions().into_iter().find(|(id, _)| *id == region).map(|(_, code)| format!("+{code}"))
 }
 
+/// The contact a login field names: a national number takes the chosen country's code; a
+/// `+` number or an email none.
+pub fn login_contact(login: &str, country: Option<&str>) -> Result<Contact> {
+    let login = login.trim();
+    let code = if login.starts_with('+') || login.contains('@') { None } else { country.and_then(calling_code) };
+    Contact::from_login(login, code.as_deref())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +72,14 @@ mod tests {
         assert_eq!(calling_code("IN").as_deref(), Some("+91"));
         assert_eq!(calling_code("CA").as_deref(), Some("+1"));
         assert_eq!(calling_code("ZZ"), None);
+    }
+
+    #[test]
+    fn a_national_number_takes_the_chosen_country_and_a_full_one_its_own() {
+        let national = login_contact(" 98765 43210 ", Some("IN")).unwrap();
+        assert_eq!(national.canonical(), "+919876543210");
+        let full = login_contact("+1 201 555 0123", Some("IN")).unwrap();
+        assert_eq!(full.canonical(), "+12015550123");
+        assert_eq!(login_contact("Person@Example.com", Some("IN")).unwrap().canonical(), "person@example.com");
     }
 }

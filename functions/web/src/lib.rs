@@ -4,19 +4,20 @@
 //! the domain's errors by their stable codes, translated. Sessions ride in `__Host-` cookies;
 //! every form carries a token bound to the session or the browser, and its `Origin` is checked.
 
+mod account;
 mod assets;
 mod browser;
 mod countries;
 mod pages;
 mod problem;
 mod reply;
+mod reset;
 mod security;
 mod signin;
 mod signup;
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use rand::RngCore;
 
 use browser::{Browser, FORM, LANGUAGE};
 use pages::{Layout, MessagePage};
@@ -24,6 +25,9 @@ use problem::Problem;
 use shared::domain::forms::FormBinding;
 use shared::domain::Language;
 use shared::{http, App, Error, Result};
+
+/// Where the CAPTCHA widget fetches its challenge: the API's own route, on this origin.
+const CAPTCHA_URL: &str = "/v1/captcha";
 
 #[derive(Clone, Copy)]
 enum Route {
@@ -38,6 +42,23 @@ enum Route {
     SubmitSecondFactor,
     SendSignInSms,
     Security,
+    EndSession,
+    PasswordForm,
+    ChangePassword,
+    ConfirmForm,
+    Confirm,
+    ConfirmTwoFactor,
+    ContactForm,
+    SendContactCode,
+    ContactCodeForm,
+    AddContact,
+    ResetForm,
+    SendResetCode,
+    ResetCodeForm,
+    SubmitResetCode,
+    ResetSecondFactor,
+    SubmitResetSecondFactor,
+    SendResetSms,
     SignOut,
     SignOutEverywhere,
     Terms,
@@ -46,7 +67,7 @@ enum Route {
     Asset,
 }
 
-const ROUTES: [(&str, &str, Route); 17] = [
+const ROUTES: [(&str, &str, Route); 34] = [
     ("GET", "/", Route::Home),
     ("GET", "/signup", Route::SignUp),
     ("POST", "/signup", Route::SendCode),
@@ -58,6 +79,23 @@ const ROUTES: [(&str, &str, Route); 17] = [
     ("POST", "/signin/code", Route::SubmitSecondFactor),
     ("POST", "/signin/sms", Route::SendSignInSms),
     ("GET", "/account/security", Route::Security),
+    ("POST", "/account/sessions/end", Route::EndSession),
+    ("GET", "/account/password", Route::PasswordForm),
+    ("POST", "/account/password", Route::ChangePassword),
+    ("GET", "/account/confirm", Route::ConfirmForm),
+    ("POST", "/account/confirm", Route::Confirm),
+    ("POST", "/account/two-factor", Route::ConfirmTwoFactor),
+    ("GET", "/account/recovery", Route::ContactForm),
+    ("POST", "/account/recovery", Route::SendContactCode),
+    ("GET", "/account/recovery/code", Route::ContactCodeForm),
+    ("POST", "/account/recovery/code", Route::AddContact),
+    ("GET", "/reset", Route::ResetForm),
+    ("POST", "/reset", Route::SendResetCode),
+    ("GET", "/reset/code", Route::ResetCodeForm),
+    ("POST", "/reset/code", Route::SubmitResetCode),
+    ("GET", "/reset/verify", Route::ResetSecondFactor),
+    ("POST", "/reset/verify", Route::SubmitResetSecondFactor),
+    ("POST", "/reset/sms", Route::SendResetSms),
     ("POST", "/signout", Route::SignOut),
     ("POST", "/signout/everywhere", Route::SignOutEverywhere),
     ("GET", "/terms", Route::Terms),
@@ -69,7 +107,7 @@ const ROUTES: [(&str, &str, Route); 17] = [
 pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body>> {
     let browser = Browser::of(&request);
     let Some(route) = http::route(&request, &ROUTES) else {
-        return Ok(message(app, &browser, StatusCode::NOT_FOUND, "page.error_title", "error.not_found"));
+        return Ok(not_found(app, &browser));
     };
     Ok(match route {
         Route::Home => match browser.signed_in(app).await {
@@ -86,6 +124,23 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
         Route::SubmitSecondFactor => signin::verify(app, &browser).await,
         Route::SendSignInSms => signin::send_sms(app, &browser).await,
         Route::Security => security::page(app, &browser).await,
+        Route::EndSession => security::end_session(app, &browser).await,
+        Route::PasswordForm => account::password::page(app, &browser).await,
+        Route::ChangePassword => account::password::submit(app, &browser).await,
+        Route::ConfirmForm => account::confirm::page(app, &browser).await,
+        Route::Confirm => account::confirm::submit(app, &browser).await,
+        Route::ConfirmTwoFactor => account::two_factor::confirm(app, &browser).await,
+        Route::ContactForm => account::contact::page(app, &browser).await,
+        Route::SendContactCode => account::contact::send_code(app, &browser).await,
+        Route::ContactCodeForm => account::contact::code_form(app, &browser).await,
+        Route::AddContact => account::contact::add(app, &browser).await,
+        Route::ResetForm => reset::form(app, &browser).await,
+        Route::SendResetCode => reset::send_code(app, &browser).await,
+        Route::ResetCodeForm => reset::code_form(app, &browser).await,
+        Route::SubmitResetCode => reset::submit_code(app, &browser).await,
+        Route::ResetSecondFactor => reset::verify_form(app, &browser).await,
+        Route::SubmitResetSecondFactor => reset::verify(app, &browser).await,
+        Route::SendResetSms => reset::send_sms(app, &browser).await,
         Route::SignOut => security::sign_out(app, &browser, false).await,
         Route::SignOutEverywhere => security::sign_out(app, &browser, true).await,
         Route::Terms => message(app, &browser, StatusCode::OK, "terms.title", "terms.body"),
@@ -93,7 +148,7 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
         Route::ChooseLanguage => choose_language(&browser),
         Route::Asset => match assets::find(request.uri().path()) {
             Some((content_type, body)) => reply::asset(content_type, body),
-            None => message(app, &browser, StatusCode::NOT_FOUND, "page.error_title", "error.not_found"),
+            None => not_found(app, &browser),
         },
     })
 }
@@ -153,6 +208,10 @@ fn failure(app: &App, browser: &Browser, problem: &Problem) -> Response<Body> {
     }
 }
 
+fn not_found(app: &App, browser: &Browser) -> Response<Body> {
+    message(app, browser, StatusCode::NOT_FOUND, "page.error_title", "error.not_found")
+}
+
 fn message(
     app: &App,
     browser: &Browser,
@@ -177,12 +236,9 @@ fn render(page: &impl askama::Template) -> String {
 /// The form token of a page before sign-in, and the browser's form cookie to set when it has
 /// none yet.
 fn anonymous_form(app: &App, browser: &Browser) -> (String, Option<String>) {
-    let mut bytes = [0u8; 16];
-    rand::rngs::OsRng.fill_bytes(&mut bytes);
-    let fresh = hex::encode(bytes);
-    let value = browser.form_value(&fresh);
+    let (value, new) = browser.form_value();
     let token = Browser::token_for(app, &FormBinding::Browser(&value));
-    (token, (value == fresh).then_some(fresh))
+    (token, new.then_some(value))
 }
 
 /// `response` with the form cookie a page's token was bound to, when it is new.

@@ -3,9 +3,11 @@
 use askama::Template;
 
 use shared::domain::Language;
+use shared::App;
 
 use crate::assets;
 use crate::countries::Country;
+use crate::problem::Problem;
 
 /// The texts of a page's language, as templates call them: `t.get("signup.title")`.
 #[derive(Clone, Copy)]
@@ -66,6 +68,12 @@ impl Layout {
 pub struct Notice {
     pub message: String,
     pub violations: Vec<&'static str>,
+}
+
+impl Notice {
+    pub fn of(problem: &Problem, language: Language) -> Notice {
+        Notice { message: problem.message(language), violations: problem.violations() }
+    }
 }
 
 #[derive(Template)]
@@ -136,6 +144,21 @@ pub struct Rule {
     pub broken: bool,
 }
 
+/// The rules of the password policy a new password must meet, those in `broken` marked.
+pub fn rules(app: &App, language: Language, broken: &[&'static str]) -> Vec<Rule> {
+    let policy = &app.config.password_policy;
+    let count = policy.min_chars.to_string();
+    policy
+        .visible_rules()
+        .into_iter()
+        .map(|rule| Rule {
+            key: rule.key().trim_start_matches("violation."),
+            text: language.fill(rule.key(), &[("count", &count)]),
+            broken: broken.contains(&rule.key()),
+        })
+        .collect()
+}
+
 #[derive(Template)]
 #[template(path = "signin.html")]
 pub struct SignInPage {
@@ -144,6 +167,8 @@ pub struct SignInPage {
     pub countries: Vec<Country>,
     pub login: String,
     pub notice: Option<Notice>,
+    /// What was just done, e.g. the password reset.
+    pub done: Option<&'static str>,
 }
 
 #[derive(Template)]
@@ -155,6 +180,8 @@ pub struct SecondFactorPage {
     pub sms: bool,
     pub totp: bool,
     pub sms_sent: Option<String>,
+    pub sms_action: String,
+    pub remember: bool,
     pub notice: Option<Notice>,
     pub action: String,
 }
@@ -166,16 +193,130 @@ pub struct SecurityPage {
     pub form: String,
     pub signed_in_as: String,
     pub sign_in_with: String,
-    pub recovery: Vec<String>,
+    pub recovery: Vec<RecoveryRow>,
+    pub add_phone: bool,
+    pub add_email: bool,
     pub two_factor: String,
+    /// The second factors not on yet: (`confirm` action, label).
+    pub add_methods: Vec<(&'static str, &'static str)>,
+    pub two_factor_on: bool,
     pub sessions: Vec<SessionRow>,
+    pub done: Option<&'static str>,
     pub notice: Option<Notice>,
 }
 
+pub struct RecoveryRow {
+    pub contact: String,
+    /// The `confirm` action that removes it.
+    pub remove: &'static str,
+}
+
 pub struct SessionRow {
+    pub id: String,
     pub label: String,
     pub detail: String,
     pub current: bool,
+}
+
+/// The proof a change asks for: the password, or with 2FA on a current code.
+#[derive(Template)]
+#[template(path = "confirm.html")]
+pub struct ConfirmPage {
+    pub layout: Layout,
+    pub form: String,
+    pub title: &'static str,
+    pub warning: Option<&'static str>,
+    /// The code field's label, when the account has a second factor.
+    pub code_label: Option<&'static str>,
+    pub password_required: bool,
+    pub danger: bool,
+    pub action: String,
+    pub notice: Option<Notice>,
+}
+
+#[derive(Template)]
+#[template(path = "password.html")]
+pub struct PasswordPage {
+    pub layout: Layout,
+    pub form: String,
+    pub rules: Vec<Rule>,
+    pub min_chars: usize,
+    pub notice: Option<Notice>,
+}
+
+#[derive(Template)]
+#[template(path = "contact.html")]
+pub struct ContactPage {
+    pub layout: Layout,
+    pub form: String,
+    pub title: &'static str,
+    pub by_phone: bool,
+    pub countries: Vec<Country>,
+    pub phone: String,
+    pub email: String,
+    pub captcha: Captcha,
+    pub action: String,
+    pub notice: Option<Notice>,
+}
+
+#[derive(Template)]
+#[template(path = "contact_code.html")]
+pub struct ContactCodePage {
+    pub layout: Layout,
+    pub form: String,
+    pub code_sent: String,
+    pub verification_id: String,
+    /// Set once the code was confirmed: then only the proof is asked for again.
+    pub verification_token: String,
+    pub two_factor: bool,
+    pub action: String,
+    pub notice: Option<Notice>,
+}
+
+/// Setting up a second factor: the QR code and key, or where the SMS went.
+#[derive(Template)]
+#[template(path = "two_factor.html")]
+pub struct TwoFactorPage {
+    pub layout: Layout,
+    pub form: String,
+    /// An SVG drawn by the server from the `otpauth://` URI.
+    pub qr: Option<String>,
+    pub key: Option<String>,
+    pub sms_sent: Option<String>,
+    pub notice: Option<Notice>,
+}
+
+#[derive(Template)]
+#[template(path = "codes.html")]
+pub struct CodesPage {
+    pub layout: Layout,
+    pub title: &'static str,
+    pub codes: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+pub struct ResetPage {
+    pub layout: Layout,
+    pub form: String,
+    pub countries: Vec<Country>,
+    pub login: String,
+    pub captcha: Captcha,
+    pub notice: Option<Notice>,
+}
+
+#[derive(Template)]
+#[template(path = "reset_code.html")]
+pub struct ResetCodePage {
+    pub layout: Layout,
+    pub form: String,
+    pub code_sent: String,
+    pub verification_id: String,
+    pub verification_token: String,
+    pub rules: Vec<Rule>,
+    pub min_chars: usize,
+    pub action: String,
+    pub notice: Option<Notice>,
 }
 
 /// A page of text: the terms, the privacy policy, an error.

@@ -6,7 +6,7 @@ use lambda_http::{Body, Response};
 use serde::Deserialize;
 
 use crate::browser::{Browser, DEVICE, FORM, SESSION};
-use crate::countries::{calling_code, countries, DEFAULT_REGION};
+use crate::countries::{countries, login_contact, DEFAULT_REGION};
 use crate::pages::{Layout, Notice, SecondFactorPage, SignInPage};
 use crate::problem::Problem;
 use crate::{anonymous_form, failure, render, reply, urlencode, with_form_cookie};
@@ -15,7 +15,6 @@ use shared::domain::password::Password;
 use shared::domain::second_factor::MfaMethod;
 use shared::domain::session::SessionIssued;
 use shared::domain::sign_in::{complete_sign_in, send_challenge_sms, sign_in, MfaAnswer, SignInOutcome, SignInRequest};
-use shared::domain::Contact;
 use shared::{http, App, Timestamp};
 
 #[derive(Deserialize)]
@@ -38,16 +37,21 @@ struct SmsForm {
     challenge_id: String,
 }
 
-fn sign_in_page(app: &App, browser: &Browser, form: Option<&SignInForm>, notice: Option<Notice>) -> SignInPage {
-    let (token, _) = anonymous_form(app, browser);
+/// The sign-in page, with the form cookie its token is bound to when the browser has none.
+fn sign_in_page(app: &App, browser: &Browser, form: Option<&SignInForm>, problem: Option<Problem>) -> Response<Body> {
+    let (token, cookie) = anonymous_form(app, browser);
     let chosen = form.and_then(|f| f.country.clone()).or_else(|| browser.region());
-    SignInPage {
+    let status = problem.as_ref().map_or(StatusCode::OK, Problem::status);
+    let notice = problem.map(|p| Notice::of(&p, browser.language));
+    let page = SignInPage {
         layout: Layout::new(browser.language, &app.config.service_name, "/signin"),
         form: token,
         countries: countries(browser.language, chosen.as_deref(), DEFAULT_REGION),
         login: form.map(|f| f.login.clone()).unwrap_or_default(),
         notice,
-    }
+        done: (browser.query("done").as_deref() == Some("password_reset")).then(|| browser.language.text("reset.done")),
+    };
+    with_form_cookie(reply::html(status, render(&page)), cookie)
 }
 
 /// `GET /signin`.
@@ -55,8 +59,7 @@ pub async fn form(app: &App, browser: &Browser<'_>) -> Response<Body> {
     if browser.signed_in(app).await.is_some() {
         return reply::redirect("/account/security");
     }
-    let (_, cookie) = anonymous_form(app, browser);
-    with_form_cookie(reply::html(StatusCode::OK, render(&sign_in_page(app, browser, None, None))), cookie)
+    sign_in_page(app, browser, None, None)
 }
 
 /// The session cookie, and the remembered device's when one was made; then the security page.
@@ -80,14 +83,7 @@ pub async fn submit(app: &App, browser: &Browser<'_>) -> Response<Body> {
         Ok(form) => form,
         Err(problem) => return refused(app, browser, None, problem),
     };
-    // A national number takes the chosen country's code; a `+` number or an email none.
-    let login = form.login.trim();
-    let code = if login.starts_with('+') || login.contains('@') {
-        None
-    } else {
-        form.country.as_deref().and_then(calling_code)
-    };
-    let outcome = match Contact::from_login(login, code.as_deref()) {
+    let outcome = match login_contact(&form.login, form.country.as_deref()) {
         Ok(login) => {
             let request = SignInRequest {
                 language: browser.language,
@@ -102,14 +98,11 @@ pub async fn submit(app: &App, browser: &Browser<'_>) -> Response<Body> {
     };
     match outcome {
         Ok(SignInOutcome::SignedIn(session)) => signed_in(&session, None),
-        Ok(SignInOutcome::MfaRequired(required)) => {
-            let methods: Vec<&str> = required.methods.iter().map(|m| method_name(*m)).collect();
-            reply::redirect(&format!(
-                "/signin/code?challenge={}&methods={}",
-                required.challenge_id.as_str(),
-                methods.join(".")
-            ))
-        }
+        Ok(SignInOutcome::MfaRequired(required)) => reply::redirect(&format!(
+            "/signin/code?challenge={}&methods={}",
+            required.challenge_id.as_str(),
+            method_names(&required.methods)
+        )),
         Err(error) => refused(app, browser, Some(&form), error.into()),
     }
 }
@@ -118,8 +111,7 @@ fn refused(app: &App, browser: &Browser, form: Option<&SignInForm>, problem: Pro
     if !problem.belongs_on_form() {
         return failure(app, browser, &problem);
     }
-    let notice = Notice { message: problem.message(browser.language), violations: Vec::new() };
-    reply::html(problem.status(), render(&sign_in_page(app, browser, form, Some(notice))))
+    sign_in_page(app, browser, form, Some(problem))
 }
 
 fn method_name(method: MfaMethod) -> &'static str {
@@ -131,24 +123,43 @@ fn method_name(method: MfaMethod) -> &'static str {
     }
 }
 
-fn method_of(name: &str) -> Option<MfaMethod> {
+/// The methods of a challenge as the second-factor page's query carries them: `totp.sms`.
+pub fn method_names(methods: &[MfaMethod]) -> String {
+    methods.iter().map(|m| method_name(*m)).collect::<Vec<_>>().join(".")
+}
+
+/// The methods a second-factor page accepts.
+pub fn method_of(name: &str) -> Option<MfaMethod> {
     [MfaMethod::Totp, MfaMethod::Sms, MfaMethod::RecoveryCode].into_iter().find(|m| method_name(*m) == name)
 }
 
-fn code_page(app: &App, browser: &Browser, challenge: &str, notice: Option<Notice>) -> SecondFactorPage {
-    let (token, _) = anonymous_form(app, browser);
+/// The second-factor step of signing in or of a reset (`base` is `/signin` or `/reset`), and
+/// the form cookie to set when the browser has none.
+pub fn second_factor_page(
+    app: &App,
+    browser: &Browser,
+    challenge: &str,
+    base: &str,
+    notice: Option<Notice>,
+) -> (SecondFactorPage, Option<String>) {
+    let (token, cookie) = anonymous_form(app, browser);
     let methods = browser.query("methods").unwrap_or_default();
+    let has = |name| methods.split('.').any(|m| m == name);
     let sent = browser.query("sent").filter(|s| s.len() <= 64);
-    SecondFactorPage {
-        layout: Layout::new(browser.language, &app.config.service_name, "/signin"),
+    let page = SecondFactorPage {
+        layout: Layout::new(browser.language, &app.config.service_name, base),
         form: token,
         challenge_id: challenge.to_owned(),
-        totp: methods.split('.').any(|m| m == "totp"),
-        sms: methods.split('.').any(|m| m == "sms"),
+        totp: has("totp"),
+        sms: has("sms"),
         sms_sent: sent.map(|to| browser.language.fill("signin.sms_sent", &[("destination", &to)])),
+        sms_action: format!("{base}/sms?methods={}", urlencode(&methods)),
+        // A remembered device skips the second factor when signing in; a reset makes none.
+        remember: base == "/signin",
         notice,
         action: browser.own_url(),
-    }
+    };
+    (page, cookie)
 }
 
 /// `GET /signin/code?challenge=…&methods=…`.
@@ -156,8 +167,8 @@ pub async fn code_form(app: &App, browser: &Browser<'_>) -> Response<Body> {
     let Some(challenge) = browser.query("challenge").filter(|c| c.len() <= 64) else {
         return reply::redirect("/signin");
     };
-    let (_, cookie) = anonymous_form(app, browser);
-    with_form_cookie(reply::html(StatusCode::OK, render(&code_page(app, browser, &challenge, None))), cookie)
+    let (page, cookie) = second_factor_page(app, browser, &challenge, "/signin", None);
+    with_form_cookie(reply::html(StatusCode::OK, render(&page)), cookie)
 }
 
 /// `POST /signin/code`: the second factor.
@@ -191,8 +202,9 @@ fn refused_code(app: &App, browser: &Browser, challenge: &str, problem: Problem)
     if !problem.belongs_on_form() {
         return failure(app, browser, &problem);
     }
-    let notice = Notice { message: problem.message(browser.language), violations: Vec::new() };
-    reply::html(problem.status(), render(&code_page(app, browser, challenge, Some(notice))))
+    let (page, cookie) =
+        second_factor_page(app, browser, challenge, "/signin", Some(Notice::of(&problem, browser.language)));
+    with_form_cookie(reply::html(problem.status(), render(&page)), cookie)
 }
 
 /// `POST /signin/sms`: "Send a code by SMS", then the code page again.

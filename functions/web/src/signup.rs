@@ -7,18 +7,15 @@ use serde::Deserialize;
 
 use crate::browser::{Browser, FORM, SESSION};
 use crate::countries::{calling_code, countries, DEFAULT_REGION};
-use crate::pages::{Captcha, Layout, Notice, Rule, SignUpCodePage, SignUpPage};
+use crate::pages::{rules, Captcha, Layout, Notice, SignUpCodePage, SignUpPage};
 use crate::problem::Problem;
-use crate::{anonymous_form, failure, render, reply, urlencode, with_form_cookie};
+use crate::{anonymous_form, failure, render, reply, urlencode, with_form_cookie, CAPTCHA_URL};
 use shared::domain::forms::FormBinding;
 use shared::domain::password::Password;
 use shared::domain::sign_up::{sign_up, CodeOrToken, SignUp};
 use shared::domain::verification::{request_code, CodeRequest, Purpose};
 use shared::domain::{Contact, EmailAddress, PhoneNumber};
 use shared::{http, App, Timestamp};
-
-/// Where the widget fetches its challenge: the API's own route, on this origin.
-const CAPTCHA_URL: &str = "/v1/captcha";
 
 #[derive(Deserialize)]
 struct CodeForm {
@@ -123,20 +120,6 @@ fn refused_code(
     reply::html(problem.status(), render(&page))
 }
 
-fn rules(app: &App, browser: &Browser, broken: &[&'static str]) -> Vec<Rule> {
-    let policy = &app.config.password_policy;
-    let count = policy.min_chars.to_string();
-    policy
-        .visible_rules()
-        .into_iter()
-        .map(|rule| Rule {
-            key: rule.key().trim_start_matches("violation."),
-            text: browser.language.fill(rule.key(), &[("count", &count)]),
-            broken: broken.contains(&rule.key()),
-        })
-        .collect()
-}
-
 struct CodeStep {
     verification_id: String,
     verification_token: String,
@@ -160,7 +143,7 @@ fn create_page(app: &App, browser: &Browser, step: CodeStep, notice: Option<Noti
         verification_id: step.verification_id,
         verification_token: step.verification_token,
         code_sent,
-        rules: rules(app, browser, &broken),
+        rules: rules(app, language, &broken),
         min_chars: app.config.password_policy.min_chars,
         terms_label_before: parts.next().unwrap_or_default(),
         terms_label_between: parts.next().unwrap_or_default(),

@@ -93,3 +93,45 @@ async fn a_request_the_template_does_not_grant_fails_the_test() {
     let stack = Stack::with_policies(sdk_config().await, &[], Policies::parse(&narrowed)).await;
     stack.call(captcha::handle, TestRequest::get("/v1/captcha")).await;
 }
+
+/// The pages call in process what these API functions do, and nothing else.
+const PAGES_STAND_IN_FOR: [&str; 8] = [
+    "request-code",
+    "verify-code",
+    "create-account",
+    "sign-in",
+    "reset-password",
+    "manage-account",
+    "add-recovery-contact",
+    "enable-2fa",
+];
+
+/// Each (action, key prefix) a function may use on the table.
+fn table_rights(policies: &Policies, binary: &str) -> std::collections::BTreeSet<(String, String)> {
+    policies
+        .of(binary)
+        .iter()
+        .filter(|grant| grant.on_table)
+        .flat_map(|grant| {
+            let prefixes = grant.leading_keys.clone().unwrap_or_default();
+            grant.actions.iter().flat_map(move |a| prefixes.clone().into_iter().map(move |p| (a.clone(), p)))
+        })
+        .collect()
+}
+
+/// No test drives the pages' function against the table (the browser tests run it under
+/// `cargo lambda watch`, which enforces no policy), so its grants are held to those of the API
+/// functions it stands in for: all of them, since the pages reach every one of their table
+/// writes, and no more. Idempotency records (`IDEM#`) are the API's alone.
+#[test]
+fn the_pages_may_do_on_the_table_what_the_api_functions_they_stand_in_for_may() {
+    let policies = Policies::of_repository();
+    let needed: std::collections::BTreeSet<_> = PAGES_STAND_IN_FOR
+        .iter()
+        .flat_map(|binary| table_rights(&policies, binary))
+        .filter(|(_, prefix)| prefix != "IDEM#*")
+        .collect();
+    let given = table_rights(&policies, "web");
+    assert_eq!(needed.difference(&given).collect::<Vec<_>>(), Vec::<&(String, String)>::new(), "missing");
+    assert_eq!(given.difference(&needed).collect::<Vec<_>>(), Vec::<&(String, String)>::new(), "beyond");
+}
