@@ -94,7 +94,8 @@ impl Stack {
             // The deployed path: the service secret is read from Secrets Manager at cold start.
             ("SERVICE_SECRET_ARN".into(), new_secret_arn(&secrets, &table).await),
             ("EDGE_SECRET_ARN".into(), new_secret_arn(&secrets, &edge_secret_name(&table)).await),
-            // Real proof of work, easy enough that tests solve it in milliseconds.
+            // Real proof of work at the production Argon2id cost, in the smallest counter range
+            // (`0..=1`), so a solve takes tens of milliseconds.
             ("CAPTCHA_DIFFICULTY".into(), "1000".into()),
             // moto on a loaded 2-core machine can take seconds per call; the fault tests set
             // AWS's own budget (`waits::Budget::default`) where they need it.
@@ -198,9 +199,8 @@ impl Stack {
     pub async fn solved_captcha_of(&self, path: &str) -> String {
         let answer = self.call(captcha::handle, TestRequest::get(path)).await;
         assert_eq!(answer.status, 200, "{:?}", answer.json);
-        let challenge: shared::domain::captcha::CaptchaChallenge = serde_json::from_value(answer.json).unwrap();
-        let number = shared::domain::captcha::solve(&challenge).expect("the challenge has a solution");
-        shared::domain::captcha::payload_for(&challenge, number)
+        let challenge: shared::domain::captcha::Challenge = serde_json::from_value(answer.json).unwrap();
+        shared::domain::captcha::solve(&challenge).expect("the challenge has a solution")
     }
 
     /// A solved CAPTCHA issued at `at` with at least `difficulty`, for domain calls made at that time.
@@ -209,8 +209,7 @@ impl Stack {
         let widget =
             shared::domain::verification::new_captcha(self.captcha_app, None, difficulty, at, &mut rng).await.unwrap();
         let CaptchaWidget::ProofOfWork(challenge) = widget else { panic!("not an ALTCHA stack: {widget:?}") };
-        let number = shared::domain::captcha::solve(&challenge).expect("the challenge has a solution");
-        shared::domain::captcha::payload_for(&challenge, number)
+        shared::domain::captcha::solve(&challenge).expect("the challenge has a solution")
     }
 
     /// `body` with a freshly solved CAPTCHA, as a frontend sends it.

@@ -1,6 +1,7 @@
 //! `GET /v1/captcha[?difficulty=N]`: the CAPTCHA to solve before asking for a code: a proof-of-work
-//! challenge (ALTCHA), at least as hard as `N` when a `captcha_too_easy` answer asked for that, or
-//! which third-party widget to render with which site key.
+//! challenge (ALTCHA Proof-of-Work v2 with Argon2id, or v1 with CAPTCHA_ALTCHA_V1), at least as hard
+//! as `N` when a `captcha_too_easy` answer asked for that, or which third-party widget to render
+//! with which site key.
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, RequestExt, Response};

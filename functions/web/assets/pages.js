@@ -53,14 +53,17 @@ function countrySearch() {
 }
 
 // 3. The CAPTCHA widget is vendored without its workers (so the CSP needs no blob: URL): its
-//    SHA-256 solver runs from the worker file the page names.
-function captchaWorker() {
-  const widget = document.querySelector("altcha-widget[data-worker]");
+//    solvers run from the worker files the page names, Argon2id for the Proof-of-Work v2
+//    challenges the API issues, SHA-256 for v1 ones (CAPTCHA_ALTCHA_V1).
+function captchaWorkers() {
+  const widget = document.querySelector("altcha-widget");
   if (!widget || !globalThis.$altcha) return;
-  const url = widget.dataset.worker;
-  globalThis.$altcha.algorithms.set("SHA-256", () => new Worker(url));
+  const workers = { ARGON2ID: widget.dataset.argon2idWorker, "SHA-256": widget.dataset.shaWorker };
+  for (const [algorithm, url] of Object.entries(workers)) {
+    if (url) globalThis.$altcha.algorithms.set(algorithm, () => new Worker(url));
+  }
 }
 
 liveRules();
 countrySearch();
-captchaWorker();
+captchaWorkers();

@@ -8,6 +8,8 @@ use lambda_http::http::header::{
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 
+use crate::assets::Kind;
+
 /// No inline script or style, nothing from another origin, no framing, forms only to this site.
 /// The CAPTCHA widget's solver runs in a worker it starts from a `blob:` URL.
 pub const CONTENT_SECURITY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
@@ -34,11 +36,22 @@ pub fn html(status: StatusCode, body: String) -> Response<Body> {
     secured(status, "text/html; charset=utf-8", "no-store").body(Body::Text(body)).expect("static headers")
 }
 
+/// The policy of the CAPTCHA widget's Argon2id worker, which runs under its own response's policy:
+/// nothing but compiling its own WebAssembly (not even `eval`, which 'wasm-unsafe-eval' leaves out).
+const WASM_WORKER_SECURITY: &str = "default-src 'none'; script-src 'wasm-unsafe-eval'";
+
 /// A fingerprinted asset: its name changes with its content, so it is cached for a year.
-pub fn asset(content_type: &'static str, body: &'static str) -> Response<Body> {
-    secured(StatusCode::OK, content_type, "public, max-age=31536000, immutable")
+pub fn asset(kind: Kind, body: &'static str) -> Response<Body> {
+    let (content_type, policy) = match kind {
+        Kind::Style => ("text/css; charset=utf-8", CONTENT_SECURITY),
+        Kind::Script => ("text/javascript; charset=utf-8", CONTENT_SECURITY),
+        Kind::WasmWorker => ("text/javascript; charset=utf-8", WASM_WORKER_SECURITY),
+    };
+    let mut response = secured(StatusCode::OK, content_type, "public, max-age=31536000, immutable")
         .body(Body::Text(body.to_owned()))
-        .expect("static headers")
+        .expect("static headers");
+    response.headers_mut().insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
+    response
 }
 
 /// `303 See Other` to a path of this site.
@@ -58,4 +71,19 @@ pub fn with_cookie(mut response: Response<Body>, name: &str, value: &str, max_ag
     let value = HeaderValue::from_str(&cookie).expect("cookie values are token characters");
     response.headers_mut().append(SET_COOKIE, value);
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_wasm_worker_may_compile_webassembly() {
+        let policy = |kind| asset(kind, "").headers()[CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
+        assert_eq!(policy(Kind::WasmWorker), WASM_WORKER_SECURITY);
+        for kind in [Kind::Style, Kind::Script] {
+            assert_eq!(policy(kind), CONTENT_SECURITY);
+        }
+        assert!(!CONTENT_SECURITY.contains("wasm"), "the pages themselves compile none");
+    }
 }

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::captcha::AltchaConfig;
 use crate::password::{PasswordHasherConfig, PasswordPolicy};
 use crate::secret::ServiceSecret;
 use crate::siteverify::{Provider, ProviderConfig, ProviderSecret};
@@ -64,8 +65,8 @@ pub struct Config {
 /// Which CAPTCHA guards code requests.
 #[derive(Debug, Clone, PartialEq)]
 pub enum CaptchaConfig {
-    /// The built-in proof of work (ALTCHA); `difficulty` is the base `maxnumber`.
-    Altcha { difficulty: u64, lifetime: Duration },
+    /// The built-in proof of work (ALTCHA).
+    Altcha(AltchaConfig),
     /// Turnstile, hCaptcha or reCAPTCHA, whose tokens the provider's siteverify checks.
     ThirdParty(ProviderConfig),
     /// Local development only: `template.yaml` does not allow it in a deployed stage.
@@ -92,7 +93,7 @@ impl CaptchaConfig {
     /// As `CAPTCHA_PROVIDER` names it; for logs.
     pub fn name(&self) -> &'static str {
         match self {
-            CaptchaConfig::Altcha { .. } => "altcha",
+            CaptchaConfig::Altcha(_) => "altcha",
             CaptchaConfig::ThirdParty(config) => config.provider.name(),
             CaptchaConfig::Off => "off",
         }
@@ -140,7 +141,7 @@ impl Config {
         }
 
         let captcha = match lookup("CAPTCHA_PROVIDER").as_deref().map(str::trim) {
-            None | Some("altcha") => CaptchaConfig::Altcha {
+            None | Some("altcha") => CaptchaConfig::Altcha(AltchaConfig {
                 difficulty: match number("CAPTCHA_DIFFICULTY", 100_000)? {
                     // 0 would make every challenge free; above a billion no phone solves one in time.
                     difficulty @ 1..=1_000_000_000 => difficulty,
@@ -151,7 +152,9 @@ impl Config {
                     }
                 },
                 lifetime: seconds("CAPTCHA_TTL_SECONDS", 300)?,
-            },
+                // Only for frontends built on v1 (README.md, CAPTCHA_ALTCHA_V1): its SHA-256 is cheap natively.
+                v1: flag("CAPTCHA_ALTCHA_V1", false)?,
+            }),
             Some("off") => CaptchaConfig::Off,
             Some(name) => match Provider::parse(name) {
                 Some(provider) => CaptchaConfig::ThirdParty(provider_config(provider, &lookup)?),
@@ -289,7 +292,8 @@ mod tests {
         assert_eq!(c.token_ttl, Duration::from_secs(900));
         assert_eq!(c.resend_cooldown, Duration::from_secs(60));
         assert_eq!(c.codes_per_destination_per_hour, 5);
-        assert!(matches!(c.captcha, CaptchaConfig::Altcha { .. }), "a CAPTCHA is on unless switched off");
+        let CaptchaConfig::Altcha(altcha) = &c.captcha else { panic!("a CAPTCHA is on unless switched off") };
+        assert_eq!((altcha.difficulty, altcha.lifetime, altcha.v1), (100_000, Duration::from_secs(300), false));
         assert!(c.sms_allowed_country_codes.is_empty());
     }
 
@@ -310,6 +314,9 @@ mod tests {
             assert!(with(&[("CAPTCHA_DIFFICULTY", free)]).unwrap_err().to_string().contains("CAPTCHA_DIFFICULTY"));
         }
         assert!(with(&[("ARGON2_MEMORY_KIB", "4096")]).unwrap_err().to_string().contains("OWASP"));
+        let v1 = with(&[("CAPTCHA_ALTCHA_V1", "true")]).unwrap();
+        assert!(matches!(v1.captcha, CaptchaConfig::Altcha(AltchaConfig { v1: true, .. })));
+        assert!(with(&[("CAPTCHA_ALTCHA_V1", "yes")]).unwrap_err().to_string().contains("CAPTCHA_ALTCHA_V1"));
         let no_composition = with(&[("PASSWORD_REQUIRE_COMPOSITION", "false")]).unwrap();
         assert!(!no_composition.password_policy.require_composition);
     }

@@ -278,29 +278,22 @@ async fn check_captcha(
     let payload = request.captcha.as_deref();
     match &services.config.captcha {
         CaptchaConfig::Off => Ok((None, None)),
-        CaptchaConfig::Altcha { difficulty: base, .. } => {
+        CaptchaConfig::Altcha(altcha) => {
             let payload = payload.ok_or(CaptchaRefusal::MissingAltcha)?;
-            let keys: Vec<[u8; 32]> = services
-                .config
-                .edge_secret
-                .keyed_hashes(HashPurpose::Captcha, &[])
-                .into_iter()
-                .map(|key| key.0)
-                .collect();
-            let verified = captcha::parse_payload(payload)
-                .and_then(|solution| captcha::verify_solution(&keys, &solution, now))
-                .map_err(CaptchaRefusal::Altcha)?;
+            let verified =
+                captcha::verify(&services.config.edge_secret, altcha, payload, now).map_err(CaptchaRefusal::Altcha)?;
+            let base = altcha.difficulty;
             // Easier than the base (issued before the base was raised): pays for nothing, even in a
             // window with no count yet, which the store's condition would let through.
-            let max = captcha::requests_allowed(*base, verified.difficulty);
+            let max = captcha::requests_allowed(base, verified.difficulty);
             if max == 0 {
-                return Err(CaptchaRefusal::TooEasy(captcha::difficulty_for(*base, 0)));
+                return Err(CaptchaRefusal::TooEasy(captcha::difficulty_for(base, 0)));
             }
             let difficulty = Limit::Difficulty {
                 key: LimitKey::new(&services.config.secret, "pow", &destination_prefix(&request.contact)),
                 window: Window::containing(now, HOUR),
                 max,
-                base: *base,
+                base,
             };
             Ok((Some(Limit::SingleUse { id: verified.id, until: verified.expires_at }), Some(difficulty)))
         }
@@ -335,7 +328,7 @@ fn destination_prefix(contact: &Contact) -> String {
 #[derive(Debug)]
 pub enum CaptchaWidget {
     /// An ALTCHA challenge to solve.
-    ProofOfWork(captcha::CaptchaChallenge),
+    ProofOfWork(captcha::Challenge),
     /// Which provider's widget to render, with which public site key.
     ThirdParty { provider: &'static str, site_key: String },
 }
@@ -350,8 +343,8 @@ pub async fn new_captcha(
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<CaptchaWidget> {
-    let (difficulty, lifetime) = match &services.config.captcha {
-        CaptchaConfig::Altcha { difficulty, lifetime } => (*difficulty, *lifetime),
+    let altcha = match &services.config.captcha {
+        CaptchaConfig::Altcha(altcha) => altcha,
         CaptchaConfig::ThirdParty(provider) => {
             return Ok(CaptchaWidget::ThirdParty {
                 provider: provider.provider.name(),
@@ -367,10 +360,9 @@ pub async fn new_captcha(
         }
         None => 0,
     };
-    let key = services.config.edge_secret.keyed_hash(HashPurpose::Captcha, &[]).0;
-    let asked = min_difficulty.unwrap_or(0).min(captcha::max_difficulty(difficulty));
-    let maxnumber = captcha::difficulty_for(difficulty, recent).max(asked);
-    let challenge = captcha::create_challenge(&key, maxnumber, now, lifetime, rng);
+    let asked = min_difficulty.unwrap_or(0).min(captcha::max_difficulty(altcha.difficulty));
+    let difficulty = captcha::difficulty_for(altcha.difficulty, recent).max(asked);
+    let challenge = captcha::create_challenge(&services.config.edge_secret, altcha, difficulty, now, rng);
     Ok(CaptchaWidget::ProofOfWork(challenge))
 }
 

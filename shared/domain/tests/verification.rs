@@ -156,7 +156,7 @@ async fn a_solved_proof_of_work_pays_for_one_code() {
     else {
         panic!("an ALTCHA challenge")
     };
-    let solved = captcha::payload_for(&challenge, captcha::solve(&challenge).unwrap());
+    let solved = captcha::solve(&challenge).unwrap();
     let first = email();
     request_code(&w.services, ask(Some(solved.clone()), first.clone()), at(5), &mut OsRng).await.expect("solved");
     assert!(w.sent().await.last_code_to(&first).is_some());

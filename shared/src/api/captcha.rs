@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use domain::captcha::CaptchaChallenge;
+use domain::captcha::Challenge;
 use domain::verification;
 use domain::{Error, Result};
 
@@ -18,9 +18,9 @@ pub fn min_difficulty(parameter: Option<&str>) -> Result<Option<u64>> {
 #[derive(Serialize)]
 #[serde(untagged)]
 pub enum CaptchaWidget {
-    /// An ALTCHA challenge, in the ALTCHA v1 format the widget reads (the domain's
-    /// `captcha` module, which signs and verifies it, owns that format).
-    ProofOfWork(CaptchaChallenge),
+    /// An ALTCHA challenge, in the format the widget reads: Proof-of-Work v2, or v1 with
+    /// CAPTCHA_ALTCHA_V1 (the domain's `captcha` module, which signs and verifies it, owns both).
+    ProofOfWork(Challenge),
     /// Which provider's widget to render, with which public site key.
     ThirdParty { provider: &'static str, site_key: String },
 }

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::{account, captcha, error, recovery, session, two_factor, verification};
 use domain::account::{Account, AccountCreated, SecondFactor};
-use domain::captcha::CaptchaChallenge;
+use domain::captcha::{v1, Challenge};
 use domain::password::{PasswordHash, Violation};
 use domain::second_factor::MfaMethod;
 use domain::self_service::{NewRecoveryCodes, SessionView, SessionsView};
@@ -42,7 +42,10 @@ fn verification_answers() {
 
 #[test]
 fn captcha_answers() {
-    let challenge = CaptchaChallenge {
+    let v2 = r#"{"parameters":{"algorithm":"ARGON2ID","cost":2,"data":{"difficulty":100000},"expiresAt":1700000300,"keyLength":32,"keyPrefix":"p","keySignature":"k","memoryCost":16384,"nonce":"n","salt":"s"},"signature":"x"}"#;
+    let challenge = Challenge::V2(serde_json::from_str(v2).unwrap());
+    assert_eq!(json(captcha::CaptchaWidget::from(CaptchaWidget::ProofOfWork(challenge))), v2);
+    let challenge = v1::Challenge {
         algorithm: "SHA-256".into(),
         challenge: "c".into(),
         maxnumber: 5,
@@ -50,7 +53,7 @@ fn captcha_answers() {
         signature: "x".into(),
     };
     assert_eq!(
-        json(captcha::CaptchaWidget::from(CaptchaWidget::ProofOfWork(challenge))),
+        json(captcha::CaptchaWidget::from(CaptchaWidget::ProofOfWork(Challenge::V1(challenge)))),
         r#"{"algorithm":"SHA-256","challenge":"c","maxnumber":5,"salt":"s","signature":"x"}"#
     );
     let widget = CaptchaWidget::ThirdParty { provider: "turnstile", site_key: "k".into() };

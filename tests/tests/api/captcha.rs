@@ -1,13 +1,13 @@
 //! The CAPTCHA before every code, and the protections against SMS pumping, against moto.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine;
 use integration_tests::outbox::sms_to;
 use integration_tests::{new_email, new_phone, random_ip, random_phone, Stack, TestRequest, TestResponse};
 use serde_json::{json, Value};
-use shared::domain::captcha::{create_challenge, payload_for, solve, CaptchaChallenge};
+use shared::domain::captcha::{create_challenge, solve, v1, v2, Challenge};
+use shared::domain::config::CaptchaConfig;
 use shared::domain::secret::HashPurpose;
 use shared::domain::verification::{request_code, CodeRequest, Purpose};
 use shared::domain::{Contact, Language};
@@ -17,10 +17,21 @@ async fn post(stack: &Stack, body: Value) -> TestResponse {
     stack.call(request_code::handle, TestRequest::post("/v1/verifications", body)).await
 }
 
-async fn challenge(stack: &Stack, ip: &str) -> CaptchaChallenge {
-    let answer = stack.call(captcha::handle, TestRequest::get("/v1/captcha").from_ip(ip)).await;
-    assert_eq!(answer.status, 200);
-    serde_json::from_value(answer.json).unwrap()
+async fn challenge(stack: &Stack, ip: &str) -> Challenge {
+    serde_json::from_value(issued(stack, TestRequest::get("/v1/captcha").from_ip(ip)).await).unwrap()
+}
+
+/// The challenge `request` gets; 200 or the test fails.
+async fn issued(stack: &Stack, request: TestRequest) -> Value {
+    let answer = stack.call(captcha::handle, request).await;
+    assert_eq!(answer.status, 200, "{:?}", answer.json);
+    answer.json
+}
+
+/// The difficulty signed into a challenge: v2's `data.difficulty`, v1's `maxnumber`.
+async fn difficulty_of(stack: &Stack, request: TestRequest) -> u64 {
+    let challenge = issued(stack, request).await;
+    challenge["parameters"]["data"]["difficulty"].as_u64().or(challenge["maxnumber"].as_u64()).unwrap()
 }
 
 fn sms_body(phone: &Contact) -> Value {
@@ -45,14 +56,22 @@ async fn no_code_without_a_solved_captcha() {
     let missing = post(&stack, sms_body(&phone)).await;
     assert_eq!((missing.status, missing.error_code()), (403, "captcha_failed"));
 
-    let puzzle = challenge(&stack, &random_ip()).await;
-    assert_eq!((puzzle.algorithm.as_str(), puzzle.maxnumber), ("SHA-256", 1000));
-    assert!(puzzle.salt.contains("?expires="));
-    let number = solve(&puzzle).unwrap();
-    let wrong_number = payload_for(&puzzle, (number + 1) % (puzzle.maxnumber + 1));
-    let forged = payload_for(&CaptchaChallenge { signature: "0".repeat(64), ..puzzle.clone() }, number);
+    let Challenge::V2(puzzle) = challenge(&stack, &random_ip()).await else { panic!("a v2 challenge by default") };
+    let parameters = &puzzle.parameters;
+    assert_eq!((parameters.algorithm.as_str(), parameters.cost, parameters.memory_cost), ("ARGON2ID", 2, Some(16_384)));
+    assert!(parameters.expires_at.is_some());
+    let solution = v2::solve(&puzzle).unwrap();
+    let wrong_number = v2::payload(&puzzle, &v2::solution_for(&puzzle, solution.counter + 1));
+    let mut forged = puzzle.clone();
+    forged.signature = Some("0".repeat(64));
+    let forged = v2::payload(&forged, &solution);
+    // A right v1 solution of a challenge signed with our key: CAPTCHA_ALTCHA_V1 is off.
+    let key = stack.app.config.edge_secret.keyed_hash(HashPurpose::Captcha, &[]).0;
+    let expires = Timestamp(Timestamp::now().0 + 300);
+    let old = v1::create_challenge(&key, 1_000, expires, &mut rand::rngs::OsRng);
+    let v1 = v1::payload_for(&old, v1::solve(&old).unwrap());
     for payload in
-        [wrong_number, forged, "not base64!".to_owned(), base64::engine::general_purpose::STANDARD.encode("{}")]
+        [wrong_number, forged, v1, "not base64!".to_owned(), base64::engine::general_purpose::STANDARD.encode("{}")]
     {
         let mut body = sms_body(&phone);
         body["captcha"] = json!(payload);
@@ -63,7 +82,7 @@ async fn no_code_without_a_solved_captcha() {
     assert_eq!(stack.item_count().await, 0, "nothing was stored");
 
     let mut body = sms_body(&phone);
-    body["captcha"] = json!(payload_for(&puzzle, number));
+    body["captcha"] = json!(v2::payload(&puzzle, &solution));
     assert_eq!(post(&stack, body.clone()).await.status, 202);
     // The same solution a second time, for another number: a replay.
     let other = new_phone();
@@ -92,15 +111,16 @@ async fn a_captcha_expires_after_five_minutes() {
 async fn difficulty_rises_for_a_client_that_asks_for_many_codes() {
     let stack = Stack::with_settings(&[("CODES_PER_IP_PER_HOUR", "50")]).await;
     let ip = random_ip();
-    let first = challenge(&stack, &ip).await.maxnumber;
+    let first = difficulty_of(&stack, TestRequest::get("/v1/captcha").from_ip(&ip)).await;
     for _ in 0..6 {
         let body = stack.with_captcha(sms_body(&new_phone())).await;
         let sent = stack.call(request_code::handle, TestRequest::post("/v1/verifications", body).from_ip(&ip)).await;
         assert_eq!(sent.status, 202);
     }
-    let later = challenge(&stack, &ip).await.maxnumber;
+    let later = difficulty_of(&stack, TestRequest::get("/v1/captcha").from_ip(&ip)).await;
     assert!(later >= 4 * first, "{first} -> {later}");
-    assert_eq!(challenge(&stack, &random_ip()).await.maxnumber, first, "other clients are not affected");
+    let other = difficulty_of(&stack, TestRequest::get("/v1/captcha").from_ip(&random_ip())).await;
+    assert_eq!(other, first, "other clients are not affected");
 }
 
 fn with(mut body: Value, captcha: String) -> Value {
@@ -142,7 +162,7 @@ async fn difficulty_rises_for_a_number_range_that_gets_many_codes() {
     let refused = post(&stack, with(body(7), stack.solved_captcha().await)).await;
     assert_eq!((refused.status, refused.error_code()), (403, "captcha_too_easy"));
     assert_eq!(stack.item_count().await, items, "nothing was stored");
-    assert_eq!(solved_maxnumber(&stack, "/v1/captcha?difficulty=2000").await, 2_000);
+    assert_eq!(difficulty_of(&stack, TestRequest::get("/v1/captcha?difficulty=2000")).await, 2_000);
     let hard = stack.solved_captcha_of("/v1/captcha?difficulty=2000").await;
     assert_eq!(post(&stack, with(body(7), hard)).await.status, 202);
 
@@ -174,10 +194,10 @@ async fn difficulty_rises_for_an_email_address_that_gets_many_codes() {
 async fn a_challenge_easier_than_the_base_pays_for_nothing() {
     // As one issued before CAPTCHA_DIFFICULTY was raised: signed by the service, but below the base.
     let stack = Stack::new().await;
-    let key = stack.app.config.edge_secret.keyed_hash(HashPurpose::Captcha, &[]).0;
+    let CaptchaConfig::Altcha(altcha) = &stack.app.config.captcha else { panic!("an ALTCHA stack") };
     let now = Timestamp::now();
-    let puzzle = create_challenge(&key, 999, now, Duration::from_secs(300), &mut rand::rngs::OsRng);
-    let request = code_request(payload_for(&puzzle, solve(&puzzle).unwrap()), new_phone());
+    let puzzle = create_challenge(&stack.app.config.edge_secret, altcha, 999, now, &mut rand::rngs::OsRng);
+    let request = code_request(solve(&puzzle).unwrap(), new_phone());
     let refused = request_code(stack.app, request, now, &mut rand::rngs::OsRng).await;
     assert!(matches!(refused, Err(shared::Error::CaptchaTooEasy { difficulty: 1_000 })), "{refused:?}");
     assert_eq!(stack.item_count().await, 0, "nothing was stored");
@@ -191,14 +211,21 @@ async fn a_harder_captcha_is_asked_for_with_a_whole_number() {
         assert_eq!((answer.status, answer.error_code()), (400, "invalid_request"), "{bad:?}");
     }
     // Asking for more than the hardest challenge gets the hardest; less than the base changes nothing.
-    assert_eq!(solved_maxnumber(&stack, "/v1/captcha?difficulty=99999999999").await, 10_000_000);
-    assert_eq!(solved_maxnumber(&stack, "/v1/captcha?difficulty=5").await, 1_000);
+    for v1 in ["false", "true"] {
+        let stack = Stack::with_settings(&[("CAPTCHA_ALTCHA_V1", v1)]).await;
+        let hardest = difficulty_of(&stack, TestRequest::get("/v1/captcha?difficulty=99999999999")).await;
+        assert_eq!(hardest, 10_000_000, "v1: {v1}");
+        assert_eq!(difficulty_of(&stack, TestRequest::get("/v1/captcha?difficulty=5")).await, 1_000, "v1: {v1}");
+    }
 }
 
-async fn solved_maxnumber(stack: &Stack, path: &str) -> u64 {
-    let answer = stack.call(captcha::handle, TestRequest::get(path)).await;
-    assert_eq!(answer.status, 200, "{:?}", answer.json);
-    answer.json["maxnumber"].as_u64().unwrap()
+#[tokio::test]
+async fn frontends_built_on_altcha_v1_work_while_the_setting_is_on() {
+    let stack = Stack::with_settings(&[("CAPTCHA_ALTCHA_V1", "true")]).await;
+    let Challenge::V1(puzzle) = challenge(&stack, &random_ip()).await else { panic!("a v1 challenge") };
+    assert_eq!((puzzle.algorithm.as_str(), puzzle.maxnumber), ("SHA-256", 1000));
+    let sent = stack.request_code(sms_body(&new_phone())).await;
+    assert_eq!(sent.status, 202, "{:?}", sent.json);
 }
 
 #[tokio::test]
