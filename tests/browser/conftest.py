@@ -6,7 +6,7 @@ and add nothing we use. Helpers are plain functions; a test imports them:
 
     from conftest import BASE_URL, assert_accessible, code_sent_to, first_load, sent_mark, totp
 
-Journeys that several tests share are here too: solve_captcha, sign_up_by_email, fresh_email.
+Journeys that several tests share are here too: solve_captcha, create_account, sign_up_by_email, fresh_email.
 
 Fixtures: `browser` (one per session), `device` x `locale` (parametrized), `new_context`
 (a fresh "new browser" per call: no cookies, storage or cache shared), `context`, `page`.
@@ -338,6 +338,15 @@ def submit(page, action):
     page.locator(f"form[action='{action}'] button[type=submit]").click()
 
 
+def create_account(page, code, password=PASSWORD):
+    """The sign-up code page: the code, the password twice, the terms, "Create account"."""
+    page.fill("#code", code)
+    page.fill("#password", password)
+    page.fill("#password_confirm", password)
+    page.check("#terms")
+    page.locator("form button[type=submit]").click()
+
+
 def sign_up_by_email(page, email=None, password=PASSWORD):
     """Creates an account with a new email through the pages; returns the email, signed in on
     the security page."""
@@ -348,10 +357,6 @@ def sign_up_by_email(page, email=None, password=PASSWORD):
     solve_captcha(page)
     submit(page, "/signup")
     page.wait_for_url("**/signup/code?**")
-    page.fill("#code", code_sent_to(email, after=mark))
-    page.fill("#password", password)
-    page.fill("#password_confirm", password)
-    page.check("#terms")
-    page.locator("form button[type=submit]").click()
+    create_account(page, code_sent_to(email, after=mark), password)
     page.wait_for_url("**/account/security")
     return email

@@ -8,7 +8,9 @@ import urllib.request
 
 import pytest
 
-from conftest import PASSWORD, BASE_URL, assert_accessible, code_sent_to, fresh_email, sent_mark, solve_captcha
+from conftest import (
+    PASSWORD, BASE_URL, assert_accessible, code_sent_to, create_account, fresh_email, sent_mark, solve_captcha,
+)
 
 
 def new_indian_mobile():
@@ -21,14 +23,6 @@ def ask_for_code(page, mark_contact):
     page.locator("form[action='/signup'] button[type=submit]").click()
     page.wait_for_url("**/signup/code?**")
     return code_sent_to(mark_contact, after=mark)
-
-
-def create_account(page, code, password=PASSWORD):
-    page.fill("#code", code)
-    page.fill("#password", password)
-    page.fill("#password_confirm", password)
-    page.check("#terms")
-    page.locator("form button[type=submit]").click()
 
 
 def test_phone_sign_up_as_in_the_guide(page, locale):

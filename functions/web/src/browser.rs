@@ -94,6 +94,11 @@ impl<'r> Browser<'r> {
         }
     }
 
+    /// A form posted before sign-in: its token is bound to the browser's form cookie.
+    pub fn anonymous_form<T: DeserializeOwned>(&self, app: &App) -> Result<T, Problem> {
+        self.form(app, &FormBinding::Browser(&self.cookie(FORM).unwrap_or_default()))
+    }
+
     /// Whether the form was posted from a page of this site. The pages send no referrer
     /// (`Referrer-Policy: no-referrer`), so browsers post their forms with `Origin: null`; then
     /// the browser's own word decides (`Sec-Fetch-Site: same-origin`, which no page can set).

@@ -7,6 +7,7 @@
 mod account;
 mod assets;
 mod browser;
+mod codes;
 mod countries;
 mod pages;
 mod problem;
@@ -205,6 +206,22 @@ fn failure(app: &App, browser: &Browser, problem: &Problem) -> Response<Body> {
     match problem {
         Problem::Domain(error) => with_retry_after(response, error),
         _ => response,
+    }
+}
+
+/// A refused form: shown again by `again`, with why, when the person can fix it; else a page
+/// of its own (the service is busy or broken).
+fn refused(
+    app: &App,
+    browser: &Browser,
+    problem: impl Into<Problem>,
+    again: impl FnOnce(Problem) -> Response<Body>,
+) -> Response<Body> {
+    let problem = problem.into();
+    if problem.belongs_on_form() {
+        again(problem)
+    } else {
+        failure(app, browser, &problem)
     }
 }
 

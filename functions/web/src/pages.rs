@@ -1,6 +1,7 @@
 //! The pages' templates (`templates/`, checked when the crate compiles) and what each shows.
 
 use askama::Template;
+use lambda_http::http::StatusCode;
 
 use shared::domain::Language;
 use shared::App;
@@ -73,6 +74,14 @@ pub struct Notice {
 impl Notice {
     pub fn of(problem: &Problem, language: Language) -> Notice {
         Notice { message: problem.message(language), violations: problem.violations() }
+    }
+
+    /// A page's status and notice: 200 and none, or the refusal's status and why.
+    pub fn answer(problem: Option<Problem>, language: Language) -> (StatusCode, Option<Notice>) {
+        match problem {
+            Some(problem) => (problem.status(), Some(Notice::of(&problem, language))),
+            None => (StatusCode::OK, None),
+        }
     }
 }
 

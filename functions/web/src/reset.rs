@@ -2,22 +2,20 @@
 //! same whether or not it has an account), `GET|POST /reset/code` takes the code and the new
 //! password, and with 2FA on `GET|POST /reset/verify` asks for the second factor.
 
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Deserialize;
 
-use crate::browser::{Browser, FORM};
+use crate::browser::Browser;
 use crate::countries::{countries, login_contact, DEFAULT_REGION};
 use crate::pages::{rules, Captcha, Layout, Notice, ResetCodePage, ResetPage};
 use crate::problem::Problem;
 use crate::signin::{method_names, method_of, second_factor_page};
-use crate::{anonymous_form, failure, render, reply, urlencode, with_form_cookie, CAPTCHA_URL};
-use shared::domain::forms::FormBinding;
+use crate::{anonymous_form, codes, failure, refused, render, reply, urlencode, with_form_cookie, CAPTCHA_URL};
 use shared::domain::password::Password;
 use shared::domain::recovery::{complete_reset, reset_password, ResetAnswer, ResetOutcome, ResetRequest};
 use shared::domain::sign_in::send_challenge_sms;
-use shared::domain::verification::{confirm_code, request_code, CodeRequest, Purpose};
-use shared::{http, App, Error, Timestamp};
+use shared::domain::verification::{confirm_code, Purpose};
+use shared::{App, Error, Timestamp};
 
 #[derive(Deserialize, Default)]
 struct LoginForm {
@@ -49,22 +47,18 @@ struct SmsForm {
     challenge_id: String,
 }
 
-fn binding(browser: &Browser) -> String {
-    browser.cookie(FORM).unwrap_or_default()
-}
-
 fn login_page(app: &App, browser: &Browser, form: &LoginForm, problem: Option<Problem>) -> Response<Body> {
     let t = browser.language;
     let (token, cookie) = anonymous_form(app, browser);
     let chosen = form.country.clone().or_else(|| browser.region());
-    let status = problem.as_ref().map_or(StatusCode::OK, Problem::status);
+    let (status, notice) = Notice::answer(problem, t);
     let page = ResetPage {
         layout: Layout::new(t, &app.config.service_name, "/reset"),
         form: token,
         countries: countries(t, chosen.as_deref(), DEFAULT_REGION),
         login: form.login.clone(),
         captcha: Captcha::new(CAPTCHA_URL, t),
-        notice: problem.map(|p| Notice::of(&p, t)),
+        notice,
     };
     with_form_cookie(reply::html(status, render(&page)), cookie)
 }
@@ -76,47 +70,26 @@ pub async fn form(app: &App, browser: &Browser<'_>) -> Response<Body> {
 
 /// `POST /reset`: a code to the contact, if it is an account's.
 pub async fn send_code(app: &App, browser: &Browser<'_>) -> Response<Body> {
-    let form: LoginForm = match browser.form(app, &FormBinding::Browser(&binding(browser))) {
+    let form: LoginForm = match browser.anonymous_form(app) {
         Ok(form) => form,
         Err(problem) => return login_page(app, browser, &LoginForm::default(), Some(problem)),
     };
-    let request = login_contact(&form.login, form.country.as_deref()).map(|contact| CodeRequest {
-        captcha: form.altcha.clone(),
-        contact,
-        purpose: Purpose::ResetPassword,
-        client_ip: http::client_ip(browser.request),
-        language: browser.language,
-    });
-    let sent = match request {
-        Ok(request) => request_code(app, request, Timestamp::now(), &mut rand::rngs::OsRng).await,
-        Err(error) => Err(error),
-    };
-    match sent {
-        Ok(sent) => reply::redirect(&format!(
-            "/reset/code?id={}&to={}&minutes={}",
-            sent.verification_id,
-            urlencode(&sent.destination),
-            sent.expires_in.div_ceil(60)
-        )),
-        Err(error) => match Problem::from(error) {
-            problem if problem.belongs_on_form() => login_page(app, browser, &form, Some(problem)),
-            problem => failure(app, browser, &problem),
-        },
+    let contact = login_contact(&form.login, form.country.as_deref());
+    match codes::send(app, browser, contact, form.altcha.clone(), Purpose::ResetPassword, "/reset/code").await {
+        Ok(response) => response,
+        Err(error) => refused(app, browser, error, |problem| login_page(app, browser, &form, Some(problem))),
     }
 }
 
 fn code_page(app: &App, browser: &Browser, id: &str, token: &str, problem: Option<Problem>) -> Response<Body> {
     let t = browser.language;
     let (form, cookie) = anonymous_form(app, browser);
-    let status = problem.as_ref().map_or(StatusCode::OK, Problem::status);
-    let notice = problem.map(|p| Notice::of(&p, t));
+    let (status, notice) = Notice::answer(problem, t);
     let broken = notice.as_ref().map(|n| n.violations.clone()).unwrap_or_default();
-    let to = browser.query("to").unwrap_or_default();
-    let minutes = browser.query("minutes").filter(|m| m.len() <= 3 && m.bytes().all(|b| b.is_ascii_digit()));
     let page = ResetCodePage {
         layout: Layout::new(t, &app.config.service_name, "/reset"),
         form,
-        code_sent: t.fill("reset.code_sent", &[("destination", &to), ("minutes", minutes.as_deref().unwrap_or("10"))]),
+        code_sent: codes::sent_text(browser, "reset.code_sent"),
         verification_id: id.to_owned(),
         verification_token: token.to_owned(),
         rules: rules(app, t, &broken),
@@ -135,7 +108,7 @@ pub async fn code_form(app: &App, browser: &Browser<'_>) -> Response<Body> {
 
 /// `POST /reset/code`: the code and the new password; done, or on to the second factor.
 pub async fn submit_code(app: &App, browser: &Browser<'_>) -> Response<Body> {
-    let form: NewPasswordForm = match browser.form(app, &FormBinding::Browser(&binding(browser))) {
+    let form: NewPasswordForm = match browser.anonymous_form(app) {
         Ok(form) => form,
         Err(problem) => return failure(app, browser, &problem),
     };
@@ -160,18 +133,14 @@ pub async fn submit_code(app: &App, browser: &Browser<'_>) -> Response<Body> {
             required.challenge_id.as_str(),
             method_names(&required.methods)
         )),
-        Err(error) => match Problem::from(error) {
-            problem if problem.belongs_on_form() => {
-                code_page(app, browser, &form.verification_id, &token, Some(problem))
-            }
-            problem => failure(app, browser, &problem),
-        },
+        Err(error) => refused(app, browser, error, |problem| {
+            code_page(app, browser, &form.verification_id, &token, Some(problem))
+        }),
     }
 }
 
 fn verify_page(app: &App, browser: &Browser, challenge: &str, problem: Option<Problem>) -> Response<Body> {
-    let status = problem.as_ref().map_or(StatusCode::OK, Problem::status);
-    let notice = problem.map(|p| Notice::of(&p, browser.language));
+    let (status, notice) = Notice::answer(problem, browser.language);
     let (page, cookie) = second_factor_page(app, browser, challenge, "/reset", notice);
     with_form_cookie(reply::html(status, render(&page)), cookie)
 }
@@ -186,7 +155,7 @@ pub async fn verify_form(app: &App, browser: &Browser<'_>) -> Response<Body> {
 
 /// `POST /reset/verify`: the second factor; the new password then holds.
 pub async fn verify(app: &App, browser: &Browser<'_>) -> Response<Body> {
-    let form: SecondFactorForm = match browser.form(app, &FormBinding::Browser(&binding(browser))) {
+    let form: SecondFactorForm = match browser.anonymous_form(app) {
         Ok(form) => form,
         Err(problem) => return failure(app, browser, &problem),
     };
@@ -204,16 +173,15 @@ pub async fn verify(app: &App, browser: &Browser<'_>) -> Response<Body> {
     };
     match done {
         Ok(()) => reply::redirect("/signin?done=password_reset"),
-        Err(error) => match Problem::from(error) {
-            problem if problem.belongs_on_form() => verify_page(app, browser, &form.challenge_id, Some(problem)),
-            problem => failure(app, browser, &problem),
-        },
+        Err(error) => {
+            refused(app, browser, error, |problem| verify_page(app, browser, &form.challenge_id, Some(problem)))
+        }
     }
 }
 
 /// `POST /reset/sms`: "Send a code by SMS" on the second-factor step.
 pub async fn send_sms(app: &App, browser: &Browser<'_>) -> Response<Body> {
-    let form: SmsForm = match browser.form(app, &FormBinding::Browser(&binding(browser))) {
+    let form: SmsForm = match browser.anonymous_form(app) {
         Ok(form) => form,
         Err(problem) => return failure(app, browser, &problem),
     };
@@ -225,9 +193,8 @@ pub async fn send_sms(app: &App, browser: &Browser<'_>) -> Response<Body> {
             urlencode(&browser.query("methods").unwrap_or_default()),
             urlencode(&sent.destination)
         )),
-        Err(error) => match Problem::from(error) {
-            problem if problem.belongs_on_form() => verify_page(app, browser, &form.challenge_id, Some(problem)),
-            problem => failure(app, browser, &problem),
-        },
+        Err(error) => {
+            refused(app, browser, error, |problem| verify_page(app, browser, &form.challenge_id, Some(problem)))
+        }
     }
 }

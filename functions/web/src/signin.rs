@@ -5,12 +5,11 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Deserialize;
 
-use crate::browser::{Browser, DEVICE, FORM, SESSION};
+use crate::browser::{Browser, DEVICE, SESSION};
 use crate::countries::{countries, login_contact, DEFAULT_REGION};
 use crate::pages::{Layout, Notice, SecondFactorPage, SignInPage};
 use crate::problem::Problem;
-use crate::{anonymous_form, failure, render, reply, urlencode, with_form_cookie};
-use shared::domain::forms::FormBinding;
+use crate::{anonymous_form, failure, refused, render, reply, urlencode, with_form_cookie};
 use shared::domain::password::Password;
 use shared::domain::second_factor::MfaMethod;
 use shared::domain::session::SessionIssued;
@@ -41,8 +40,7 @@ struct SmsForm {
 fn sign_in_page(app: &App, browser: &Browser, form: Option<&SignInForm>, problem: Option<Problem>) -> Response<Body> {
     let (token, cookie) = anonymous_form(app, browser);
     let chosen = form.and_then(|f| f.country.clone()).or_else(|| browser.region());
-    let status = problem.as_ref().map_or(StatusCode::OK, Problem::status);
-    let notice = problem.map(|p| Notice::of(&p, browser.language));
+    let (status, notice) = Notice::answer(problem, browser.language);
     let page = SignInPage {
         layout: Layout::new(browser.language, &app.config.service_name, "/signin"),
         form: token,
@@ -72,16 +70,11 @@ fn signed_in(session: &SessionIssued, device: Option<(&str, u64)>) -> Response<B
     }
 }
 
-fn binding(browser: &Browser) -> String {
-    browser.cookie(FORM).unwrap_or_default()
-}
-
 /// `POST /signin`.
 pub async fn submit(app: &App, browser: &Browser<'_>) -> Response<Body> {
-    let value = binding(browser);
-    let form: SignInForm = match browser.form(app, &FormBinding::Browser(&value)) {
+    let form: SignInForm = match browser.anonymous_form(app) {
         Ok(form) => form,
-        Err(problem) => return refused(app, browser, None, problem),
+        Err(problem) => return refused_sign_in(app, browser, None, problem),
     };
     let outcome = match login_contact(&form.login, form.country.as_deref()) {
         Ok(login) => {
@@ -103,15 +96,12 @@ pub async fn submit(app: &App, browser: &Browser<'_>) -> Response<Body> {
             required.challenge_id.as_str(),
             method_names(&required.methods)
         )),
-        Err(error) => refused(app, browser, Some(&form), error.into()),
+        Err(error) => refused_sign_in(app, browser, Some(&form), error.into()),
     }
 }
 
-fn refused(app: &App, browser: &Browser, form: Option<&SignInForm>, problem: Problem) -> Response<Body> {
-    if !problem.belongs_on_form() {
-        return failure(app, browser, &problem);
-    }
-    sign_in_page(app, browser, form, Some(problem))
+fn refused_sign_in(app: &App, browser: &Browser, form: Option<&SignInForm>, problem: Problem) -> Response<Body> {
+    refused(app, browser, problem, |problem| sign_in_page(app, browser, form, Some(problem)))
 }
 
 fn method_name(method: MfaMethod) -> &'static str {
@@ -173,8 +163,7 @@ pub async fn code_form(app: &App, browser: &Browser<'_>) -> Response<Body> {
 
 /// `POST /signin/code`: the second factor.
 pub async fn verify(app: &App, browser: &Browser<'_>) -> Response<Body> {
-    let value = binding(browser);
-    let form: CodeForm = match browser.form(app, &FormBinding::Browser(&value)) {
+    let form: CodeForm = match browser.anonymous_form(app) {
         Ok(form) => form,
         Err(problem) => return failure(app, browser, &problem),
     };
@@ -199,18 +188,16 @@ pub async fn verify(app: &App, browser: &Browser<'_>) -> Response<Body> {
 }
 
 fn refused_code(app: &App, browser: &Browser, challenge: &str, problem: Problem) -> Response<Body> {
-    if !problem.belongs_on_form() {
-        return failure(app, browser, &problem);
-    }
-    let (page, cookie) =
-        second_factor_page(app, browser, challenge, "/signin", Some(Notice::of(&problem, browser.language)));
-    with_form_cookie(reply::html(problem.status(), render(&page)), cookie)
+    refused(app, browser, problem, |problem| {
+        let (status, notice) = Notice::answer(Some(problem), browser.language);
+        let (page, cookie) = second_factor_page(app, browser, challenge, "/signin", notice);
+        with_form_cookie(reply::html(status, render(&page)), cookie)
+    })
 }
 
 /// `POST /signin/sms`: "Send a code by SMS", then the code page again.
 pub async fn send_sms(app: &App, browser: &Browser<'_>) -> Response<Body> {
-    let value = binding(browser);
-    let form: SmsForm = match browser.form(app, &FormBinding::Browser(&value)) {
+    let form: SmsForm = match browser.anonymous_form(app) {
         Ok(form) => form,
         Err(problem) => return failure(app, browser, &problem),
     };

@@ -5,16 +5,14 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Deserialize;
 
-use crate::browser::{Browser, FORM, SESSION};
-use crate::countries::{calling_code, countries, DEFAULT_REGION};
+use crate::browser::{Browser, SESSION};
+use crate::countries::{countries, DEFAULT_REGION};
 use crate::pages::{rules, Captcha, Layout, Notice, SignUpCodePage, SignUpPage};
 use crate::problem::Problem;
-use crate::{anonymous_form, failure, render, reply, urlencode, with_form_cookie, CAPTCHA_URL};
-use shared::domain::forms::FormBinding;
+use crate::{anonymous_form, codes, failure, refused, render, reply, with_form_cookie, CAPTCHA_URL};
 use shared::domain::password::Password;
 use shared::domain::sign_up::{sign_up, CodeOrToken, SignUp};
-use shared::domain::verification::{request_code, CodeRequest, Purpose};
-use shared::domain::{Contact, EmailAddress, PhoneNumber};
+use shared::domain::verification::Purpose;
 use shared::{http, App, Timestamp};
 
 #[derive(Deserialize)]
@@ -70,35 +68,14 @@ pub async fn form(app: &App, browser: &Browser<'_>) -> Response<Body> {
 
 /// `POST /signup`: "Get verification code".
 pub async fn send_code(app: &App, browser: &Browser<'_>) -> Response<Body> {
-    let binding_value = browser.cookie(FORM).unwrap_or_default();
-    let form: CodeForm = match browser.form(app, &FormBinding::Browser(&binding_value)) {
+    let form: CodeForm = match browser.anonymous_form(app) {
         Ok(form) => form,
         Err(problem) => return refused_code(app, browser, true, None, problem),
     };
     let by_phone = form.method != "email";
-    let contact = if by_phone {
-        let code = form.country.as_deref().and_then(calling_code);
-        PhoneNumber::parse(code.as_deref(), form.phone.as_deref().unwrap_or_default()).map(Contact::Phone)
-    } else {
-        EmailAddress::parse(form.email.as_deref().unwrap_or_default()).map(Contact::Email)
-    };
-    let request = contact.map(|contact| CodeRequest {
-        captcha: form.altcha.clone(),
-        contact,
-        purpose: Purpose::SignUp,
-        client_ip: http::client_ip(browser.request),
-        language: browser.language,
-    });
-    let sent = match request {
-        Ok(request) => request_code(app, request, Timestamp::now(), &mut rand::rngs::OsRng).await,
-        Err(error) => Err(error),
-    };
-    match sent {
-        Ok(sent) => {
-            let minutes = sent.expires_in.div_ceil(60);
-            let to = urlencode(&sent.destination);
-            reply::redirect(&format!("/signup/code?id={}&to={to}&minutes={minutes}", sent.verification_id))
-        }
+    let contact = codes::contact_of(by_phone, form.country.as_deref(), form.phone.as_deref(), form.email.as_deref());
+    match codes::send(app, browser, contact, form.altcha.clone(), Purpose::SignUp, "/signup/code").await {
+        Ok(response) => response,
         Err(error) => refused_code(app, browser, by_phone, Some(&form), error.into()),
     }
 }
@@ -110,14 +87,13 @@ fn refused_code(
     form: Option<&CodeForm>,
     problem: Problem,
 ) -> Response<Body> {
-    if !problem.belongs_on_form() {
-        return failure(app, browser, &problem);
-    }
-    let empty = CodeForm { method: String::new(), country: None, phone: None, email: None, altcha: None };
-    let notice = Notice { message: problem.message(browser.language), violations: Vec::new() };
-    let (token, _) = anonymous_form(app, browser);
-    let page = code_page(app, browser, token, by_phone, form.unwrap_or(&empty), Some(notice));
-    reply::html(problem.status(), render(&page))
+    refused(app, browser, problem, |problem| {
+        let empty = CodeForm { method: String::new(), country: None, phone: None, email: None, altcha: None };
+        let (status, notice) = Notice::answer(Some(problem), browser.language);
+        let (token, cookie) = anonymous_form(app, browser);
+        let page = code_page(app, browser, token, by_phone, form.unwrap_or(&empty), notice);
+        with_form_cookie(reply::html(status, render(&page)), cookie)
+    })
 }
 
 struct CodeStep {
@@ -129,10 +105,7 @@ struct CodeStep {
 fn create_page(app: &App, browser: &Browser, step: CodeStep, notice: Option<Notice>) -> SignUpCodePage {
     let language = browser.language;
     let (token, _) = anonymous_form(app, browser);
-    let to = browser.query("to").unwrap_or_default();
-    let minutes = browser.query("minutes").filter(|m| m.len() <= 3 && m.bytes().all(|b| b.is_ascii_digit()));
-    let code_sent =
-        language.fill("signup.code_sent", &[("destination", &to), ("minutes", minutes.as_deref().unwrap_or("10"))]);
+    let code_sent = codes::sent_text(browser, "signup.code_sent");
     let marker = "\u{0}";
     let agree = language.fill("signup.agree", &[("terms", marker), ("privacy", marker)]);
     let mut parts = agree.splitn(3, marker).map(str::to_owned);
@@ -164,8 +137,7 @@ pub async fn code_form(app: &App, browser: &Browser<'_>) -> Response<Body> {
 
 /// `POST /signup/code`: "Create account". Signed in on success.
 pub async fn create(app: &App, browser: &Browser<'_>) -> Response<Body> {
-    let binding_value = browser.cookie(FORM).unwrap_or_default();
-    let form: CreateForm = match browser.form(app, &FormBinding::Browser(&binding_value)) {
+    let form: CreateForm = match browser.anonymous_form(app) {
         Ok(form) => form,
         Err(problem) => return refused_create(app, browser, CodeStep::empty(), problem),
     };
@@ -210,9 +182,11 @@ impl CodeStep {
 }
 
 fn refused_create(app: &App, browser: &Browser, step: CodeStep, problem: Problem) -> Response<Body> {
-    if !problem.belongs_on_form() || step.verification_id.is_empty() {
+    if step.verification_id.is_empty() {
         return failure(app, browser, &problem);
     }
-    let notice = Notice { message: problem.message(browser.language), violations: problem.violations() };
-    reply::html(problem.status(), render(&create_page(app, browser, step, Some(notice))))
+    refused(app, browser, problem, |problem| {
+        let (status, notice) = Notice::answer(Some(problem), browser.language);
+        reply::html(status, render(&create_page(app, browser, step, notice)))
+    })
 }

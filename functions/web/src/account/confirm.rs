@@ -9,8 +9,7 @@ use serde::Deserialize;
 use super::{done, posted, proof, signed_in, two_factor};
 use crate::browser::{Browser, DEVICE, SESSION};
 use crate::pages::{ConfirmPage, Layout, Notice};
-use crate::problem::Problem;
-use crate::{failure, message, not_found, render, reply};
+use crate::{message, not_found, refused, render, reply};
 use shared::domain::account::SecondFactor;
 use shared::domain::password::Password;
 use shared::domain::self_service::{
@@ -123,15 +122,10 @@ pub async fn submit(app: &App, browser: &Browser<'_>) -> Response<Body> {
     let Some(action) = Action::of(browser) else { return not_found(app, browser) };
     match act(app, browser, &signed_in, action, &form).await {
         Ok(response) => response,
-        Err(error) => {
-            let problem = Problem::from(error);
-            if !problem.belongs_on_form() {
-                return failure(app, browser, &problem);
-            }
-            let notice = Notice { message: problem.message(browser.language), violations: Vec::new() };
-            let page = confirm_page(app, browser, &signed_in, action, Some(notice));
-            reply::html(problem.status(), render(&page))
-        }
+        Err(error) => refused(app, browser, error, |problem| {
+            let (status, notice) = Notice::answer(Some(problem), browser.language);
+            reply::html(status, render(&confirm_page(app, browser, &signed_in, action, notice)))
+        }),
     }
 }
 

@@ -2,21 +2,19 @@
 //! to it (after the CAPTCHA, as sign-up does); `GET|POST /account/recovery/code?id=…` takes the
 //! code and the proof, and adds it.
 
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Deserialize;
 
 use super::{done, posted, proof, signed_in};
 use crate::browser::Browser;
-use crate::countries::{calling_code, countries, DEFAULT_REGION};
+use crate::countries::{countries, DEFAULT_REGION};
 use crate::pages::{Captcha, ContactCodePage, ContactPage, Layout, Notice};
 use crate::problem::Problem;
-use crate::{failure, render, reply, urlencode, CAPTCHA_URL};
+use crate::{codes, refused, render, reply, CAPTCHA_URL};
 use shared::domain::account_page::add_recovery_contact;
 use shared::domain::session::Authenticated;
-use shared::domain::verification::{confirm_code, request_code, CodeRequest, Purpose};
-use shared::domain::{Contact, EmailAddress, PhoneNumber};
-use shared::{http, App, Error, Timestamp};
+use shared::domain::verification::{confirm_code, Purpose};
+use shared::{App, Timestamp};
 
 #[derive(Deserialize, Default)]
 struct ContactForm {
@@ -51,7 +49,7 @@ fn contact_page(
     problem: Option<Problem>,
 ) -> Response<Body> {
     let t = browser.language;
-    let status = problem.as_ref().map_or(StatusCode::OK, Problem::status);
+    let (status, notice) = Notice::answer(problem, t);
     let chosen = form.country.clone().or_else(|| browser.region());
     let by_phone = by_phone(browser);
     let page = ContactPage {
@@ -64,7 +62,7 @@ fn contact_page(
         email: form.email.clone().unwrap_or_default(),
         captcha: Captcha::new(CAPTCHA_URL, t),
         action: browser.own_url(),
-        notice: problem.map(|p| Notice::of(&p, t)),
+        notice,
     };
     reply::html(status, render(&page))
 }
@@ -83,34 +81,14 @@ pub async fn send_code(app: &App, browser: &Browser<'_>) -> Response<Body> {
         Ok(posted) => posted,
         Err(response) => return response,
     };
-    let contact = if by_phone(browser) {
-        let code = form.country.as_deref().and_then(calling_code);
-        PhoneNumber::parse(code.as_deref(), form.phone.as_deref().unwrap_or_default()).map(Contact::Phone)
-    } else {
-        EmailAddress::parse(form.email.as_deref().unwrap_or_default()).map(Contact::Email)
-    };
-    let request = contact.map(|contact| CodeRequest {
-        captcha: form.altcha.clone(),
-        contact,
-        purpose: Purpose::AddContact,
-        client_ip: http::client_ip(browser.request),
-        language: browser.language,
-    });
-    let sent = match request {
-        Ok(request) => request_code(app, request, Timestamp::now(), &mut rand::rngs::OsRng).await,
-        Err(error) => Err(error),
-    };
-    match sent {
-        Ok(sent) => reply::redirect(&format!(
-            "/account/recovery/code?id={}&to={}&minutes={}",
-            sent.verification_id,
-            urlencode(&sent.destination),
-            sent.expires_in.div_ceil(60)
-        )),
-        Err(error) => match Problem::from(error) {
-            problem if problem.belongs_on_form() => contact_page(app, browser, &signed_in, &form, Some(problem)),
-            problem => failure(app, browser, &problem),
-        },
+    let contact =
+        codes::contact_of(by_phone(browser), form.country.as_deref(), form.phone.as_deref(), form.email.as_deref());
+    let next = "/account/recovery/code";
+    match codes::send(app, browser, contact, form.altcha.clone(), Purpose::AddContact, next).await {
+        Ok(response) => response,
+        Err(error) => {
+            refused(app, browser, error, |problem| contact_page(app, browser, &signed_in, &form, Some(problem)))
+        }
     }
 }
 
@@ -122,19 +100,16 @@ fn code_page(
     verification_token: &str,
     problem: Option<Problem>,
 ) -> Response<Body> {
-    let t = browser.language;
-    let status = problem.as_ref().map_or(StatusCode::OK, Problem::status);
-    let to = browser.query("to").unwrap_or_default();
-    let minutes = browser.query("minutes").filter(|m| m.len() <= 3 && m.bytes().all(|b| b.is_ascii_digit()));
+    let (status, notice) = Notice::answer(problem, browser.language);
     let page = ContactCodePage {
-        layout: Layout::new(t, &app.config.service_name, "/account/security"),
+        layout: Layout::new(browser.language, &app.config.service_name, "/account/security"),
         form: super::form_token(app, signed_in),
-        code_sent: t.fill("signup.code_sent", &[("destination", &to), ("minutes", minutes.as_deref().unwrap_or("10"))]),
+        code_sent: codes::sent_text(browser, "signup.code_sent"),
         verification_id: verification_id.to_owned(),
         verification_token: verification_token.to_owned(),
         two_factor: signed_in.account.two_factor_enabled(),
         action: browser.own_url(),
-        notice: problem.map(|p| Notice::of(&p, t)),
+        notice,
     };
     reply::html(status, render(&page))
 }
@@ -168,22 +143,8 @@ pub async fn add(app: &App, browser: &Browser<'_>) -> Response<Body> {
     .await;
     match added {
         Ok(_) => done("recovery_contact_added"),
-        Err(error) => refused(app, browser, &signed_in, &form.verification_id, &token, error),
-    }
-}
-
-fn refused(
-    app: &App,
-    browser: &Browser,
-    signed_in: &Authenticated,
-    verification_id: &str,
-    token: &str,
-    error: Error,
-) -> Response<Body> {
-    match Problem::from(error) {
-        problem if problem.belongs_on_form() => {
-            code_page(app, browser, signed_in, verification_id, token, Some(problem))
-        }
-        problem => failure(app, browser, &problem),
+        Err(error) => refused(app, browser, error, |problem| {
+            code_page(app, browser, &signed_in, &form.verification_id, &token, Some(problem))
+        }),
     }
 }

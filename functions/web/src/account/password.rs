@@ -1,7 +1,6 @@
 //! `GET|POST /account/password`: a new password, given the current one. Other sessions and
 //! remembered devices end; this one stays signed in.
 
-use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use serde::Deserialize;
 
@@ -9,7 +8,7 @@ use super::{done, posted, signed_in};
 use crate::browser::Browser;
 use crate::pages::{rules, Layout, Notice, PasswordPage};
 use crate::problem::Problem;
-use crate::{failure, render, reply};
+use crate::{refused, render, reply};
 use shared::domain::password::Password;
 use shared::domain::self_service::change_password;
 use shared::domain::session::Authenticated;
@@ -24,8 +23,7 @@ struct PasswordForm {
 
 fn password_page(app: &App, browser: &Browser, signed_in: &Authenticated, problem: Option<Problem>) -> Response<Body> {
     let t = browser.language;
-    let status = problem.as_ref().map_or(StatusCode::OK, Problem::status);
-    let notice = problem.map(|p| Notice::of(&p, t));
+    let (status, notice) = Notice::answer(problem, t);
     let broken = notice.as_ref().map(|n| n.violations.clone()).unwrap_or_default();
     let page = PasswordPage {
         layout: Layout::new(t, &app.config.service_name, "/account/password"),
@@ -58,9 +56,6 @@ pub async fn submit(app: &App, browser: &Browser<'_>) -> Response<Body> {
     let (language, now) = (browser.language, Timestamp::now());
     match change_password(app, &signed_in, &current, &new, language, now, &mut rand::rngs::OsRng).await {
         Ok(()) => done("password_changed"),
-        Err(error) => match Problem::from(error) {
-            problem if problem.belongs_on_form() => password_page(app, browser, &signed_in, Some(problem)),
-            problem => failure(app, browser, &problem),
-        },
+        Err(error) => refused(app, browser, error, |problem| password_page(app, browser, &signed_in, Some(problem))),
     }
 }

@@ -12,7 +12,7 @@ use super::posted;
 use crate::browser::Browser;
 use crate::pages::{CodesPage, Layout, Notice, TwoFactorPage};
 use crate::problem::Problem;
-use crate::{failure, render, reply};
+use crate::{refused, render, reply};
 use shared::domain::session::Authenticated;
 use shared::domain::two_factor::{confirm_two_factor, SetupStarted};
 use shared::{App, Timestamp};
@@ -57,8 +57,7 @@ pub fn setup_page(
         }
         None => {}
     }
-    let status = problem.as_ref().map_or(StatusCode::OK, Problem::status);
-    let notice = problem.map(|p| Notice { message: p.message(t), violations: Vec::new() });
+    let (status, notice) = Notice::answer(problem, t);
     let page = TwoFactorPage {
         layout: Layout::new(t, &app.config.service_name, "/account/security"),
         form: super::form_token(app, signed_in),
@@ -90,12 +89,6 @@ pub async fn confirm(app: &App, browser: &Browser<'_>) -> Response<Body> {
     let (language, now) = (browser.language, Timestamp::now());
     match confirm_two_factor(app, &signed_in.account, form.code.trim(), language, now, &mut rand::rngs::OsRng).await {
         Ok(enabled) => codes_page(app, browser, "event.two_factor_on", enabled.recovery_codes),
-        Err(error) => {
-            let problem = Problem::from(error);
-            if !problem.belongs_on_form() {
-                return failure(app, browser, &problem);
-            }
-            setup_page(app, browser, &signed_in, None, Some(problem))
-        }
+        Err(error) => refused(app, browser, error, |problem| setup_page(app, browser, &signed_in, None, Some(problem))),
     }
 }
