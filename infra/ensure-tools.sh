@@ -21,7 +21,7 @@ VENV="${ROOT}/infra/.venv"
 # graphql, xray, openapi validators... that we don't need. The dynamodb extra adds
 # py-partiql-parser (PartiQL) and docker (streams->lambda; unused but small). moto's ses/sns
 # extras are empty today and sesv2 has none; listed so future moto deps come along.
-REQ_TEST=("moto[dynamodb,ses,sns]==5.2.1" "flask>=3" "flask-cors>=4" "cfn-lint==1.51.0")
+REQ_TEST=("moto[dynamodb,ses,sns]==5.2.1" "flask>=3" "flask-cors>=4" "cfn-lint==1.51.0" "argon2-cffi==25.1.0")
 # cargo-lambda's wheel depends on ziglang, 400 MB unpacked, that `watch` never uses: skip it.
 REQ_LAMBDA=("--no-deps" "cargo-lambda==1.9.2")
 REQ_ZIG=("ziglang==0.17.1") # what pip resolves for cargo-lambda 1.9.2
