@@ -157,8 +157,8 @@ def test_the_security_page_journey(new_context, locale):
 @pytest.mark.parametrize("locale", ["en-US", "hi-IN"])
 def test_forgot_password_asks_for_the_second_factor(new_context, locale):
     page = new_context().new_page()
-    signed_up = time.monotonic()
     email = sign_up_by_email(page)
+    signed_up = time.monotonic()  # the sign-up code was sent before this: its cooldown ends sooner
     _, codes, _ = turn_on_authenticator(page)
     page.locator("form[action='/signout'] button").click()
     page.wait_for_url("**/signin")
