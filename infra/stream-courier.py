@@ -63,20 +63,25 @@ def main():
     arn = dynamodb.describe_table(TableName=table)["Table"].get("LatestStreamArn")
     if not arn:
         sys.exit(f"stream-courier: table {table} has no stream (infra/table-definition.py --create turns it on)")
-    iterators = {}
+    # The last sequence number handed over, per shard. A fresh iterator is asked for on every
+    # pass rather than following NextShardIterator: a refused TransactWriteItems makes moto
+    # restore a copy of the table, stream shard included, and an iterator chained from before
+    # it keeps reading the old shard, which never grows again (the outbox stalled silently).
+    handed = {}
     retries = []  # (due, attempt, records)
     log(f"delivering the outbox of {table} through the courier at {INVOKE}")
     while True:
         for shard in streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"]:
-            if shard["ShardId"] not in iterators:
-                iterators[shard["ShardId"]] = streams.get_shard_iterator(
-                    StreamArn=arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-                )["ShardIterator"]
-        for shard_id, iterator in list(iterators.items()):
-            if iterator is None:
-                continue
+            shard_id = shard["ShardId"]
+            position = (
+                {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "SequenceNumber": handed[shard_id]}
+                if shard_id in handed
+                else {"ShardIteratorType": "TRIM_HORIZON"}
+            )
+            iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard_id, **position)["ShardIterator"]
             page = streams.get_records(ShardIterator=iterator, Limit=1000)
-            iterators[shard_id] = page.get("NextShardIterator")
+            if page["Records"]:
+                handed[shard_id] = page["Records"][-1]["dynamodb"]["SequenceNumber"]
             records = [r for r in page["Records"] if wanted(r)]
             for start in range(0, len(records), BATCH):
                 again = invoke(records[start:start + BATCH])
