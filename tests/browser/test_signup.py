@@ -9,7 +9,8 @@ import urllib.request
 import pytest
 
 from conftest import (
-    PASSWORD, BASE_URL, assert_accessible, code_sent_to, create_account, fresh_email, sent_mark, solve_captcha,
+    PASSWORD, BASE_URL, RequestLog, assert_accessible, code_sent_to, create_account, fresh_email, sent_mark,
+    solve_captcha,
 )
 
 
@@ -103,3 +104,29 @@ def test_a_cross_site_post_is_refused(page):
     with page.expect_response("**/signin") as answer:
         page.locator("form[action='/signin'] button[type=submit]").click()
     assert answer.value.status == 403
+
+
+@pytest.mark.parametrize("locale", ["en-US"])
+@pytest.mark.parametrize("device", ["phone"])
+def test_the_sign_up_page_comes_compressed_from_this_origin_only(new_context):
+    """Everything the sign-up page loads, the CAPTCHA widget and its solver included, comes
+    from this site and, when it is more than a packet, compressed: the page gzipped, the
+    assets as brotli (Chromium asks for both)."""
+    context = new_context()
+    page = context.new_page()
+    log = RequestLog(page)
+    encodings = {}
+    page.on("response", lambda r: encodings.__setitem__(r.url, r.headers.get("content-encoding")))
+    page.goto("/signup", wait_until="networkidle")
+    solve_captcha(page)
+    page.wait_for_load_state("networkidle")
+    log.settle()
+    assert log.other_origins() == []
+    loaded = {f.url: f for f in log.fetched if f.status == 200}
+    # Chromium gives no transfer size for a worker's script: it is named, not measured.
+    worker = [url for url in loaded if "/assets/altcha-argon2id." in url]
+    assert len(worker) == 1, "the solver's worker was loaded"
+    large = [url for url, f in loaded.items() if f.body_bytes > 1500 and "/v1/captcha" not in url] + worker
+    assert len(large) == 4, large  # the page, the widget, its style, the worker
+    expected = {url: "gzip" if url.endswith("/signup") else "br" for url in large}
+    assert {url: encodings.get(url) for url in large} == expected

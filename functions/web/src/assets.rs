@@ -33,28 +33,40 @@ pub enum Kind {
     WasmWorker,
 }
 
-const FILES: [(Name, &str, &str, Kind, &str); 8] = [
-    (Name::Site, "site", "css", Kind::Style, include_str!("../assets/site.css")),
-    (Name::Pages, "pages", "js", Kind::Script, include_str!("../assets/pages.js")),
-    (Name::Widget, "altcha", "js", Kind::Script, include_str!("../assets/vendor/altcha/altcha.min.js")),
-    (Name::WidgetStyle, "altcha", "css", Kind::Style, include_str!("../assets/vendor/altcha/altcha.css")),
-    (
-        Name::Argon2idWorker,
-        "altcha-argon2id",
-        "js",
-        Kind::WasmWorker,
-        include_str!("../assets/vendor/altcha/argon2id.worker.js"),
-    ),
-    (Name::ShaWorker, "altcha-sha", "js", Kind::Script, include_str!("../assets/vendor/altcha/sha.worker.js")),
-    (Name::WidgetChinese, "altcha-zh-cn", "js", Kind::Script, include_str!("../assets/vendor/altcha/zh-cn.js")),
-    (Name::WidgetHindi, "altcha-hi", "js", Kind::Script, include_str!("../assets/vendor/altcha/hi.js")),
+/// A file under `assets/` as text and as build.rs compressed it.
+macro_rules! file {
+    ($path:literal) => {
+        Encoded {
+            text: include_str!(concat!("../assets/", $path)),
+            gzip: include_bytes!(concat!(env!("OUT_DIR"), "/assets/", $path, ".gz")),
+            brotli: include_bytes!(concat!(env!("OUT_DIR"), "/assets/", $path, ".br")),
+        }
+    };
+}
+
+/// An asset's body in each content coding it is served in.
+pub struct Encoded {
+    pub text: &'static str,
+    pub gzip: &'static [u8],
+    pub brotli: &'static [u8],
+}
+
+static FILES: [(Name, &str, &str, Kind, Encoded); 8] = [
+    (Name::Site, "site", "css", Kind::Style, file!("site.css")),
+    (Name::Pages, "pages", "js", Kind::Script, file!("pages.js")),
+    (Name::Widget, "altcha", "js", Kind::Script, file!("vendor/altcha/altcha.min.js")),
+    (Name::WidgetStyle, "altcha", "css", Kind::Style, file!("vendor/altcha/altcha.css")),
+    (Name::Argon2idWorker, "altcha-argon2id", "js", Kind::WasmWorker, file!("vendor/altcha/argon2id.worker.js")),
+    (Name::ShaWorker, "altcha-sha", "js", Kind::Script, file!("vendor/altcha/sha.worker.js")),
+    (Name::WidgetChinese, "altcha-zh-cn", "js", Kind::Script, file!("vendor/altcha/zh-cn.js")),
+    (Name::WidgetHindi, "altcha-hi", "js", Kind::Script, file!("vendor/altcha/hi.js")),
 ];
 
-struct Asset {
+pub struct Asset {
     name: Name,
     path: String,
-    kind: Kind,
-    body: &'static str,
+    pub kind: Kind,
+    pub body: &'static Encoded,
 }
 
 fn assets() -> &'static [Asset] {
@@ -62,9 +74,9 @@ fn assets() -> &'static [Asset] {
     ASSETS.get_or_init(|| {
         FILES
             .iter()
-            .map(|&(name, stem, extension, kind, body)| {
-                let hash = hex::encode(&Sha256::digest(body.as_bytes())[..6]);
-                Asset { name, path: format!("/assets/{stem}.{hash}.{extension}"), kind, body }
+            .map(|(name, stem, extension, kind, body)| {
+                let hash = hex::encode(&Sha256::digest(body.text.as_bytes())[..6]);
+                Asset { name: *name, path: format!("/assets/{stem}.{hash}.{extension}"), kind: *kind, body }
             })
             .collect()
     })
@@ -84,9 +96,9 @@ pub fn widget_texts(language: Language) -> Option<&'static str> {
     }
 }
 
-/// The asset at `path`, as `(kind, body)`; an old fingerprint is not served.
-pub fn find(path: &str) -> Option<(Kind, &'static str)> {
-    assets().iter().find(|a| a.path == path).map(|a| (a.kind, a.body))
+/// The asset at `path`; an old fingerprint is not served.
+pub fn find(path: &str) -> Option<&'static Asset> {
+    assets().iter().find(|a| a.path == path)
 }
 
 #[cfg(test)]
@@ -97,10 +109,24 @@ mod tests {
     fn each_asset_is_served_at_its_fingerprinted_path_only() {
         let site = path(Name::Site);
         assert!(site.starts_with("/assets/site.") && site.ends_with(".css"));
-        assert_eq!(find(site).map(|(kind, _)| kind), Some(Kind::Style));
-        assert_eq!(find(path(Name::Argon2idWorker)).map(|(kind, _)| kind), Some(Kind::WasmWorker));
-        assert_eq!(find("/assets/site.000000000000.css"), None);
+        assert_eq!(find(site).map(|a| a.kind), Some(Kind::Style));
+        assert_eq!(find(path(Name::Argon2idWorker)).map(|a| a.kind), Some(Kind::WasmWorker));
+        assert!(find("/assets/site.000000000000.css").is_none());
         let paths: std::collections::BTreeSet<_> = assets().iter().map(|a| a.path.as_str()).collect();
         assert_eq!(paths.len(), FILES.len(), "no two assets share a path");
+    }
+
+    #[test]
+    fn each_compressed_copy_reads_back_as_the_asset_itself() {
+        use std::io::Read;
+        for (.., body) in &FILES {
+            let mut gzip = String::new();
+            flate2::read::GzDecoder::new(body.gzip).read_to_string(&mut gzip).unwrap();
+            assert_eq!(gzip, body.text);
+            let mut brotli = String::new();
+            brotli::Decompressor::new(body.brotli, 4096).read_to_string(&mut brotli).unwrap();
+            assert_eq!(brotli, body.text);
+            assert!(body.brotli.len() < body.text.len() / 2, "a script or stylesheet compresses");
+        }
     }
 }

@@ -8,6 +8,7 @@ mod account;
 mod assets;
 mod browser;
 mod codes;
+mod compress;
 mod countries;
 mod pages;
 mod problem;
@@ -106,8 +107,13 @@ const ROUTES: [(&str, &str, Route); 34] = [
 ];
 
 pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body>> {
-    let browser = Browser::of(&request);
-    let Some(route) = http::route(&request, &ROUTES) else {
+    let accepted = compress::Accepted::of(request.headers());
+    Ok(compress::encoded(answer(app, &request, accepted).await?, accepted))
+}
+
+async fn answer(app: &'static App, request: &Request, accepted: compress::Accepted) -> Result<Response<Body>> {
+    let browser = Browser::of(request);
+    let Some(route) = http::route(request, &ROUTES) else {
         return Ok(not_found(app, &browser));
     };
     Ok(match route {
@@ -148,7 +154,7 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
         Route::Privacy => message(app, &browser, StatusCode::OK, "privacy.title", "privacy.body"),
         Route::ChooseLanguage => choose_language(&browser),
         Route::Asset => match assets::find(request.uri().path()) {
-            Some((content_type, body)) => reply::asset(content_type, body),
+            Some(asset) => reply::asset(asset, accepted),
             None => not_found(app, &browser),
         },
     })

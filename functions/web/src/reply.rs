@@ -8,7 +8,8 @@ use lambda_http::http::header::{
 use lambda_http::http::{HeaderValue, StatusCode};
 use lambda_http::{Body, Response};
 
-use crate::assets::Kind;
+use crate::assets::{Asset, Kind};
+use crate::compress::{self, Accepted};
 
 /// No inline script or style, nothing from another origin, no framing, forms only to this site.
 /// The CAPTCHA widget's solver runs in a worker it starts from a `blob:` URL.
@@ -41,15 +42,24 @@ pub fn html(status: StatusCode, body: String) -> Response<Body> {
 const WASM_WORKER_SECURITY: &str = "default-src 'none'; script-src 'wasm-unsafe-eval'";
 
 /// A fingerprinted asset: its name changes with its content, so it is cached for a year.
-pub fn asset(kind: Kind, body: &'static str) -> Response<Body> {
-    let (content_type, policy) = match kind {
+pub fn asset(asset: &'static Asset, accepted: Accepted) -> Response<Body> {
+    let (content_type, policy) = match asset.kind {
         Kind::Style => ("text/css; charset=utf-8", CONTENT_SECURITY),
         Kind::Script => ("text/javascript; charset=utf-8", CONTENT_SECURITY),
         Kind::WasmWorker => ("text/javascript; charset=utf-8", WASM_WORKER_SECURITY),
     };
-    let mut response = secured(StatusCode::OK, content_type, "public, max-age=31536000, immutable")
-        .body(Body::Text(body.to_owned()))
-        .expect("static headers");
+    let builder = secured(StatusCode::OK, content_type, "public, max-age=31536000, immutable");
+    let (body, coding) = if accepted.brotli {
+        (Body::Binary(asset.body.brotli.to_vec()), Some("br"))
+    } else if accepted.gzip {
+        (Body::Binary(asset.body.gzip.to_vec()), Some("gzip"))
+    } else {
+        (Body::Text(asset.body.text.to_owned()), None)
+    };
+    let mut response = builder.body(body).expect("static headers");
+    if let Some(coding) = coding {
+        compress::mark(&mut response, coding);
+    }
     response.headers_mut().insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(policy));
     response
 }
@@ -79,10 +89,16 @@ mod tests {
 
     #[test]
     fn only_the_wasm_worker_may_compile_webassembly() {
-        let policy = |kind| asset(kind, "").headers()[CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
-        assert_eq!(policy(Kind::WasmWorker), WASM_WORKER_SECURITY);
-        for kind in [Kind::Style, Kind::Script] {
-            assert_eq!(policy(kind), CONTENT_SECURITY);
+        use crate::assets::{find, path, Name};
+        let policy = |name, accepted| {
+            let found = find(path(name)).unwrap();
+            asset(found, accepted).headers()[CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned()
+        };
+        for brotli in [false, true] {
+            let accepted = Accepted { gzip: true, brotli };
+            assert_eq!(policy(Name::Argon2idWorker, accepted), WASM_WORKER_SECURITY);
+            assert_eq!(policy(Name::Site, accepted), CONTENT_SECURITY);
+            assert_eq!(policy(Name::Widget, accepted), CONTENT_SECURITY);
         }
         assert!(!CONTENT_SECURITY.contains("wasm"), "the pages themselves compile none");
     }
