@@ -44,3 +44,6 @@ fi
 step "end to end through cargo lambda watch"
 infra/ensure-tools.sh lambda
 python tests/e2e_local_stack.py
+
+step "browser tests (tests/browser, Chromium against the local stack)"
+tests/browser/run.sh

@@ -82,6 +82,11 @@ fi
 status=0
 # Nothing written into the tree while the tests run: `cargo lambda watch` restarts the functions
 # on any change there (a .pytest_cache or __pycache__ did, and answered 500s meanwhile).
+if [[ -n "${BROWSER_RUN_SCRIPT:-}" ]]; then
+  # Another program against the same stack (tests/browser/budgets.sh runs budgets.py so).
+  PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=tests/browser infra/.venv/bin/python "${BROWSER_RUN_SCRIPT}" "$@" || status=$?
+  exit "${status}"
+fi
 PYTHONDONTWRITEBYTECODE=1 infra/.venv/bin/python -m pytest -p no:cacheprovider tests/browser -q "$@" || status=$?
 if ((status == 5)); then
   echo "browser: pytest collected no tests: that is a failure" >&2
