@@ -146,7 +146,7 @@ pub(super) fn hash() -> KeyedHash {
 }
 
 /// With capitals in its local part, which the store keeps, and in its domain, which it does not.
-pub(super) fn email() -> Contact {
+pub fn email() -> Contact {
     let address = format!("Person.{:012x}@Example.COM", rand::thread_rng().gen::<u64>() >> 16);
     Contact::Email(EmailAddress::parse(&address).expect("an email address"))
 }
@@ -231,14 +231,14 @@ pub(super) async fn stored_account(store: &dyn Store, id: &AccountId) -> Account
 }
 
 /// A new account whose primary contact is `primary`, created as a sign-up creates one.
-pub(super) async fn account_of(store: &dyn Store, primary: Contact) -> Account {
+pub async fn account_of(store: &dyn Store, primary: Contact) -> Account {
     let account = new_account(primary.clone());
     let claim = verified(store, primary, Purpose::SignUp).await;
     store.create_account(&account, &claim, None).await.expect("a new account");
     stored_account(store, &account.id).await
 }
 
-pub(super) async fn account(store: &dyn Store) -> Account {
+pub async fn account(store: &dyn Store) -> Account {
     account_of(store, email()).await
 }
 
