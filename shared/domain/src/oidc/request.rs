@@ -51,15 +51,19 @@ pub struct Params<'a>(pub &'a [(String, String)]);
 impl Params<'_> {
     /// A parameter's value: `Err` when it is given more than once (RFC 6749 3.1), and an
     /// empty value is an absent one.
-    pub fn one(&self, name: &str) -> Result<Option<&str>, ()> {
+    pub fn one(&self, name: &str) -> Result<Option<&str>, Repeated> {
         let mut values = self.0.iter().filter(|(key, _)| key == name).map(|(_, value)| value.as_str());
         let value = values.next();
         match values.next() {
-            Some(_) => Err(()),
+            Some(_) => Err(Repeated),
             None => Ok(value.filter(|v| !v.is_empty())),
         }
     }
 }
+
+/// A parameter given more than once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeated;
 
 /// `client` is the client the request's `client_id` names, if it is registered.
 pub fn validate(params: &Params<'_>, client: Option<&Client>) -> Result<AuthorizationRequest, Refusal> {
@@ -80,7 +84,7 @@ pub fn validate(params: &Params<'_>, client: Option<&Client>) -> Result<Authoriz
         description,
     };
     let invalid = |description| back(OAuthCode::InvalidRequest, description);
-    let one = |name| params.one(name).map_err(|()| invalid("a parameter is repeated"));
+    let one = |name| params.one(name).map_err(|Repeated| invalid("a parameter is repeated"));
     let bounded = |name, max: usize| match one(name)? {
         Some(value) if value.len() > max => Err(invalid("a parameter is too long")),
         value => Ok(value.map(str::to_owned)),

@@ -102,6 +102,23 @@ macro_rules! store_contract_tests {
     };
 }
 
+/// The same for [`OidcStore`](super::OidcStore), apart while it is not part of `Store`.
+#[macro_export]
+macro_rules! oidc_store_contract_tests {
+    ($fresh:path) => {
+        $crate::store_contract_tests!(@each $fresh;
+            clients_are_stored_as_given,
+            an_interaction_is_taken_once_before_it_expires,
+            a_code_is_exchanged_once_and_then_names_its_family,
+            a_code_from_before_signing_out_everywhere_is_not_exchanged,
+            a_family_rotates_only_from_its_current_token,
+            consents_are_kept_per_account_and_client,
+            concurrent_exchanges_of_one_code_exchange_once,
+            concurrent_rotations_of_one_token_rotate_once,
+        );
+    };
+}
+
 /// The start of an hour: every check's clock starts here.
 pub const T0: Timestamp = Timestamp(1_800_000_000);
 pub(super) const HOUR: Duration = Duration::from_secs(3600);
@@ -398,12 +415,14 @@ pub(super) fn assert_same_verification(stored: &Verification, expected: &Verific
 // The checks, by aggregate; after the macros above, which they use.
 mod accounts;
 mod limits;
+mod oidc;
 mod outbox;
 mod sessions;
 mod verifications;
 
 pub use accounts::*;
 pub use limits::*;
+pub use oidc::*;
 pub use outbox::*;
 pub use sessions::*;
 pub use verifications::*;
