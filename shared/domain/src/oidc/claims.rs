@@ -155,3 +155,30 @@ pub fn open_account(secret: &ServiceSecret, sealed: &str) -> Option<(AccountId, 
     let (account_id, epoch) = std::str::from_utf8(&plain).ok()?.split_once('.')?;
     Some((AccountId::parse(account_id)?, epoch.parse().ok()?))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::password::PasswordHash;
+    use crate::{EmailAddress, PhoneNumber};
+
+    #[test]
+    fn contacts_are_claimed_only_under_their_scope_the_primary_first() {
+        let phone = PhoneNumber::parse(Some("+91"), "9876543210").unwrap();
+        let id = AccountId::generate(&mut rand::thread_rng());
+        let mut account =
+            Account::new(id, PasswordHash::stored("x".into()), Contact::Phone(phone), "1".into(), Timestamp(0));
+        account.recovery_email = Some(EmailAddress::parse("Recovery@example.com").unwrap());
+        account.recovery_phone = Some(PhoneNumber::parse(Some("+91"), "9123456789").unwrap());
+        let all = contact_claims(&account, &Scopes::parse("openid email phone"));
+        assert_eq!(
+            Value::Object(all),
+            json!({
+                "email": "Recovery@example.com", "email_verified": true,
+                "phone_number": "+919876543210", "phone_number_verified": true,
+            })
+        );
+        assert!(contact_claims(&account, &Scopes::parse("openid")).is_empty());
+        assert_eq!(contact_claims(&account, &Scopes::parse("openid phone")).len(), 2);
+    }
+}

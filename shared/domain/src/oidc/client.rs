@@ -216,3 +216,80 @@ pub enum ClientCredentials {
     Basic { client_id: String, secret: String },
     None { client_id: String },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::rngs::StdRng;
+    use rand::SeedableRng;
+
+    #[test]
+    fn redirect_uris_are_https_loopback_http_or_a_private_use_scheme() {
+        for good in
+            ["https://rp.example.net/cb?x=1", "http://127.0.0.1:8400/cb", "http://[::1]/cb", "com.example.app:/cb"]
+        {
+            assert!(RedirectUri::parse(good).is_some(), "{good}");
+        }
+        for bad in [
+            "http://rp.example.net/cb",
+            "https://rp.example.net/cb#frag",
+            "https://user@rp.example.net/cb",
+            "https:///cb",
+            "javascript:alert(1)",
+            "myapp:/cb",
+            "https://rp.example.net/a b",
+        ] {
+            assert!(RedirectUri::parse(bad).is_none(), "{bad}");
+        }
+        let uri = RedirectUri::parse("https://RP.example.net:8443/cb?x=1").unwrap();
+        assert_eq!(uri.host().as_deref(), Some("rp.example.net"));
+        assert_eq!(uri.with_query(&[("code", "a b&c")]), "https://RP.example.net:8443/cb?x=1&code=a+b%26c");
+    }
+
+    fn registration(uris: &[&str]) -> Registration {
+        Registration {
+            id: "store".into(),
+            name: "Store".into(),
+            party: Party::Third,
+            confidential: true,
+            redirect_uris: uris.iter().map(|u| u.to_string()).collect(),
+            post_logout_redirect_uris: vec![],
+            scopes: "openid email".into(),
+            sector: None,
+        }
+    }
+
+    #[test]
+    fn a_confidential_client_authenticates_with_its_own_secret_only() {
+        let secret = ServiceSecret::new(vec![4u8; 32]).unwrap();
+        let mut rng = StdRng::seed_from_u64(4);
+        let (client, issued) =
+            Client::register(registration(&["https://store.example/cb"]), &secret, &mut rng).unwrap();
+        let issued = issued.expect("a confidential client gets a secret").0;
+        assert_eq!(client.sector, "store.example");
+        assert!(client.authenticates(Some(&issued), &secret));
+        assert!(!client.authenticates(Some(&format!("{issued}x")), &secret));
+        assert!(!client.authenticates(None, &secret));
+        let other = ServiceSecret::new(vec![5u8; 32]).unwrap();
+        assert!(!client.authenticates(Some(&issued), &other), "keyed: the table alone checks nothing");
+        let public = Client { kind: ClientKind::Public, ..client };
+        assert!(public.authenticates(None, &secret));
+        assert!(!public.authenticates(Some(&issued), &secret), "a public client presents no secret");
+    }
+
+    #[test]
+    fn a_registration_needs_openid_a_redirect_uri_and_one_sector() {
+        let secret = ServiceSecret::new(vec![4u8; 32]).unwrap();
+        let mut rng = StdRng::seed_from_u64(4);
+        let mut register = |r: Registration| Client::register(r, &secret, &mut rng).map(|(c, _)| c);
+        assert!(register(registration(&[])).is_err());
+        assert!(register(Registration { scopes: "email".into(), ..registration(&["https://a.example/cb"]) }).is_err());
+        assert!(register(registration(&["https://a.example/cb", "https://b.example/cb"])).is_err());
+        let sectored = Registration {
+            sector: Some("example".into()),
+            ..registration(&["https://a.example/cb", "https://b.example/cb"])
+        };
+        assert_eq!(register(sectored).unwrap().sector, "example");
+        assert!(register(Registration { id: "no spaces".into(), ..registration(&["https://a.example/cb"]) }).is_err());
+    }
+}
