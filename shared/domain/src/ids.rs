@@ -84,6 +84,12 @@ random_ids! {
     VerificationId;
     /// A message in the outbox, waiting for the courier.
     MessageId;
+    /// An OpenID Connect authorization waiting for the person to sign in or to consent.
+    InteractionId;
+    /// An OpenID Connect authorization code, under its account.
+    CodeId;
+    /// A family of refresh tokens (one per code exchange), under its account.
+    FamilyId;
 }
 
 pub(crate) fn is_id(text: &str) -> bool {

@@ -20,6 +20,7 @@ pub mod limits;
 pub mod metrics;
 mod notices;
 pub mod notify;
+pub mod oidc;
 pub mod outbox;
 pub mod password;
 mod phone;
@@ -44,7 +45,9 @@ pub use contact::{Channel, Contact};
 pub use email::EmailAddress;
 pub use error::{Error, Result};
 pub use i18n::Language;
-pub use ids::{AccountId, ChallengeId, DeviceId, MessageId, RandomId, SessionId, VerificationId};
+pub use ids::{
+    AccountId, ChallengeId, CodeId, DeviceId, FamilyId, InteractionId, MessageId, RandomId, SessionId, VerificationId,
+};
 pub use phone::PhoneNumber;
 pub use services::Services;
 pub use time::Timestamp;

@@ -35,6 +35,12 @@ pub enum HashPurpose {
     MessageEncryption,
     /// A hosted page's form token (`forms`).
     FormToken,
+    /// An OpenID Connect client's secret (`oidc::client`).
+    ClientSecret,
+    AuthorizationCode,
+    RefreshToken,
+    /// The key that seals the account inside an access token (`oidc::claims`).
+    AccessTokenAccount,
 }
 
 impl HashPurpose {
@@ -53,6 +59,10 @@ impl HashPurpose {
             HashPurpose::Captcha => b"captcha",
             HashPurpose::MessageEncryption => b"message-encryption",
             HashPurpose::FormToken => b"form-token",
+            HashPurpose::ClientSecret => b"oidc-client-secret",
+            HashPurpose::AuthorizationCode => b"oidc-authorization-code",
+            HashPurpose::RefreshToken => b"oidc-refresh-token",
+            HashPurpose::AccessTokenAccount => b"oidc-access-token-account",
         }
     }
 }

@@ -27,11 +27,12 @@ const TOKEN_SECRET_LEN: usize = 43;
 
 impl<Id: RandomId> AccountToken<Id> {
     pub fn generate(account_id: &AccountId, rng: &mut (impl RngCore + CryptoRng)) -> Self {
-        AccountToken {
-            account_id: account_id.clone(),
-            id: Id::generate(rng),
-            secret: random_text(rng, TOKEN_SECRET_BYTES),
-        }
+        Self::for_id(account_id, Id::generate(rng), rng)
+    }
+
+    /// A new secret for an id that exists: the next refresh token of a family.
+    pub fn for_id(account_id: &AccountId, id: Id, rng: &mut (impl RngCore + CryptoRng)) -> Self {
+        AccountToken { account_id: account_id.clone(), id, secret: random_text(rng, TOKEN_SECRET_BYTES) }
     }
 
     pub fn parse(text: &str) -> Option<Self> {

@@ -18,6 +18,8 @@ use crate::account::{Account, AccountChange, PendingSecondFactor, TokenClaim};
 use crate::error::Result;
 use crate::idempotency::IdempotencyRecord;
 use crate::limits::{Limit, LimitKey, Window};
+use crate::oidc::client::{Client, ClientId};
+use crate::oidc::grant::{AuthorizationCode, CodeExchange, Consent, Interaction, RefreshFamily};
 use crate::outbox::{Claimed, Mark, Resend, SealedMessage};
 use crate::second_factor::{MfaChallenge, SecondFactorUse};
 use crate::secret::KeyedHash;
@@ -26,7 +28,7 @@ use crate::time::Timestamp;
 use crate::two_factor::SecondFactorActivation;
 use crate::verification::Verification;
 use crate::Contact;
-use crate::{AccountId, ChallengeId, DeviceId, MessageId, SessionId, VerificationId};
+use crate::{AccountId, ChallengeId, CodeId, DeviceId, FamilyId, InteractionId, MessageId, SessionId, VerificationId};
 
 /// Everything the domain stores: implemented by any type that implements every part.
 ///
@@ -244,4 +246,67 @@ pub trait OutboxStore: Send + Sync {
     /// Ends the wait a code started before another may be sent, if that code is still the
     /// newest of its kind (a later one keeps its own wait).
     async fn free_resend(&self, resend: &Resend) -> Result<()>;
+}
+
+/// OpenID Connect: clients, interactions, codes, refresh-token families and consents. Not yet
+/// part of [`Store`]: only the in-memory store implements it so far.
+///
+/// The epoch checks are conditions on the account item in the same transaction as the write
+/// (production: `TransactWriteItems` with a `ConditionCheck` on the account), so a grant never
+/// outlives signing out everywhere, a password change or reset, or the account's deletion.
+#[async_trait]
+pub trait OidcStore: AccountStore {
+    async fn client(&self, id: &ClientId) -> Result<Option<Client>>;
+
+    /// Registers a client, or replaces the one of its id.
+    async fn put_client(&self, client: &Client) -> Result<()>;
+
+    async fn put_interaction(&self, interaction: &Interaction) -> Result<()>;
+
+    /// An interaction as stored, if not yet taken; expired ones too, as a TTL not yet run returns them.
+    async fn interaction(&self, id: &InteractionId) -> Result<Option<Interaction>>;
+
+    /// Deletes an unexpired interaction and returns it: whoever takes it first completes it.
+    async fn take_interaction(&self, id: &InteractionId, now: Timestamp) -> Result<Option<Interaction>>;
+
+    async fn put_code(&self, code: &AuthorizationCode) -> Result<()>;
+
+    async fn code(&self, account_id: &AccountId, id: &CodeId) -> Result<Option<AuthorizationCode>>;
+
+    /// In one transaction: the code (as read: same hash, unused, unexpired at `now`) becomes
+    /// used by `family`, `family` is written (new), and the account's session epoch is still the
+    /// code's. `CodeExchange::Used` names the family of the exchange that came first.
+    async fn exchange_code(
+        &self,
+        code: &AuthorizationCode,
+        family: &RefreshFamily,
+        now: Timestamp,
+    ) -> Result<CodeExchange>;
+
+    /// A family and its account, in one read.
+    async fn account_with_family(
+        &self,
+        account_id: &AccountId,
+        id: &FamilyId,
+    ) -> Result<(Option<Account>, Option<RefreshFamily>)>;
+
+    /// Replaces `current` by `next` (same family) if the family still holds `current`'s
+    /// `current_hash`, has not expired at `now`, and the account's epoch is still the family's,
+    /// in one transaction; `false` and nothing written otherwise.
+    async fn rotate_refresh(&self, current: &RefreshFamily, next: &RefreshFamily, now: Timestamp) -> Result<bool>;
+
+    /// Deletes the family, if it is there.
+    async fn revoke_family(&self, account_id: &AccountId, id: &FamilyId) -> Result<()>;
+
+    /// Records a consent, in place of the one the person gave the client before.
+    async fn put_consent(&self, consent: &Consent) -> Result<()>;
+
+    async fn consent(&self, account_id: &AccountId, client_id: &ClientId) -> Result<Option<Consent>>;
+
+    /// The account's consents, by client id.
+    async fn consents(&self, account_id: &AccountId) -> Result<Vec<Consent>>;
+
+    /// Forgets the consent and revokes the families of that client for the account, in one
+    /// transaction (production: the families found by a query of the account's partition).
+    async fn delete_consent(&self, account_id: &AccountId, client_id: &ClientId) -> Result<()>;
 }

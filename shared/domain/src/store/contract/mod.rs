@@ -102,6 +102,23 @@ macro_rules! store_contract_tests {
     };
 }
 
+/// The same for [`OidcStore`](super::OidcStore), apart while it is not part of `Store`.
+#[macro_export]
+macro_rules! oidc_store_contract_tests {
+    ($fresh:path) => {
+        $crate::store_contract_tests!(@each $fresh;
+            clients_are_stored_as_given,
+            an_interaction_is_taken_once_before_it_expires,
+            a_code_is_exchanged_once_and_then_names_its_family,
+            a_code_from_before_signing_out_everywhere_is_not_exchanged,
+            a_family_rotates_only_from_its_current_token,
+            consents_are_kept_per_account_and_client,
+            concurrent_exchanges_of_one_code_exchange_once,
+            concurrent_rotations_of_one_token_rotate_once,
+        );
+    };
+}
+
 /// The start of an hour: every check's clock starts here.
 pub const T0: Timestamp = Timestamp(1_800_000_000);
 pub(super) const HOUR: Duration = Duration::from_secs(3600);
@@ -146,7 +163,7 @@ pub(super) fn hash() -> KeyedHash {
 }
 
 /// With capitals in its local part, which the store keeps, and in its domain, which it does not.
-pub(super) fn email() -> Contact {
+pub fn email() -> Contact {
     let address = format!("Person.{:012x}@Example.COM", rand::thread_rng().gen::<u64>() >> 16);
     Contact::Email(EmailAddress::parse(&address).expect("an email address"))
 }
@@ -231,14 +248,14 @@ pub(super) async fn stored_account(store: &dyn Store, id: &AccountId) -> Account
 }
 
 /// A new account whose primary contact is `primary`, created as a sign-up creates one.
-pub(super) async fn account_of(store: &dyn Store, primary: Contact) -> Account {
+pub async fn account_of(store: &dyn Store, primary: Contact) -> Account {
     let account = new_account(primary.clone());
     let claim = verified(store, primary, Purpose::SignUp).await;
     store.create_account(&account, &claim, None).await.expect("a new account");
     stored_account(store, &account.id).await
 }
 
-pub(super) async fn account(store: &dyn Store) -> Account {
+pub async fn account(store: &dyn Store) -> Account {
     account_of(store, email()).await
 }
 
@@ -398,12 +415,14 @@ pub(super) fn assert_same_verification(stored: &Verification, expected: &Verific
 // The checks, by aggregate; after the macros above, which they use.
 mod accounts;
 mod limits;
+mod oidc;
 mod outbox;
 mod sessions;
 mod verifications;
 
 pub use accounts::*;
 pub use limits::*;
+pub use oidc::*;
 pub use outbox::*;
 pub use sessions::*;
 pub use verifications::*;

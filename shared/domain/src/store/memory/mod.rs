@@ -29,6 +29,7 @@ use crate::verification::{Verification, VerificationState};
 use crate::{AccountId, ChallengeId, Contact, DeviceId, MessageId, SessionId, VerificationId};
 
 mod accounts;
+mod oidc;
 mod outbox;
 
 /// Clones share one state: a test keeps a clone to see what the courier has yet to deliver.
@@ -55,6 +56,7 @@ struct State {
     outbox: HashMap<MessageId, outbox::Waiting>,
     /// Messages written so far.
     written: u64,
+    oidc: oidc::OidcState,
 }
 
 #[derive(Clone)]
