@@ -3,11 +3,12 @@
 //! one and by SMS at most once an hour; and a refused CAPTCHA moves no counter at all.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use integration_tests::outbox::{messages_to, sms_to};
 use integration_tests::{new_email, new_phone, Stack, TestRequest};
 use serde_json::json;
-use shared::domain::Contact;
+use shared::domain::{Contact, Timestamp};
 
 use super::recovery::{add_recovery, settings, PASSWORD};
 
@@ -64,22 +65,32 @@ async fn an_account_with_an_email_is_told_by_email_only() {
 
 #[tokio::test]
 async fn codes_of_a_2fa_setup_and_a_challenge_and_notices_count_on_the_country_ceiling() {
-    let stack = Stack::with_settings(&[("SMS_PER_COUNTRY_PER_HOUR", "3")]).await;
-    let phone = new_phone();
-    stack.sign_up(&phone, PASSWORD).await; // 1: the sign-up code
-    let session = stack.session(&phone.canonical(), PASSWORD).await; // 2: the new-device notice
-    let start = TestRequest::post("/v1/account/two-factor", json!({"method": "sms", "password": PASSWORD}));
-    let started = stack.call(enable_2fa::handle, start.bearer(&session)).await; // 3: the setup code
-    assert_eq!(started.status, 200, "{:?}", started.json);
-    let code = integration_tests::outbox::last_code_to(&phone).unwrap();
-    let confirm = TestRequest::post("/v1/account/two-factor/confirm", json!({"code": code})).bearer(&session);
-    assert_eq!(stack.call(enable_2fa::handle, confirm).await.status, 200); // its notice: over the ceiling
+    // The ceiling counts in hours of the clock: a run that crosses into the next hour starts
+    // its count again, so it is run once more (a new stack: its own table), wholly inside one.
+    let hour = || Timestamp::now().window_start(Duration::from_secs(3600));
+    for _ in 0..2 {
+        let stack = Stack::with_settings(&[("SMS_PER_COUNTRY_PER_HOUR", "3")]).await;
+        let started = hour();
+        let phone = new_phone();
+        stack.sign_up(&phone, PASSWORD).await; // 1: the sign-up code
+        let session = stack.session(&phone.canonical(), PASSWORD).await; // 2: the new-device notice
+        let start = TestRequest::post("/v1/account/two-factor", json!({"method": "sms", "password": PASSWORD}));
+        let started_2fa = stack.call(enable_2fa::handle, start.bearer(&session)).await; // 3: the setup code
+        assert_eq!(started_2fa.status, 200, "{:?}", started_2fa.json);
+        let code = integration_tests::outbox::last_code_to(&phone).unwrap();
+        let confirm = TestRequest::post("/v1/account/two-factor/confirm", json!({"code": code})).bearer(&session);
+        assert_eq!(stack.call(enable_2fa::handle, confirm).await.status, 200); // its notice: over the ceiling
 
-    let challenge = stack.sign_in(json!({"login": phone.canonical(), "password": PASSWORD})).await;
-    let body = json!({"challenge_id": challenge.json["challenge_id"]});
-    let sms = stack.call(sign_in::handle, TestRequest::post("/v1/sessions/mfa/sms", body)).await;
-    assert_eq!((sms.status, sms.error_code()), (429, "rate_limited"), "{:?}", sms.json);
-    assert_eq!(sms_to(&phone.canonical()).len(), 3, "{:?}", sms_to(&phone.canonical()));
+        let challenge = stack.sign_in(json!({"login": phone.canonical(), "password": PASSWORD})).await;
+        let body = json!({"challenge_id": challenge.json["challenge_id"]});
+        let sms = stack.call(sign_in::handle, TestRequest::post("/v1/sessions/mfa/sms", body)).await;
+        if hour() == started {
+            assert_eq!((sms.status, sms.error_code()), (429, "rate_limited"), "{:?}", sms.json);
+            assert_eq!(sms_to(&phone.canonical()).len(), 3, "{:?}", sms_to(&phone.canonical()));
+            return;
+        }
+    }
+    panic!("two runs crossed an hour");
 }
 
 #[tokio::test]
