@@ -31,7 +31,7 @@ SIGNED_IN = ["/account/security", "/account/password", "/account/recovery?type=p
 LIGHTHOUSE_PAGES = ["/signup", "/signin", "/account/security"]
 
 
-def first_load(browser, path, storage_state=None, locale="en-US"):
+def captcha_solved_load(browser, path, storage_state=None, locale="en-US"):
     """A new browser opens `path`; a CAPTCHA on it is solved. Returns its RequestLog."""
     context = browser.new_context(**DEVICES["phone"], locale=locale, base_url=BASE_URL, storage_state=storage_state)
     context.set_default_timeout(60_000)
@@ -99,10 +99,10 @@ def main():
         sign_up_by_email(context.new_page())
         state = context.storage_state()
         context.close()
-        loads = [(path, "en-US", first_load(browser, path)) for path in ANONYMOUS]
-        loads += [(path, "en-US", first_load(browser, path, state)) for path in SIGNED_IN]
+        loads = [(path, "en-US", captcha_solved_load(browser, path)) for path in ANONYMOUS]
+        loads += [(path, "en-US", captcha_solved_load(browser, path, state)) for path in SIGNED_IN]
         # The other languages add the widget's texts and longer words: the heaviest page again.
-        loads += [("/signup", locale, first_load(browser, "/signup", locale=locale)) for locale in ("zh-CN", "hi-IN")]
+        loads += [("/signup", locale, captcha_solved_load(browser, "/signup", locale=locale)) for locale in ("zh-CN", "hi-IN")]
         browser.close()
     cookie = "; ".join(f"{c['name']}={c['value']}" for c in state["cookies"])
     scores = {path: lighthouse(path, cookie if path.startswith("/account") else None) for path in LIGHTHOUSE_PAGES}

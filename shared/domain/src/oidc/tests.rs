@@ -86,6 +86,17 @@ impl World {
         (account, auth)
     }
 
+    /// The person has already approved `client` for `scope`, as a consent page would record.
+    async fn consented(&self, client: &Client, auth: &Authentication, scope: &str) {
+        let consent = super::grant::Consent {
+            account_id: auth.account_id.clone(),
+            client_id: client.id.clone(),
+            scopes: super::scope::Scopes::parse(scope),
+            granted_at: T0,
+        };
+        self.store.put_consent(&consent).await.unwrap();
+    }
+
     fn credentials(&self, client: &Client) -> ClientCredentials {
         match client.party {
             Party::First => ClientCredentials::None { client_id: client.id.as_str().into() },

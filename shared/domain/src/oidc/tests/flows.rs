@@ -141,16 +141,7 @@ async fn refreshing_rotates_the_token_and_keeps_the_sign_in() {
     let mut world = world().await;
     let (_, auth) = world.person().await;
     let partner = world.partner.clone();
-    world
-        .store
-        .put_consent(&crate::oidc::grant::Consent {
-            account_id: auth.account_id.clone(),
-            client_id: partner.id.clone(),
-            scopes: crate::oidc::scope::Scopes::parse("openid email"),
-            granted_at: T0,
-        })
-        .await
-        .unwrap();
+    world.consented(&partner, &auth, "openid email").await;
     let first = world.tokens(&partner, &auth).await;
     let later = T0.plus(secs(3600));
     let second = world.refresh(&partner, &first.refresh_token, later).await.unwrap();

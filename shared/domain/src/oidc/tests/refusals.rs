@@ -93,16 +93,7 @@ async fn a_wrong_client_secret_or_the_wrong_method_is_invalid_client() {
     let mut world = world().await;
     let (_, auth) = world.person().await;
     let partner = world.partner.clone();
-    world
-        .store
-        .put_consent(&crate::oidc::grant::Consent {
-            account_id: auth.account_id.clone(),
-            client_id: partner.id.clone(),
-            scopes: crate::oidc::scope::Scopes::parse("openid"),
-            granted_at: T0,
-        })
-        .await
-        .unwrap();
+    world.consented(&partner, &auth, "openid").await;
     let code = code_of(&world.authorize(&partner, &[("scope", "openid")], Some(&auth), T0).await);
     let redirect = partner.redirect_uris[0].as_str().to_owned();
     let wrong = [
