@@ -333,9 +333,14 @@ def solve_captcha(page):
     page.wait_for_function("() => document.querySelector('input[name=altcha]')?.value.length > 0", timeout=60_000)
 
 
-def submit(page, action):
-    """Clicks the submit button of the form that posts to `action` (its path, query included)."""
-    page.locator(f"form[action='{action}'] button[type=submit]").click()
+def submit(page, action=None):
+    """Clicks the submit button of the form that posts to `action` (its path, query included; the
+    page's first form's when None) and waits for the page the server answers with. Playwright's
+    click does not wait for a POST to be answered, and a check after it must not look at the page
+    it left (a slow CI machine answers a password's Argon2id well after the click returns)."""
+    form = f"form[action='{action}']" if action else "form"
+    with page.expect_navigation():
+        page.locator(f"{form} button[type=submit]").first.click()
 
 
 def create_account(page, code, password=PASSWORD):
@@ -344,7 +349,7 @@ def create_account(page, code, password=PASSWORD):
     page.fill("#password", password)
     page.fill("#password_confirm", password)
     page.check("#terms")
-    page.locator("form button[type=submit]").click()
+    submit(page)
 
 
 def sign_up_by_email(page, email=None, password=PASSWORD):

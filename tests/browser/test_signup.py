@@ -10,7 +10,7 @@ import pytest
 
 from conftest import (
     PASSWORD, BASE_URL, RequestLog, assert_accessible, code_sent_to, create_account, fresh_email, sent_mark,
-    solve_captcha,
+    solve_captcha, submit,
 )
 
 
@@ -21,7 +21,7 @@ def new_indian_mobile():
 def ask_for_code(page, mark_contact):
     mark = sent_mark()
     solve_captcha(page)
-    page.locator("form[action='/signup'] button[type=submit]").click()
+    submit(page, "/signup")
     page.wait_for_url("**/signup/code?**")
     return code_sent_to(mark_contact, after=mark)
 
@@ -78,7 +78,7 @@ def test_a_wrong_code_and_a_weak_password_are_shown_on_the_page(page, locale):
     page.fill("#password", PASSWORD)
     page.fill("#password_confirm", PASSWORD)
     page.check("#terms")
-    page.locator("form button[type=submit]").click()
+    submit(page)
     page.wait_for_url("**/account/security")
 
 
@@ -102,7 +102,7 @@ def test_a_cross_site_post_is_refused(page):
     page.fill("#login", "a@example.com")
     page.fill("#password", "x")
     with page.expect_response("**/signin") as answer:
-        page.locator("form[action='/signin'] button[type=submit]").click()
+        submit(page, "/signin")
     assert answer.value.status == 403
 
 

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::captcha::AltchaConfig;
+use crate::captcha::{self, AltchaConfig};
 use crate::password::{PasswordHasherConfig, PasswordPolicy};
 use crate::secret::ServiceSecret;
 use crate::siteverify::{Provider, ProviderConfig, ProviderSecret};
@@ -188,7 +188,7 @@ impl Config {
             token_ttl: seconds("TOKEN_TTL_SECONDS", 900)?,
             resend_cooldown: seconds("RESEND_COOLDOWN_SECONDS", 60)?,
             codes_per_destination_per_hour: count("CODES_PER_DESTINATION_PER_HOUR", 5)?,
-            codes_per_ip_per_hour: count("CODES_PER_IP_PER_HOUR", 30)?,
+            codes_per_ip_per_hour: count("CODES_PER_IP_PER_HOUR", captcha::DEFAULT_CODES_PER_IP_PER_HOUR.into())?,
             failed_codes_per_destination_per_hour: count("FAILED_CODES_PER_DESTINATION_PER_HOUR", 10)?,
             failed_codes_per_destination_per_day: count("FAILED_CODES_PER_DESTINATION_PER_DAY", 30)?,
             terms_version: lookup("TERMS_VERSION").unwrap_or_else(|| "2026-11".to_owned()),

@@ -356,7 +356,8 @@ pub async fn new_captcha(
     let recent = match client_ip {
         Some(ip) => {
             let key = LimitKey::for_client(&services.config.edge_secret, "ip", ip);
-            services.store.window_count(&key, Window::containing(now, HOUR)).await?
+            let recent = services.store.window_count(&key, Window::containing(now, HOUR)).await?;
+            captcha::client_pressure(recent, services.config.codes_per_ip_per_hour)
         }
         None => 0,
     };

@@ -179,6 +179,20 @@ fn same_text(a: &str, b: &str) -> bool {
 /// a few times without noticing, a script asking over and over pays exponentially more.
 pub const REQUESTS_PER_DOUBLING: u32 = 3;
 
+/// The hourly codes per client IP that [`REQUESTS_PER_DOUBLING`] is set for
+/// (`CODES_PER_IP_PER_HOUR`'s default): seven doublings reach the hardest challenge inside it.
+pub const DEFAULT_CODES_PER_IP_PER_HOUR: u32 = 30;
+
+/// A client IP's code requests this hour on the scale of the default allowance, for
+/// [`difficulty_for`]. An operator who raises `CODES_PER_IP_PER_HOUR` (many people behind one
+/// carrier NAT or campus) moves with it the point where that IP's challenges harden, so they do
+/// not reach the hardest long before the limit; one who lowers it hardens them sooner.
+pub fn client_pressure(recent_requests: u32, codes_per_ip_per_hour: u32) -> u32 {
+    let scaled = u64::from(recent_requests) * u64::from(DEFAULT_CODES_PER_IP_PER_HOUR)
+        / u64::from(codes_per_ip_per_hour.max(1));
+    u32::try_from(scaled).unwrap_or(u32::MAX)
+}
+
 /// Ceiling for [`difficulty_for`]: 10x ALTCHA's default `maxnumber` of 1,000,000, so that even
 /// a slow phone should find v1's number well inside widget v3's 90-second solving timeout (v2's
 /// range stops sooner: [`v2::MAX_COUNTER`]).

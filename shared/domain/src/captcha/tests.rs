@@ -119,6 +119,22 @@ fn difficulty_doubles_per_group_of_requests_up_to_the_cap() {
 }
 
 #[test]
+fn a_client_hardens_at_the_same_share_of_its_hourly_allowance() {
+    let base = 100_000;
+    let default = DEFAULT_CODES_PER_IP_PER_HOUR;
+    // At the default allowance the count is unchanged, and the hardest is reached before the limit.
+    assert_eq!(client_pressure(7, default), 7);
+    assert_eq!(difficulty_for(base, client_pressure(default - 1, default)), MAX_DIFFICULTY);
+    // Ten times the allowance (a carrier NAT): ten times the requests for the same challenge.
+    assert_eq!(difficulty_for(base, client_pressure(6, 10 * default)), base);
+    assert_eq!(difficulty_for(base, client_pressure(60, 10 * default)), 4 * base);
+    // A third of it: three times as fast.
+    assert_eq!(difficulty_for(base, client_pressure(2, default / 3)), 4 * base);
+    assert_eq!(client_pressure(u32::MAX, 1), u32::MAX);
+    assert_eq!(client_pressure(5, 0), 150, "an allowance of 0 refuses every request anyway");
+}
+
+#[test]
 fn requests_allowed_is_the_inverse_of_difficulty_for() {
     for base in [0, 1, 1_000, 100_000, 3 * MAX_DIFFICULTY] {
         let mut difficulties =
