@@ -188,8 +188,8 @@ pub const DEFAULT_CODES_PER_IP_PER_HOUR: u32 = 30;
 /// carrier NAT or campus) moves with it the point where that IP's challenges harden, so they do
 /// not reach the hardest long before the limit; one who lowers it hardens them sooner.
 pub fn client_pressure(recent_requests: u32, codes_per_ip_per_hour: u32) -> u32 {
-    let scaled = u64::from(recent_requests) * u64::from(DEFAULT_CODES_PER_IP_PER_HOUR)
-        / u64::from(codes_per_ip_per_hour.max(1));
+    let scaled =
+        u64::from(recent_requests) * u64::from(DEFAULT_CODES_PER_IP_PER_HOUR) / u64::from(codes_per_ip_per_hour.max(1));
     u32::try_from(scaled).unwrap_or(u32::MAX)
 }
 
