@@ -92,18 +92,43 @@ def context_options(browser, device, locale, **overrides):
     return options
 
 
+def watch_for_trouble(ctx, trouble):
+    """Notes what went wrong in the pages of `ctx` (a request that failed or was answered with a
+    5xx, a script error, an error on the console): what a failed test prints beside its trace,
+    since a step that waits in vain (a widget that never rendered) cannot say why."""
+    def response(r):
+        if r.status >= 500:
+            trouble.append(f"{r.status} {r.request.method} {r.url}")
+
+    ctx.on("requestfailed", lambda r: trouble.append(f"failed {r.method} {r.url}: {r.failure}"))
+    ctx.on("response", response)
+    ctx.on("weberror", lambda e: trouble.append(f"script error: {e.error}"))
+    ctx.on("console", lambda m: m.type == "error" and trouble.append(f"console: {m.text}"))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    trouble = getattr(item, "browser_trouble", None)
+    if report.failed and trouble:
+        report.sections.append(("what the pages met", "\n".join(trouble[-40:])))
+
+
 @pytest.fixture
-def new_context(browser, device, locale):
+def new_context(request, browser, device, locale):
     """new_context(**options) -> a fresh context ("a new browser"): nothing shared with any
     other (cookies, storage, HTTP cache). Same device and locale unless overridden, e.g.
     new_context(locale="zh-CN") or new_context(base_url=...). All are closed after the test."""
     made = []
+    request.node.browser_trouble = []
 
     def make(**overrides):
         ctx = browser.new_context(**context_options(browser, device, locale, **overrides))
         # Generous: a function's first request under `cargo lambda watch` starts its process.
         ctx.set_default_timeout(15_000)
         ctx.set_default_navigation_timeout(60_000)
+        watch_for_trouble(ctx, request.node.browser_trouble)
         made.append(ctx)
         return ctx
 
@@ -328,8 +353,9 @@ def fresh_email():
 
 def solve_captcha(page):
     """Ticks the widget's box (its label, as a person taps it) and waits for its proof of work
-    to fill the form's field."""
-    page.locator("altcha-widget label[for^=altcha-checkbox]").click()
+    to fill the form's field. The box gets the solve's minute too: a CI run once waited its 15 s
+    in vain (what the pages met, printed with a failure, says why if it happens again)."""
+    page.locator("altcha-widget label[for^=altcha-checkbox]").click(timeout=60_000)
     page.wait_for_function("() => document.querySelector('input[name=altcha]')?.value.length > 0", timeout=60_000)
 
 

@@ -60,7 +60,9 @@ else
   echo "browser: starting infra/local-stack.sh on table ${table} (output in ${log})"
   # Every page of every test comes from 127.0.0.1: the per-IP limit of codes (30 an hour, tested
   # in tests/tests/api) would refuse the suite's later journeys, so it is raised here alone.
-  CODES_PER_IP_PER_HOUR="${CODES_PER_IP_PER_HOUR:-1000}" LOCAL_TABLE_NAME="${table}" setsid infra/local-stack.sh >"${log}" 2>&1 </dev/null &
+  # --ignore-changes: nothing the tests touch should restart a function mid-page (watch restarts
+  # them on any change in the tree that .gitignore does not name).
+  CODES_PER_IP_PER_HOUR="${CODES_PER_IP_PER_HOUR:-1000}" LOCAL_TABLE_NAME="${table}" setsid infra/local-stack.sh --ignore-changes >"${log}" 2>&1 </dev/null &
   stack=$!
   start=${SECONDS}
   # Up to 15 minutes: the first build of every function takes minutes on 2 cores.
@@ -90,5 +92,9 @@ fi
 PYTHONDONTWRITEBYTECODE=1 infra/.venv/bin/python -m pytest -p no:cacheprovider tests/browser -q "$@" || status=$?
 if ((status == 5)); then
   echo "browser: pytest collected no tests: that is a failure" >&2
+elif ((status != 0)) && [[ -n "${stack}" ]]; then
+  # What the stack said about errors while the tests ran (CI keeps only this output).
+  echo "browser: the stack's errors, panics and restarts (${log}):" >&2
+  grep -v 'run{config=' "${log}" | grep -i -E 'error|panic|restart|change|timed out|5[0-9][0-9] ' | tail -n 40 | cut -c1-400 >&2 || true
 fi
 exit "${status}"
