@@ -73,6 +73,8 @@ pub struct InteractionView {
     pub reauthenticate: bool,
     /// Signed in, waiting for consent.
     pub consent: bool,
+    /// Where the browser goes once the interaction is over, whatever the answer.
+    pub redirect_uri: RedirectUri,
 }
 
 /// An interaction that is still open, for its page; `None` when it is unknown, taken or expired.
@@ -91,6 +93,7 @@ pub async fn interaction(provider: Provider<'_>, id: &str, now: Timestamp) -> Re
         ui_locales: request.ui_locales,
         reauthenticate: request.prompt.login || request.max_age.is_some(),
         consent: matches!(interaction.stage, Stage::Consent(_)),
+        redirect_uri: request.redirect_uri,
     }))
 }
 

@@ -75,6 +75,16 @@ impl RedirectUri {
         Some(host.to_ascii_lowercase())
     }
 
+    /// What a page's Content-Security-Policy `form-action` must allow for a form whose answer
+    /// redirects here (browsers hold a form's redirects to it): `scheme://authority` of an
+    /// `http(s)` URI, the scheme of a private-use one (`com.example.app:`).
+    pub fn csp_source(&self) -> String {
+        match self.0.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://{}", self.authority()),
+            None => format!("{}:", self.0.split(':').next().unwrap_or_default()),
+        }
+    }
+
     /// This URI with `params` added to its query, as a redirect to it carries them.
     pub fn with_query(&self, params: &[(&str, &str)]) -> String {
         if params.is_empty() {
@@ -244,6 +254,14 @@ mod tests {
         let uri = RedirectUri::parse("https://RP.example.net:8443/cb?x=1").unwrap();
         assert_eq!(uri.host().as_deref(), Some("rp.example.net"));
         assert_eq!(uri.with_query(&[("code", "a b&c")]), "https://RP.example.net:8443/cb?x=1&code=a+b%26c");
+    }
+
+    #[test]
+    fn a_pages_form_action_allows_the_redirect_uris_origin_or_private_scheme_only() {
+        let source = |text| RedirectUri::parse(text).unwrap().csp_source();
+        assert_eq!(source("https://rp.example.net:8443/cb?x=1"), "https://rp.example.net:8443");
+        assert_eq!(source("http://127.0.0.1:9999/callback"), "http://127.0.0.1:9999");
+        assert_eq!(source("com.example.app:/cb"), "com.example.app:");
     }
 
     fn registration(uris: &[&str]) -> Registration {

@@ -12,7 +12,7 @@ use super::decision::{Amr, Authentication};
 use super::error::OAuthCode;
 use super::jws::{KeySet, SoftwareSigner, TokenSigner};
 use super::token::{exchange_code, refresh, revoke, TokenResponse};
-use super::userinfo::{end_session, userinfo, EndSession};
+use super::userinfo::{end_session, userinfo, EndSession, Logout};
 use super::{OidcConfig, Provider};
 use crate::account::{Account, AccountChange};
 use crate::secret::ServiceSecret;

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::claims::{contact_claims, open_account, ACCOUNT_CLAIM};
+use super::claims::{contact_claims, open_account, subject, ACCOUNT_CLAIM};
 use super::client::ClientId;
 use super::error::{OAuthCode, OAuthError};
 use super::jws::KeySet;
@@ -12,6 +12,7 @@ use super::scope::{Scope, Scopes};
 use super::Provider;
 use crate::error::Result;
 use crate::time::Timestamp;
+use crate::AccountId;
 
 /// The claims of the person an access token is for: `sub`, and the contacts its scopes grant.
 /// `keys` are the published keys (the handler keeps them between requests). The token must be
@@ -50,35 +51,46 @@ pub async fn userinfo(
 /// What the logout endpoint does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndSession {
-    /// End the browser's session (after asking the person, as the specification advises),
-    /// then send the browser to `redirect` if there is one, else show that they are signed out.
-    SignOut { client_id: Option<ClientId>, redirect: Option<String> },
+    /// End the browser's session, then send the browser to `redirect` if there is one, else
+    /// show that they are signed out. `confirm`: ask the person first (the specification's
+    /// advice), since the request may not come from their app: they are signed in and no ID
+    /// token of theirs came with it.
+    SignOut { client_id: Option<ClientId>, redirect: Option<String>, confirm: bool },
     /// A hint or redirect URI that cannot be trusted: an error page, no redirect.
     ErrorPage(OAuthCode, &'static str),
 }
 
+/// An RP-initiated logout request (OpenID Connect RP-Initiated Logout 1.0, section 2).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Logout<'a> {
+    pub id_token_hint: Option<&'a str>,
+    pub client_id: Option<&'a str>,
+    pub post_logout_redirect_uri: Option<&'a str>,
+    pub state: Option<&'a str>,
+}
+
 /// `id_token_hint` must be an ID token of this provider (expired ones too: logging out is
 /// what comes after expiry); `post_logout_redirect_uri` must be registered, exactly, for the
-/// client it names (or `client_id` names).
+/// client it names (or `client_id` names). `signed_in` is the browser's account, if any.
 pub async fn end_session(
     provider: Provider<'_>,
     keys: &KeySet,
-    id_token_hint: Option<&str>,
-    client_id: Option<&str>,
-    post_logout_redirect_uri: Option<&str>,
-    state: Option<&str>,
+    logout: Logout<'_>,
+    signed_in: Option<&AccountId>,
 ) -> Result<EndSession> {
     let page = |description| Ok(EndSession::ErrorPage(OAuthCode::InvalidRequest, description));
-    let hinted = match id_token_hint {
+    let hinted = match logout.id_token_hint {
         Some(hint) => {
             let claims = keys.verify(hint, "JWT");
             let claims = claims.filter(|c| c.get("iss").and_then(Value::as_str) == Some(&provider.config.issuer));
             let Some(claims) = claims else { return page("the id_token_hint is not an ID token of this provider") };
-            claims.get("aud").and_then(Value::as_str).map(str::to_owned)
+            let text = |name: &str| claims.get(name).and_then(Value::as_str).map(str::to_owned);
+            Some((text("aud"), text("sub")))
         }
         None => None,
     };
-    let named = match (hinted.as_deref(), client_id) {
+    let hinted_client = hinted.as_ref().and_then(|(aud, _)| aud.as_deref());
+    let named = match (hinted_client, logout.client_id) {
         (Some(hinted), Some(given)) if hinted != given => return page("the client_id is not the ID token's audience"),
         (hinted, given) => hinted.or(given).and_then(ClientId::parse),
     };
@@ -86,13 +98,20 @@ pub async fn end_session(
         Some(id) => provider.store.client(id).await?,
         None => None,
     };
-    let Some(uri) = post_logout_redirect_uri else {
-        return Ok(EndSession::SignOut { client_id: client.map(|c| c.id), redirect: None });
+    // Their own app logs them out without a question: the hint is an ID token of theirs.
+    let theirs = match (signed_in, &client, hinted.as_ref().and_then(|(_, sub)| sub.as_deref())) {
+        (Some(account), Some(client), Some(sub)) => subject(&provider.config.pairwise_key, client, account) == sub,
+        _ => false,
+    };
+    let confirm = signed_in.is_some() && !theirs;
+    let Some(uri) = logout.post_logout_redirect_uri else {
+        return Ok(EndSession::SignOut { client_id: client.map(|c| c.id), redirect: None, confirm });
     };
     let registered = client.as_ref().and_then(|c| c.post_logout_redirect_uris.iter().find(|u| u.as_str() == uri));
     let Some(registered) = registered else {
         return page("the post_logout_redirect_uri is not registered for this client");
     };
-    let redirect = registered.with_query(&state.map(|state| ("state", state)).into_iter().collect::<Vec<_>>());
-    Ok(EndSession::SignOut { client_id: client.map(|c| c.id), redirect: Some(redirect) })
+    let state = logout.state.map(|state| ("state", state));
+    let redirect = registered.with_query(&state.into_iter().collect::<Vec<_>>());
+    Ok(EndSession::SignOut { client_id: client.map(|c| c.id), redirect: Some(redirect), confirm })
 }

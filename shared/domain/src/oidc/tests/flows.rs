@@ -164,31 +164,42 @@ async fn refreshing_rotates_the_token_and_keeps_the_sign_in() {
 #[tokio::test]
 async fn logging_out_returns_to_a_registered_uri_only() {
     let mut world = world().await;
-    let (_, auth) = world.person().await;
+    let (account, auth) = world.person().await;
     let app = world.app.clone();
     let tokens = world.tokens(&app, &auth).await;
     let keys = world.keys().await;
     let hint = Some(tokens.id_token.as_str());
-    let out =
-        end_session(world.provider(), &keys, hint, None, Some("https://app.example.net/bye"), Some("s")).await.unwrap();
+    let bye = Some("https://app.example.net/bye");
+    let logout = |id_token_hint, client_id, post_logout_redirect_uri, state| Logout {
+        id_token_hint,
+        client_id,
+        post_logout_redirect_uri,
+        state,
+    };
+    let out = end_session(world.provider(), &keys, logout(hint, None, bye, Some("s")), None).await.unwrap();
+    let redirect = Some("https://app.example.net/bye?state=s".to_owned());
+    assert_eq!(out, EndSession::SignOut { client_id: Some(app.id.clone()), redirect, confirm: false });
+    let elsewhere = logout(hint, None, Some("https://evil.example/bye"), None);
+    assert!(matches!(end_session(world.provider(), &keys, elsewhere, None).await.unwrap(), EndSession::ErrorPage(..)));
+    let mismatch = logout(hint, Some("partner"), None, None);
+    assert!(matches!(end_session(world.provider(), &keys, mismatch, None).await.unwrap(), EndSession::ErrorPage(..)));
+    let forged = logout(Some("e30.e30.AAAA"), None, None, None);
+    assert!(matches!(end_session(world.provider(), &keys, forged, None).await.unwrap(), EndSession::ErrorPage(..)));
     assert_eq!(
-        out,
-        EndSession::SignOut {
-            client_id: Some(app.id.clone()),
-            redirect: Some("https://app.example.net/bye?state=s".into())
-        }
+        end_session(world.provider(), &keys, Logout::default(), None).await.unwrap(),
+        EndSession::SignOut { client_id: None, redirect: None, confirm: false }
     );
-    let elsewhere =
-        end_session(world.provider(), &keys, hint, None, Some("https://evil.example/bye"), None).await.unwrap();
-    assert!(matches!(elsewhere, EndSession::ErrorPage(..)));
-    let mismatch = end_session(world.provider(), &keys, hint, Some("partner"), None, None).await.unwrap();
-    assert!(matches!(mismatch, EndSession::ErrorPage(..)));
-    let forged = end_session(world.provider(), &keys, Some("e30.e30.AAAA"), None, None, None).await.unwrap();
-    assert!(matches!(forged, EndSession::ErrorPage(..)));
-    assert_eq!(
-        end_session(world.provider(), &keys, None, None, None, None).await.unwrap(),
-        EndSession::SignOut { client_id: None, redirect: None }
-    );
+
+    // Signed in: the person's own ID token signs them out at once; a link without one, or with
+    // someone else's, asks them first.
+    let signed_in = Some(&account.id);
+    let confirm = |out: EndSession| matches!(out, EndSession::SignOut { confirm: true, .. });
+    assert!(!confirm(end_session(world.provider(), &keys, logout(hint, None, bye, None), signed_in).await.unwrap()));
+    let bare = logout(None, Some("app"), bye, None);
+    assert!(confirm(end_session(world.provider(), &keys, bare, signed_in).await.unwrap()));
+    let (stranger, _) = world.person().await;
+    let theirs = end_session(world.provider(), &keys, logout(hint, None, bye, None), Some(&stranger.id)).await;
+    assert!(confirm(theirs.unwrap()));
 }
 
 pub(super) fn secs(seconds: u64) -> std::time::Duration {

@@ -1,6 +1,8 @@
 //! The only module that knows `lambda_http`: reading requests, writing responses,
 //! and the `run` loop every function's `main` calls.
 
+pub mod oauth;
+
 use std::future::Future;
 
 use lambda_http::http::header::{CACHE_CONTROL, CONTENT_TYPE, RETRY_AFTER};
