@@ -8,6 +8,7 @@ use super::random_text;
 use crate::code::is_base64url;
 use crate::error::{Error, Result};
 use crate::ids::RandomId;
+use crate::oidc::decision::{Amr, Authentication};
 use crate::secret::{HashPurpose, KeyedHash, ServiceSecret};
 use crate::time::Timestamp;
 use crate::Services;
@@ -79,6 +80,16 @@ pub struct SessionRecord {
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
     pub client: ClientInfo,
+    /// How the person signed in (RFC 8176), which an app's ID token tells it.
+    pub amr: Vec<Amr>,
+}
+
+impl SessionRecord {
+    /// The sign-in this session is, as the OpenID Connect provider hands it to an app.
+    pub fn authentication(&self) -> Authentication {
+        let (account_id, auth_time, amr) = (self.account_id.clone(), self.created_at, self.amr.clone());
+        Authentication { account_id, auth_time, amr, epoch: self.epoch }
+    }
 }
 
 /// A device a person chose to remember: it skips the second factor until it expires.
@@ -103,6 +114,7 @@ pub fn new_session(
     services: &Services,
     account: &Account,
     client: ClientInfo,
+    amr: Vec<Amr>,
     now: Timestamp,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> (SessionRecord, SessionIssued) {
@@ -116,6 +128,7 @@ pub fn new_session(
         created_at: now,
         expires_at: now.plus(ttl),
         client,
+        amr,
     };
     (record, SessionIssued { session_token: token.reveal(), expires_in: ttl.as_secs() })
 }
@@ -157,6 +170,12 @@ pub fn is_remembered_device(
 pub struct Authenticated {
     pub account: Account,
     pub session: SessionRecord,
+}
+
+impl Authenticated {
+    pub fn authentication(&self) -> Authentication {
+        self.session.authentication()
+    }
 }
 
 /// One read for the account and its session together; every failure is the same 401.

@@ -14,6 +14,7 @@ use super::{AccountId, ChallengeId, Contact, DeviceId, Language, VerificationCod
 use crate::error::{Error, Result};
 use crate::notices;
 use crate::notify::Message;
+use crate::oidc::decision::Amr;
 use crate::outbox::{Delivery, Outgoing, Resend};
 use crate::secret::HashPurpose;
 use crate::sms;
@@ -127,7 +128,8 @@ pub async fn sign_in(
         Some(_) => Vec::new(),
         None => notices::new_device_sign_in(services, &account, &request.client, request.language, now, rng),
     };
-    let (session, issued) = new_session(services, &account, request.client, now, rng);
+    // A remembered device stands in for the second factor here, but is no factor an app is told of.
+    let (session, issued) = new_session(services, &account, request.client, vec![Amr::Pwd], now, rng);
     services.store.put_session(&session, &notices).await?;
     Ok(SignInOutcome::SignedIn(issued))
 }
@@ -224,7 +226,8 @@ pub async fn complete_sign_in(
         Some(sealed) => TotpSecret::reseal(&config.secret, &account.id, sealed, rng)?,
         None => None,
     };
-    let (session, issued) = new_session(services, &account, challenge.client.clone(), now, rng);
+    let amr = vec![Amr::Pwd, second_factor_amr(answer.method), Amr::Mfa];
+    let (session, issued) = new_session(services, &account, challenge.client.clone(), amr, now, rng);
     let device = answer.remember_device.then(|| new_device(services, &account, now, rng));
     let notices = notices::new_device_sign_in(services, &account, &challenge.client, answer.language, now, rng);
     services
@@ -241,4 +244,13 @@ pub async fn complete_sign_in(
         // A concurrent sign-in used the same TOTP step or recovery code first.
         .map_err(|e| if let Error::InvalidCode { .. } = e { Error::InvalidCode { attempts_left } } else { e })?;
     Ok(MfaSignedIn { session: issued, device_token: device.map(|(_, token)| token) })
+}
+
+/// RFC 8176's name for a second factor: an authenticator app's code is `otp`, an SMS code `sms`;
+/// a recovery code (NIST's look-up secret) and a code sent to the other contact count as `otp`.
+fn second_factor_amr(method: MfaMethod) -> Amr {
+    match method {
+        MfaMethod::Sms => Amr::Sms,
+        MfaMethod::Totp | MfaMethod::RecoveryCode | MfaMethod::SecondContact => Amr::Otp,
+    }
 }

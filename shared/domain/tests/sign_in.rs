@@ -8,6 +8,7 @@ use std::time::Duration;
 use common::*;
 use domain::account::SecondFactor;
 use domain::notify::SecurityEvent;
+use domain::oidc::decision::Amr;
 use domain::second_factor::MfaMethod;
 use domain::self_service::sign_out_everywhere;
 use domain::session::sign_out;
@@ -56,7 +57,11 @@ async fn the_right_password_signs_in_and_the_owner_is_told() {
         panic!("no second factor is on")
     };
     assert_eq!(issued.expires_in, 30 * 86_400);
-    assert_eq!(w.signed_in(&issued.session_token, at(101)).await.account.id, account_id);
+    let signed_in = w.signed_in(&issued.session_token, at(101)).await;
+    assert_eq!(signed_in.account.id, account_id);
+    // What an app's ID token will say of this sign-in: a password, at the session's start.
+    let how = signed_in.authentication();
+    assert_eq!((how.amr.clone(), how.auth_time, how.acr()), (vec![Amr::Pwd], at(100), "aal1"));
     assert!(w.sent().await.told(&login, SecurityEvent::NewDeviceSignIn));
     let notice = w.sent().await.to(&login).pop().unwrap();
     assert!(notice.text.contains("198.51.100.0/24"), "the network, not the address: {notice:?}");
@@ -106,7 +111,8 @@ async fn with_an_authenticator_app_the_password_alone_is_not_enough_and_a_code_w
     assert_eq!(methods, [MfaMethod::Totp, MfaMethod::RecoveryCode]);
     let code = totp_code(&secret, at(90));
     let signed_in = answer(&w, &challenge, MfaMethod::Totp, &code, at(91)).await.expect("the app's code");
-    w.signed_in(&signed_in.session.session_token, at(92)).await;
+    let how = w.signed_in(&signed_in.session.session_token, at(92)).await.authentication();
+    assert_eq!((how.amr.clone(), how.acr()), (vec![Amr::Pwd, Amr::Otp, Amr::Mfa], "aal2"), "two factors");
     assert!(signed_in.device_token.is_none());
 
     let (again, _) = challenge_of(w.sign_in(&login, PASSWORD, at(95)).await);

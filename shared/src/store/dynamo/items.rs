@@ -6,6 +6,7 @@ use domain::account::{Account, PendingSecondFactor, SecondFactor, TwoFactor};
 use domain::error::{Error, Result};
 use domain::idempotency::IdempotencyRecord;
 use domain::limits::LimitKey;
+use domain::oidc::decision::Amr;
 use domain::password::PasswordHash;
 use domain::second_factor::{MfaChallenge, MfaMethod, PendingReset};
 use domain::secret::KeyedHash;
@@ -257,6 +258,7 @@ pub(super) fn session_item(session: &SessionRecord) -> Item {
         ("created_at".to_owned(), n(session.created_at.0)),
         ("expires_at".to_owned(), n(session.expires_at.0)),
         ("ttl".to_owned(), n(session.expires_at.0 + TTL_GRACE_SECS)),
+        ("amr".to_owned(), s(session.amr.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(" "))),
     ]);
     client_attributes(&mut item, &session.client);
     item
@@ -285,6 +287,8 @@ pub(super) fn session_from_item(item: &Item) -> Result<SessionRecord> {
         created_at: Timestamp(get_n(item, "created_at")?),
         expires_at: Timestamp(get_n(item, "expires_at")?),
         client: client_from(item),
+        // Sessions from before `amr` was kept: `pwd` is what can be said of every one of them.
+        amr: opt_s(item, "amr").map_or_else(|| vec![Amr::Pwd], |text| text.split(' ').filter_map(Amr::parse).collect()),
     })
 }
 

@@ -324,6 +324,7 @@ pub(super) fn session(account: &Account, now: Timestamp) -> SessionRecord {
         created_at: now,
         expires_at: now.plus(secs(30 * 86_400)),
         client: ClientInfo { ip: Some("198.51.100.7".into()), user_agent: Some("contract/1.0".into()) },
+        amr: vec![crate::oidc::decision::Amr::Pwd, crate::oidc::decision::Amr::Otp, crate::oidc::decision::Amr::Mfa],
     }
 }
 
