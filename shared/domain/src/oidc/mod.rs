@@ -3,6 +3,7 @@
 //! claims and their ES256 signatures. The endpoints are thin handlers over the functions of
 //! `authorize`, `token` and `userinfo`, each given a [`Provider`], the time and a CSPRNG.
 
+pub mod apps;
 pub mod authorize;
 pub mod claims;
 pub mod client;

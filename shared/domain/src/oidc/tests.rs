@@ -5,6 +5,7 @@ use rand::rngs::StdRng;
 use rand::SeedableRng;
 use serde_json::{Map, Value};
 
+use super::apps::{apps_with_access, remove_access};
 use super::authorize::{accept_consent, accept_login, authorize, reject, AuthorizeOutcome};
 use super::claims::PairwiseKey;
 use super::client::{Client, ClientCredentials, ClientSecret, Party, Registration};

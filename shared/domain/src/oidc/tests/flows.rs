@@ -115,9 +115,18 @@ async fn a_third_party_app_asks_consent_once_and_sees_a_pairwise_sub() {
     let own = world.tokens(&app, &auth).await;
     assert_ne!(world.id_token(&own).await["sub"], sub, "a first-party app's sub is not the third party's");
 
-    let consents = world.store.consents(&person.id).await.unwrap();
-    assert_eq!(consents.iter().map(|c| c.client_id.as_str()).collect::<Vec<_>>(), ["partner"]);
-    world.store.delete_consent(&person.id, &partner.id).await.unwrap();
+    // prompt=consent asks again, even though the person approved the app before.
+    let again = world.authorize(&partner, &[("prompt", "consent")], Some(&auth), T0).await;
+    assert!(matches!(again, AuthorizeOutcome::Consent(_)), "{again:?}");
+
+    // The security page lists the app, and removing it there ends its tokens.
+    let apps = apps_with_access(world.provider(), &person.id).await.unwrap();
+    assert_eq!(
+        apps.iter().map(|a| (a.client_id.as_str(), a.name.as_str())).collect::<Vec<_>>(),
+        [("partner", "The partner app")]
+    );
+    remove_access(world.provider(), &person.id, "partner").await.unwrap();
+    assert!(apps_with_access(world.provider(), &person.id).await.unwrap().is_empty());
     assert_eq!(
         world.refresh(&partner, &second.refresh_token, T0).await.unwrap_err(),
         Some(OAuthCode::InvalidGrant),
