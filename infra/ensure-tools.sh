@@ -3,7 +3,7 @@
 #
 #   infra/ensure-tools.sh [test|lambda|sam|zig|all]...   (default: all = test lambda)
 #
-#   test   - moto server (DynamoDB, SES/SESv2, SNS) + boto3, cfn-lint       (CI needs only this)
+#   test   - moto server (DynamoDB, KMS, SES/SESv2, SNS) + boto3, cfn-lint  (CI needs only this)
 #   lambda - the cargo-lambda binary (`cargo lambda watch` for infra/local-stack.sh)
 #   sam    - the AWS SAM CLI (~350 MB) for `sam validate`, in its own venv (it pins boto3 and
 #            friends differently from moto); `sam` is linked into infra/.venv/bin
@@ -19,9 +19,10 @@ VENV="${ROOT}/infra/.venv"
 
 # moto_server needs flask + flask-cors; the `server` extra would also pull docker, cfn-lint,
 # graphql, xray, openapi validators... that we don't need. The dynamodb extra adds
-# py-partiql-parser (PartiQL) and docker (streams->lambda; unused but small). moto's ses/sns
-# extras are empty today and sesv2 has none; listed so future moto deps come along.
-REQ_TEST=("moto[dynamodb,ses,sns]==5.2.1" "flask>=3" "flask-cors>=4" "cfn-lint==1.51.0" "argon2-cffi==25.1.0")
+# py-partiql-parser (PartiQL) and docker (streams->lambda; unused but small). moto's kms, ses
+# and sns extras are empty today (KMS signs with `cryptography`, a core dependency) and sesv2
+# has none; listed so future moto deps come along.
+REQ_TEST=("moto[dynamodb,kms,ses,sns]==5.2.1" "flask>=3" "flask-cors>=4" "cfn-lint==1.51.0" "argon2-cffi==25.1.0")
 # cargo-lambda's wheel depends on ziglang, 400 MB unpacked, that `watch` never uses: skip it.
 REQ_LAMBDA=("--no-deps" "cargo-lambda==1.9.2")
 REQ_ZIG=("ziglang==0.17.1") # what pip resolves for cargo-lambda 1.9.2

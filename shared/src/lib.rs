@@ -12,6 +12,7 @@ pub mod http;
 pub mod notify;
 pub mod rotation;
 pub mod sdk;
+pub mod signing;
 pub mod siteverify;
 pub mod store;
 pub mod waits;
