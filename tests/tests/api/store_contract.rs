@@ -1,5 +1,6 @@
 //! The store contract (`domain::store::contract`) against `DynamoStore`, each check on a fresh
-//! table in moto; `shared/domain/tests/store_contract.rs` runs the same checks against `MemoryStore`.
+//! table in moto; `shared/domain/tests/store_contract.rs` and `oidc_store_contract.rs` run the
+//! same checks against `MemoryStore`.
 
 use std::ops::Deref;
 
@@ -28,3 +29,4 @@ async fn fresh() -> Fresh {
 // The checks of concurrent requests hold on moto because infra/moto_serial.py answers one
 // request at a time, as DynamoDB serialises the writes to an item.
 domain::store_contract_tests!(fresh);
+domain::oidc_store_contract_tests!(fresh);

@@ -36,7 +36,7 @@ pub(super) fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T> 
     }
 }
 
-fn opt_s(item: &Item, name: &str) -> Option<String> {
+pub(super) fn opt_s(item: &Item, name: &str) -> Option<String> {
     item.get(name).and_then(|v| v.as_s().ok()).cloned()
 }
 

@@ -5,7 +5,10 @@ use std::collections::HashMap;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use domain::limits::{LimitKey, Window};
-use domain::{AccountId, ChallengeId, Contact, DeviceId, MessageId, SessionId, VerificationId};
+use domain::oidc::client::ClientId;
+use domain::{
+    AccountId, ChallengeId, CodeId, Contact, DeviceId, FamilyId, InteractionId, MessageId, SessionId, VerificationId,
+};
 
 use super::Item;
 
@@ -63,4 +66,24 @@ pub(super) fn challenge_key(id: &ChallengeId) -> Item {
 
 pub(super) fn captcha_key(id: &str) -> Item {
     key(format!("CAPTCHA#{id}"), "CAPTCHA")
+}
+
+pub(super) fn client_key(id: &ClientId) -> Item {
+    key(format!("CLIENT#{}", id.as_str()), "CLIENT")
+}
+
+pub(super) fn interaction_key(id: &InteractionId) -> Item {
+    key(format!("INT#{id}"), "INT")
+}
+
+pub(super) fn code_key(account_id: &AccountId, code_id: &CodeId) -> Item {
+    key(format!("ACC#{account_id}"), &format!("CODE#{code_id}"))
+}
+
+pub(super) fn family_key(account_id: &AccountId, family_id: &FamilyId) -> Item {
+    key(format!("ACC#{account_id}"), &format!("FAM#{family_id}"))
+}
+
+pub(super) fn consent_key(account_id: &AccountId, client_id: &ClientId) -> Item {
+    key(format!("ACC#{account_id}"), &format!("CONSENT#{}", client_id.as_str()))
 }

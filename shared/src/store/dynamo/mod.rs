@@ -1,6 +1,6 @@
-//! The single-table DynamoDB implementation of `Store`: one file per sub-trait
-//! (`verifications`, `accounts`, `sessions`, `limits`, `outbox`) over the keys (`keys`), the item
-//! formats (`items`) and the transactions (`transaction`) they share.
+//! The single-table DynamoDB implementation of `Store` and `OidcStore`: one file per sub-trait
+//! (`verifications`, `accounts`, `sessions`, `limits`, `outbox`, `oidc`) over the keys (`keys`),
+//! the item formats (`items`, `oidc_items`) and the transactions (`transaction`) they share.
 //!
 //! | item              | pk             | sk          | `ttl`: an hour after                 |
 //! |-------------------|----------------|-------------|--------------------------------------|
@@ -15,16 +15,24 @@
 //! | MFA challenge     | `MFA#<id>`     | `MFA`       | the challenge expires                |
 //! | used CAPTCHA      | `CAPTCHA#<id>` | `CAPTCHA`   | the solved challenge expires         |
 //! | outbox message    | `OUT#<id>`     | `OUT`       | it is too old to send (15 minutes)   |
+//! | OIDC client       | `CLIENT#<id>`  | `CLIENT`    | none: kept until replaced            |
+//! | OIDC interaction  | `INT#<id>`     | `INT`       | the interaction expires              |
+//! | OIDC code         | `ACC#<id>`     | `CODE#<id>` | the code expires                     |
+//! | refresh family    | `ACC#<id>`     | `FAM#<id>`  | the family expires                   |
+//! | OIDC consent      | `ACC#<id>`     | `CONSENT#<client id>` | none: kept until revoked |
 //!
-//! Every item but accounts and contact owners carries `ttl` (epoch seconds). TTL deletes
-//! lazily, so every read still checks expiry itself. An item a single-item write touched carries
-//! the stamp of the last such write (`write_stamp`), and one a transaction created under a fresh
-//! key that transaction's (`created_by`): how a retried attempt knows it was applied (`stamp`).
+//! Every item but accounts, contact owners, clients and consents carries `ttl` (epoch seconds).
+//! TTL deletes lazily, so every read still checks expiry itself. An item a single-item write
+//! touched carries the stamp of the last such write (`write_stamp`), and one a transaction created
+//! under a fresh key that transaction's (`created_by`): how a retried attempt knows it was
+//! applied (`stamp`).
 
 mod accounts;
 mod items;
 mod keys;
 mod limits;
+mod oidc;
+mod oidc_items;
 mod outbox;
 mod sessions;
 mod stamp;
