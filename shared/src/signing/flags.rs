@@ -42,6 +42,10 @@ impl<'a> Flags<'a> {
             _ => Err(format!("{flag} is given more than once")),
         }
     }
+
+    pub fn has(&self, switch: &str) -> bool {
+        self.given.iter().any(|(f, _)| *f == switch)
+    }
 }
 
 #[cfg(test)]
@@ -60,6 +64,7 @@ mod tests {
         assert_eq!(flags.all("--b"), ["1", "2"]);
         assert_eq!(flags.one("--a"), Ok(Some("x")));
         assert!(flags.one("--b").is_err());
+        assert!(flags.has("--s") && !flags.has("--t"));
         assert!(Flags::parse(&args("table --c 1"), &["--a"], &[]).is_none());
         assert!(Flags::parse(&args("table --a"), &["--a"], &[]).is_none());
         assert!(Flags::parse(&args("--a 1"), &["--a"], &[]).is_none());

@@ -1,6 +1,6 @@
 //! The OpenID Connect provider's ES256 keys in AWS KMS (`KmsSigner`, the production
-//! `TokenSigner`), the keyring item that names them (`keyring`), and what the operator command
-//! `rotate-signing-key` does (`rotate`).
+//! `TokenSigner`), the keyring item that names them (`keyring`), and what the operator commands
+//! `rotate-signing-key` (`rotate`) and `register-client` (`clients`) do.
 //!
 //! A key's `kid` is its KMS key id (the UUID at the end of its ARN): stable for the key's life,
 //! one per key (KMS never changes an asymmetric key's material), known from `CreateKey` or
@@ -13,6 +13,7 @@
 //! then every one publishes the new key and can check tokens made with it. The old key keeps
 //! signing until then and stays published `retire_after()` longer, until its last tokens expire.
 
+pub mod clients;
 mod flags;
 pub mod keyring;
 pub mod rotate;

@@ -1,16 +1,21 @@
-//! The OpenID Connect signing keys in KMS (moto's, which signs ES256 as AWS does) and
-//! `rotate-signing-key`, through the library function the binary wraps (`signing::rotate`: a
-//! test cannot run another package's binaries). Time is passed in, never slept.
+//! The OpenID Connect signing keys in KMS (moto's, which signs ES256 as AWS does) and the two
+//! operator commands, through the library functions the binaries wrap (a test cannot run
+//! another package's binaries): `rotate-signing-key` (`signing::rotate`) and `register-client`
+//! (`signing::clients`). Time is passed in, never slept.
 
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
 use integration_tests::faults::{Fault, Faults};
 use integration_tests::{random_hex, sdk_config, Stack};
 use serde_json::json;
 use shared::domain::error::Error;
+use shared::domain::oidc::client::ClientId;
 use shared::domain::oidc::jws::{self, KeySet, TokenSigner};
+use shared::domain::store::OidcStore;
+use shared::signing::clients::{self, SECRET_LINE};
 use shared::signing::keyring::{self, Keyring};
 use shared::signing::rotate::{self, Rotation, TAG};
 use shared::signing::{retire_after, KmsSigner, KEYRING_REFRESH, SIGNS_AFTER};
+use shared::store::DynamoStore;
 use shared::waits::{self, Budget};
 use shared::Timestamp;
 
@@ -184,4 +189,47 @@ async fn without_a_keyring_the_signer_is_not_found_and_a_failing_kms_is_a_depend
     assert!(matches!(failing, Error::ServiceUnavailable { .. }), "{failing:?}");
     faults.clear();
     assert_eq!(signer.public_keys().await.unwrap().len(), 1, "a fault is not cached");
+}
+
+#[tokio::test]
+async fn a_confidential_client_registered_by_the_command_authenticates_with_the_printed_secret_only() {
+    let stack = Stack::new().await;
+    let sdk = sdk_config().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&sdk), stack.table.clone());
+    let id = format!("store-{}", random_hex(4));
+    // The stack's service secret is named after its table.
+    let table = stack.table.as_str();
+    let args: Vec<String> = [table, "--service-secret", table, "--id", &id, "--name", "Store", "--party", "third"]
+        .into_iter()
+        .chain(["--confidential", "--redirect-uri", "https://store.example/cb", "--scopes", "openid email"])
+        .map(str::to_owned)
+        .collect();
+    let register = || async {
+        let request = clients::parse_args(&args).unwrap();
+        let output = clients::register(&secrets, &store, request, &mut rand::rngs::OsRng).await.unwrap();
+        let secret = output.lines().last().unwrap().strip_prefix(SECRET_LINE).expect("the secret last").to_owned();
+        (output, secret)
+    };
+    let stored = || async { store.client(&ClientId::parse(&id).unwrap()).await.unwrap().expect("stored") };
+    let service_secret = &stack.app.config.secret;
+
+    let (output, first) = register().await;
+    assert!(output.starts_with(&format!("registered client {id}\n")), "{output}");
+    let client = stored().await;
+    assert!(client.authenticates(Some(&first), service_secret));
+    assert!(!client.authenticates(Some(&format!("{first}x")), service_secret));
+    assert!(!client.authenticates(None, service_secret));
+
+    // Registered again, it is replaced: only the new secret authenticates.
+    let (output, second) = register().await;
+    assert!(output.starts_with(&format!("replaced client {id}:")), "{output}");
+    let client = stored().await;
+    assert!(client.authenticates(Some(&second), service_secret));
+    assert!(!client.authenticates(Some(&first), service_secret));
+
+    let both = [args.clone(), vec!["--public".into()]].concat();
+    assert!(clients::parse_args(&both).unwrap_err().contains("one of --public and --confidential"));
+    let typo = [&args[..args.len() - 1], &["openid emial".to_owned()]].concat();
+    assert!(clients::parse_args(&typo).unwrap_err().contains("\"emial\""));
 }
