@@ -13,6 +13,7 @@ use domain::{Services, Timestamp};
 
 use crate::faults;
 use crate::notify::AwsNotifier;
+use crate::oidc::{Oidc, OidcSettings, Provided};
 use crate::rotation::SECRET_REFRESH;
 use crate::sdk::environment_sdk_config;
 use crate::siteverify::HttpSiteverify;
@@ -28,6 +29,8 @@ pub struct App {
     pub deadline: Duration,
     /// Where the keyrings are re-read from, when they came from Secrets Manager.
     secret_sources: Option<SecretSources>,
+    /// The OpenID Connect provider, built by the first request that needs it (`oidc`).
+    oidc: Provided,
 }
 
 impl std::ops::Deref for App {
@@ -176,11 +179,18 @@ impl App {
                 "CAPTCHA_PROVIDER is off: codes are sent without a CAPTCHA; never do this outside local development"
             );
         }
+        let oidc_settings = OidcSettings::from_lookup(&env)?;
         let dynamodb = aws_sdk_dynamodb::Client::new(&waits::bounded(sdk, budget.dynamodb));
+        let oidc = Provided::new(oidc_settings, sdk, &budget, &dynamodb, &config.table_name);
         let store = DynamoStore::new(dynamodb, config.table_name.clone());
         let notifier = C::notifier(&config, sdk, &budget);
         let services = Services::new(config, Box::new(store), notifier, Box::new(HttpSiteverify::default()));
-        Ok(App { services, deadline: budget.deadline, secret_sources })
+        Ok(App { services, deadline: budget.deadline, secret_sources, oidc })
+    }
+
+    /// The OpenID Connect provider: `NotFound` when this deployment has none.
+    pub async fn oidc(&self) -> Result<&Oidc, Error> {
+        self.oidc.get(Timestamp::now()).await
     }
 
     /// Re-reads the keyrings once `SECRET_REFRESH` has passed since the last read, so a
@@ -248,7 +258,11 @@ async fn read_secrets(
         .await
 }
 
-async fn read_secret(client: &aws_sdk_secretsmanager::Client, setting: &str, arn: &str) -> Result<String, StartError> {
+pub(crate) async fn read_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    setting: &str,
+    arn: &str,
+) -> Result<String, StartError> {
     let output = client.get_secret_value().secret_id(arn).send().await.map_err(|e| {
         let detail =
             format!("{setting}: cannot read {arn}: {}", aws_sdk_secretsmanager::error::DisplayErrorContext(&e));

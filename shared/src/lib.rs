@@ -10,6 +10,7 @@ pub mod courier;
 pub mod faults;
 pub mod http;
 pub mod notify;
+pub mod oidc;
 pub mod rotation;
 pub mod sdk;
 pub mod signing;

@@ -112,10 +112,11 @@ impl HttpConnector for ObservingConnector {
 /// body's `Action`.
 pub fn operation(request: &HttpRequest) -> String {
     if let Some(target) = request.headers().get("x-amz-target") {
-        return match (target.strip_prefix("DynamoDB_20120810."), target.strip_prefix("secretsmanager.")) {
-            (Some(operation), _) => format!("dynamodb:{operation}"),
-            (_, Some(operation)) => format!("secretsmanager:{operation}"),
-            _ => format!("unknown:{target}"),
+        let services =
+            [("DynamoDB_20120810.", "dynamodb"), ("secretsmanager.", "secretsmanager"), ("TrentService.", "kms")];
+        return match services.iter().find_map(|(prefix, service)| Some((target.strip_prefix(prefix)?, service))) {
+            Some((operation, service)) => format!("{service}:{operation}"),
+            None => format!("unknown:{target}"),
         };
     }
     let uri = request.uri();

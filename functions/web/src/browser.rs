@@ -43,6 +43,11 @@ impl<'r> Browser<'r> {
         Browser { request, language, new_form_value: OnceLock::new() }
     }
 
+    /// The same browser, answered in `language` (an app's `ui_locales`, when the person chose none).
+    pub fn speaking(&self, language: Language) -> Browser<'r> {
+        Browser { request: self.request, language, new_form_value: self.new_form_value.clone() }
+    }
+
     pub fn cookie(&self, name: &str) -> Option<String> {
         cookie(self.request, name)
     }

@@ -10,6 +10,7 @@ mod browser;
 mod codes;
 mod compress;
 mod countries;
+mod oauth;
 mod pages;
 mod problem;
 mod reply;
@@ -66,10 +67,16 @@ enum Route {
     Terms,
     Privacy,
     ChooseLanguage,
+    Authorize,
+    ConsentForm,
+    Consent,
+    Logout,
+    ConfirmLogout,
+    RemoveApp,
     Asset,
 }
 
-const ROUTES: [(&str, &str, Route); 34] = [
+const ROUTES: [(&str, &str, Route); 40] = [
     ("GET", "/", Route::Home),
     ("GET", "/signup", Route::SignUp),
     ("POST", "/signup", Route::SendCode),
@@ -103,6 +110,12 @@ const ROUTES: [(&str, &str, Route); 34] = [
     ("GET", "/terms", Route::Terms),
     ("GET", "/privacy", Route::Privacy),
     ("GET", "/language", Route::ChooseLanguage),
+    ("GET", "/oauth2/authorize", Route::Authorize),
+    ("GET", "/oauth2/consent", Route::ConsentForm),
+    ("POST", "/oauth2/consent", Route::Consent),
+    ("GET", "/oauth2/logout", Route::Logout),
+    ("POST", "/oauth2/logout", Route::ConfirmLogout),
+    ("POST", "/account/apps/remove", Route::RemoveApp),
     ("GET", "/assets/{file}", Route::Asset),
 ];
 
@@ -153,6 +166,12 @@ async fn answer(app: &'static App, request: &Request, accepted: compress::Accept
         Route::Terms => message(app, &browser, StatusCode::OK, "terms.title", "terms.body"),
         Route::Privacy => message(app, &browser, StatusCode::OK, "privacy.title", "privacy.body"),
         Route::ChooseLanguage => choose_language(&browser),
+        Route::Authorize => oauth::authorize(app, &browser).await,
+        Route::ConsentForm => oauth::consent_form(app, &browser).await,
+        Route::Consent => oauth::consent(app, &browser).await,
+        Route::Logout => oauth::logout(app, &browser, false).await,
+        Route::ConfirmLogout => oauth::logout(app, &browser, true).await,
+        Route::RemoveApp => security::remove_app(app, &browser).await,
         Route::Asset => match assets::find(request.uri().path()) {
             Some(asset) => reply::asset(asset, accepted),
             None => not_found(app, &browser),

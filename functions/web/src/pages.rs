@@ -178,6 +178,10 @@ pub struct SignInPage {
     pub notice: Option<Notice>,
     /// What was just done, e.g. the password reset.
     pub done: Option<&'static str>,
+    /// Where the form posts: `/signin`, with the app's login challenge when there is one.
+    pub action: String,
+    /// "to continue to <app>", for an app's login challenge.
+    pub continue_to: Option<String>,
 }
 
 #[derive(Template)]
@@ -210,8 +214,15 @@ pub struct SecurityPage {
     pub add_methods: Vec<(&'static str, &'static str)>,
     pub two_factor_on: bool,
     pub sessions: Vec<SessionRow>,
+    /// The apps signed in with the account; `None` without an OpenID Connect provider.
+    pub apps: Option<Vec<AppRow>>,
     pub done: Option<&'static str>,
     pub notice: Option<Notice>,
+}
+
+pub struct AppRow {
+    pub client_id: String,
+    pub name: String,
 }
 
 pub struct RecoveryRow {
@@ -336,4 +347,24 @@ pub struct MessagePage {
     pub title: String,
     pub body: String,
     pub link: Option<(&'static str, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "consent.html")]
+pub struct ConsentPage {
+    pub layout: Layout,
+    pub form: String,
+    pub action: String,
+    /// "<app> would like to:"
+    pub asks: String,
+    pub third_party: bool,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "logout.html")]
+pub struct LogoutPage {
+    pub layout: Layout,
+    pub form: String,
+    pub action: String,
 }

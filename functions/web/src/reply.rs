@@ -72,6 +72,17 @@ pub fn redirect(path: &str) -> Response<Body> {
         .expect("a path is a valid header")
 }
 
+/// `response` with its policy's `form-action` also allowing `source` (an app's redirect URI's
+/// origin or private scheme): browsers hold a form's redirects to it, and this page's forms
+/// answer with a redirect to the app.
+pub fn with_form_target(mut response: Response<Body>, source: &str) -> Response<Body> {
+    let policy = CONTENT_SECURITY.replace("form-action 'self'", &format!("form-action 'self' {source}"));
+    if let Ok(value) = HeaderValue::from_str(&policy) {
+        response.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
+    }
+    response
+}
+
 /// A `__Host-` cookie: HTTPS only, this host only, whole site, no script access; sent on
 /// top-level navigations from other sites (`Lax`), so a link to the site keeps one signed in,
 /// but never on their forms' posts. `max_age` `None` ends with the browser session; `Some(0)` deletes.

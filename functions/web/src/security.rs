@@ -8,14 +8,15 @@ use serde::Deserialize;
 
 use crate::account::{form_token, posted, signed_in};
 use crate::browser::{Browser, SESSION};
-use crate::pages::{Layout, RecoveryRow, SecurityPage, SessionRow};
+use crate::pages::{AppRow, Layout, RecoveryRow, SecurityPage, SessionRow};
 use crate::problem::Problem;
 use crate::{failure, render, reply};
 use shared::domain::account::SecondFactor;
+use shared::domain::oidc::apps::{apps_with_access, remove_access};
 use shared::domain::self_service::{list_sessions, revoke_session, sign_out_everywhere, SessionView};
 use shared::domain::session::{sign_out as end_this_session, Authenticated};
 use shared::domain::{Channel, Language};
-use shared::{App, Timestamp};
+use shared::{App, Error, Timestamp};
 
 #[derive(Deserialize)]
 struct Empty {}
@@ -25,8 +26,14 @@ struct SessionForm {
     id: String,
 }
 
+#[derive(Deserialize)]
+struct AppForm {
+    client_id: String,
+}
+
 /// What the page may say was just done (`?done=`): the `event.` texts of the changes.
-const DONE: [&str; 5] = [
+const DONE: [&str; 6] = [
+    "event.app_removed",
     "event.password_changed",
     "event.recovery_contact_added",
     "event.recovery_contact_removed",
@@ -72,6 +79,10 @@ pub async fn page(app: &App, browser: &Browser<'_>) -> Response<Body> {
         Ok(view) => view,
         Err(error) => return failure(app, browser, &error.into()),
     };
+    let apps = match apps(app, &signed_in).await {
+        Ok(apps) => apps,
+        Err(error) => return failure(app, browser, &error.into()),
+    };
     let t = browser.language;
     let account = &signed_in.account;
     let methods = &account.two_factor.methods;
@@ -99,10 +110,38 @@ pub async fn page(app: &App, browser: &Browser<'_>) -> Response<Body> {
         add_methods,
         two_factor_on: account.two_factor_enabled(),
         sessions: view.sessions.into_iter().map(|s| session_row(t, s)).collect(),
+        apps,
         done: done.map(|key| t.text(key)),
         notice: None,
     };
     reply::html(StatusCode::OK, render(&page))
+}
+
+/// The apps the person let in; `None` where this deployment is no OpenID Connect provider.
+async fn apps(app: &App, signed_in: &Authenticated) -> Result<Option<Vec<AppRow>>, Error> {
+    let oidc = match app.oidc().await {
+        Ok(oidc) => oidc,
+        Err(Error::NotFound) => return Ok(None),
+        Err(error) => return Err(error),
+    };
+    let apps = apps_with_access(oidc.provider(&app.config.secret), &signed_in.account.id).await?;
+    Ok(Some(apps.into_iter().map(|a| AppRow { client_id: a.client_id.as_str().to_owned(), name: a.name }).collect()))
+}
+
+/// `POST /account/apps/remove`: the app's access ends (its consent and its refresh tokens).
+pub async fn remove_app(app: &App, browser: &Browser<'_>) -> Response<Body> {
+    let (signed_in, form): (Authenticated, AppForm) = match posted(app, browser).await {
+        Ok(posted) => posted,
+        Err(response) => return response,
+    };
+    let removed = match app.oidc().await {
+        Ok(oidc) => remove_access(oidc.provider(&app.config.secret), &signed_in.account.id, &form.client_id).await,
+        Err(error) => Err(error),
+    };
+    match removed {
+        Ok(()) => reply::redirect("/account/security?done=app_removed"),
+        Err(error) => failure(app, browser, &Problem::from(error)),
+    }
 }
 
 /// The day a session began, as `2026-12-02` (UTC).

@@ -10,6 +10,7 @@ mod contract;
 mod faults;
 mod guessing;
 mod limit_keys;
+mod oidc;
 mod oidc_keys;
 mod permissions;
 mod recovery;

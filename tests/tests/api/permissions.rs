@@ -55,14 +55,35 @@ fn the_captcha_function_reads_counters_and_holds_only_the_edge_secret() {
     for binary in functions().iter().map(String::as_str).filter(|b| *b != "captcha") {
         let secrets: Vec<&str> =
             policies.of(binary).iter().flat_map(|grant| grant.refs.iter().map(String::as_str)).collect();
-        // The courier opens messages and counts SMS under the service secret alone.
-        let given: &[&str] = if binary == "courier" { &["ServiceSecret"] } else { &["ServiceSecret", "EdgeSecret"] };
+        // The courier opens messages and counts SMS under the service secret alone; the OpenID
+        // Connect provider's functions (the pages among them) key pairwise subjects too.
+        let given: &[&str] = match binary {
+            "courier" => &["ServiceSecret"],
+            "oidc" | "oidc-token" | "web" => &["ServiceSecret", "EdgeSecret", "PairwiseKey"],
+            _ => &["ServiceSecret", "EdgeSecret"],
+        };
         assert_eq!(secrets, given, "{binary}");
     }
     let template = std::fs::read_to_string(template_path()).unwrap();
     let captcha = &template[template.find("Binary: captcha").unwrap()..];
     let captcha = &captcha[..captcha.find("\n  # ---").unwrap()];
     assert!(captcha.contains("SERVICE_SECRET_ARN: \"\""), "the captcha function's environment names no service secret");
+}
+
+/// Only the token endpoint may sign with the provider's keys; every key it may use is one
+/// tagged for this stack (rotate-signing-key tags the keys it makes).
+#[test]
+fn only_the_token_endpoint_may_sign_and_only_with_this_stacks_keys() {
+    let policies = Policies::of_repository();
+    for binary in functions() {
+        let signs = policies.of(&binary).iter().any(|grant| grant.actions.iter().any(|a| a == "kms:Sign"));
+        assert_eq!(signs, binary == "oidc-token", "{binary}");
+    }
+    let template = std::fs::read_to_string(template_path()).unwrap();
+    for (at, _) in template.match_indices("Sid: SigningKeys") {
+        let grant = &template[at..at + template[at..].find("- Sid: Table").unwrap()];
+        assert!(grant.contains("aws:ResourceTag/oidc-signing: !Ref AWS::StackName"), "{grant}");
+    }
 }
 
 /// Only the courier sends: no request function may call SES or SNS, so none can be made to send
@@ -95,7 +116,7 @@ async fn a_request_the_template_does_not_grant_fails_the_test() {
 }
 
 /// The pages call in process what these API functions do, and nothing else.
-const PAGES_STAND_IN_FOR: [&str; 8] = [
+const PAGES_STAND_IN_FOR: [&str; 9] = [
     "request-code",
     "verify-code",
     "create-account",
@@ -104,6 +125,7 @@ const PAGES_STAND_IN_FOR: [&str; 8] = [
     "manage-account",
     "add-recovery-contact",
     "enable-2fa",
+    "oidc",
 ];
 
 /// Each (action, key prefix) a function may use on the table.
