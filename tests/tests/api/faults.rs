@@ -253,6 +253,9 @@ async fn a_cold_start_that_cannot_read_its_keys_answers_503_until_it_can() {
         ("SENDER_EMAIL".into(), "no-reply@example.com".into()),
         ("SERVICE_SECRET_ARN".into(), new_secret_arn(&secrets, &name).await),
         ("EDGE_SECRET".into(), random_hex(32)),
+        // The fault is injected, not waited for: a moto queueing the whole suite's requests
+        // must not turn the read after it into a timeout (Stack::with_settings does the same).
+        ("AWS_CALL_TIMEOUT_MS".into(), "30000".into()),
     ]);
     let load = || App::load::<SesAndSns>(|name| env.get(name).cloned(), &sdk, Keyrings::Both);
 
