@@ -25,6 +25,7 @@ mod courier;
 pub mod fake_siteverify;
 pub mod faults;
 pub mod observe;
+pub mod oidc;
 pub mod policy;
 
 use policy::Policies;
@@ -45,6 +46,14 @@ pub async fn sdk_config() -> SdkConfig {
         .region(Region::new("us-east-1"))
         .credentials_provider(SharedCredentialsProvider::new(Credentials::new("test", "test", None, None, "tests")))
         .build()
+}
+
+/// `sdk` with the waits the suite gives the functions (`AWS_CALL_TIMEOUT_MS` of [`Stack`]), for
+/// the operator commands a test runs itself: moto on a loaded 2-core machine can take seconds a
+/// call (KMS key generation most), beyond AWS's own budget.
+pub fn patient(sdk: &SdkConfig) -> SdkConfig {
+    let waits = shared::waits::Budget::from_lookup(|name| (name == "AWS_CALL_TIMEOUT_MS").then(|| "30000".into()));
+    shared::waits::bounded(sdk, waits.expect("a valid budget").dynamodb)
 }
 
 /// One test's world: its own table, the real `App` over it, and the captcha function's own

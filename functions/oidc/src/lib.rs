@@ -88,6 +88,7 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
             Ok(http::json_response(StatusCode::OK, &body))
         }
         Route::Login | Route::Consent => {
+            let _: Empty = http::json_body(&request)?;
             let signed_in = http::signed_in(app, &request).await?.authentication();
             let mut rng = rand::rngs::OsRng;
             let outcome = match route {
@@ -103,6 +104,7 @@ pub async fn handle(app: &'static App, request: Request) -> Result<Response<Body
     }
 }
 
+/// The body of the interaction routes, `{}`: nothing yet, and room for fields later.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Empty {}

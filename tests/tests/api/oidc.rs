@@ -6,147 +6,26 @@
 //! is opened by the domain's `authorize`, the function the web function's
 //! `GET /oauth2/authorize` is a thin handler over.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use integration_tests::{new_email, random_hex, sdk_config, Stack, TestRequest, TestResponse};
+use integration_tests::oidc::{RelyingParty, ISSUER, REDIRECT, SETTINGS, VERIFIER};
+use integration_tests::{new_email, Stack, TestRequest};
 use serde_json::Value;
-use shared::domain::oidc::authorize::{authorize, AuthorizeOutcome};
-use shared::domain::oidc::client::{Client, Party, Registration};
+use shared::domain::oidc::client::ClientCredentials;
+use shared::domain::oidc::error::OAuthCode;
 use shared::domain::oidc::jws::KeySet;
-use shared::domain::store::OidcStore;
-use shared::signing::rotate::{self, Rotation};
-use shared::store::DynamoStore;
-use shared::waits::{self, Budget};
+use shared::domain::oidc::token::exchange_code;
 use shared::Timestamp;
 
-const ISSUER: &str = "http://127.0.0.1:9000";
-const REDIRECT: &str = "https://store.example/callback";
 const PASSWORD: &str = "Correct-Horse-42";
-/// RFC 7636 appendix B.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-struct Provider {
-    stack: Stack,
-    client_id: String,
-    secret: String,
-}
-
-impl Provider {
-    /// A stack with a provider: its signing key made by `rotate-signing-key`'s function and a
-    /// confidential third-party client registered.
-    async fn new() -> Self {
-        let stack = Stack::with_settings(&[
-            ("OIDC_ISSUER", ISSUER),
-            ("OIDC_PAIRWISE_KEY", "pairwise-key-of-this-test-0123456789abcdef"),
-        ])
-        .await;
-        let sdk = waits::bounded(&sdk_config().await, Budget::default().dynamodb);
-        let (kms, dynamo) = (aws_sdk_kms::Client::new(&sdk), aws_sdk_dynamodb::Client::new(&sdk));
-        let rotation = Rotation { table: stack.table.clone(), stack: format!("s-{}", random_hex(4)), key_id: None };
-        // A first rotation's key signs at once.
-        rotate::rotate(&kms, &dynamo, &rotation, Timestamp::now()).await.expect("a signing key");
-        let client_id = format!("store-{}", random_hex(4));
-        let registration = Registration {
-            id: client_id.clone(),
-            name: "Store".into(),
-            party: Party::Third,
-            confidential: true,
-            redirect_uris: vec![REDIRECT.into()],
-            post_logout_redirect_uris: vec![],
-            scopes: "openid email phone".into(),
-            sector: None,
-        };
-        let (client, secret) =
-            Client::register(registration, &stack.app.config.secret, &mut rand::rngs::OsRng).expect("a client");
-        let store = DynamoStore::new(stack.dynamo.clone(), stack.table.clone());
-        store.put_client(&client).await.expect("stored");
-        Provider { stack, client_id, secret: secret.expect("a confidential client's secret").0 }
-    }
-
-    /// A login challenge for the client, as `GET /oauth2/authorize` without a session opens it.
-    async fn login_challenge(&self, state: &str, nonce: &str) -> String {
-        let pairs = [
-            ("response_type", "code"),
-            ("client_id", &self.client_id),
-            ("redirect_uri", REDIRECT),
-            ("scope", "openid email"),
-            ("state", state),
-            ("nonce", nonce),
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-        ];
-        let params: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let app = self.stack.app;
-        let oidc = app.oidc().await.expect("the provider");
-        let outcome =
-            authorize(oidc.provider(&app.config.secret), &params, None, Timestamp::now(), &mut rand::rngs::OsRng)
-                .await
-                .expect("answered");
-        match outcome {
-            AuthorizeOutcome::Login(id) => id.to_string(),
-            other => panic!("no login challenge: {other:?}"),
-        }
-    }
-
-    async fn oidc(&self, request: TestRequest) -> TestResponse {
-        self.stack.call(oidc::handle, request).await
-    }
-
-    async fn interaction(&self, id: &str, step: &str, session: &str) -> TestResponse {
-        let path = format!("/v1/oauth2/interactions/{id}/{step}");
-        self.oidc(TestRequest::post(&path, serde_json::json!({})).path_parameter("id", id).bearer(session)).await
-    }
-
-    /// `POST /oauth2/token` with `client_secret_basic`.
-    async fn token(&self, secret: &str, form: &[(&str, &str)]) -> TestResponse {
-        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(form).finish();
-        let basic = STANDARD.encode(format!("{}:{secret}", self.client_id));
-        let request = TestRequest::post_raw("/oauth2/token", &body)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header("authorization", &format!("Basic {basic}"));
-        self.stack.call(oidc_token::handle, request).await
-    }
-
-    async fn exchange(&self, code: &str, verifier: &str) -> TestResponse {
-        let form = [("grant_type", "authorization_code"), ("code", code), ("redirect_uri", REDIRECT)];
-        self.token(&self.secret, &[&form[..], &[("code_verifier", verifier)]].concat()).await
-    }
-
-    async fn refresh(&self, refresh_token: &str) -> TestResponse {
-        self.token(&self.secret, &[("grant_type", "refresh_token"), ("refresh_token", refresh_token)]).await
-    }
-
-    /// A person signed up by email and signed in through the API: their session.
-    async fn person(&self) -> (String, String) {
-        let email = new_email();
-        self.stack.sign_up(&email, PASSWORD).await;
-        let login = email.canonical().to_string();
-        let session = self.stack.session(&login, PASSWORD).await;
-        (login, session)
-    }
-
-    /// The code the browser brings back to the app, after the frontend completed the challenge.
-    async fn code(&self, session: &str, state: &str) -> String {
-        let id = self.login_challenge(state, "n-0S6_WzA2Mj").await;
-        let done = self.interaction(&id, "login", session).await;
-        assert_eq!(done.status, 200, "{:?}", done.json);
-        let mut url = done.json["redirect_to"].as_str().unwrap().to_owned();
-        // A third-party app is asked about once: a consent challenge first, until it is given.
-        if let Some(consent) = query(&url, "consent_challenge") {
-            let allowed = self.interaction(&consent, "consent", session).await;
-            url = allowed.json["redirect_to"].as_str().expect("back to the app").to_owned();
-        }
-        assert!(url.starts_with(&format!("{REDIRECT}?")), "{url}");
-        assert_eq!(query(&url, "state").as_deref(), Some(state));
-        assert_eq!(query(&url, "iss").as_deref(), Some(ISSUER), "RFC 9207");
-        query(&url, "code").expect("a code")
-    }
-}
-
-fn query(url: &str, name: &str) -> Option<String> {
-    let (_, query) = url.split_once('?')?;
-    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+/// A person signed up by email and signed in through the API: their login and session.
+async fn person(stack: &Stack) -> (String, String) {
+    let email = new_email();
+    stack.sign_up(&email, PASSWORD).await;
+    let login = email.canonical().to_string();
+    let session = stack.session(&login, PASSWORD).await;
+    (login, session)
 }
 
 fn claims_of(token: &str) -> Value {
@@ -156,7 +35,8 @@ fn claims_of(token: &str) -> Value {
 
 #[tokio::test]
 async fn an_app_signs_a_person_in_through_the_json_challenge_and_keeps_them_signed_in_by_refresh() {
-    let provider = Provider::new().await;
+    let stack = Stack::with_settings(&SETTINGS).await;
+    let provider = RelyingParty::register(&stack).await;
     let discovery = provider.oidc(TestRequest::get("/.well-known/openid-configuration")).await;
     assert_eq!(discovery.status, 200);
     assert_eq!(discovery.json["issuer"], ISSUER);
@@ -164,7 +44,7 @@ async fn an_app_signs_a_person_in_through_the_json_challenge_and_keeps_them_sign
     assert_eq!(discovery.json["code_challenge_methods_supported"], serde_json::json!(["S256"]));
     assert_eq!(discovery.json["id_token_signing_alg_values_supported"], serde_json::json!(["ES256"]));
 
-    let (login, session) = provider.person().await;
+    let (login, session) = person(&stack).await;
     let id = provider.login_challenge("xyz", "n-0S6_WzA2Mj").await;
     let view =
         provider.oidc(TestRequest::get(&format!("/v1/oauth2/interactions/{id}")).path_parameter("id", &id)).await;
@@ -224,8 +104,9 @@ async fn an_app_signs_a_person_in_through_the_json_challenge_and_keeps_them_sign
 
 #[tokio::test]
 async fn a_code_needs_its_verifier_and_the_client_secret_and_a_second_exchange_revokes_the_first() {
-    let provider = Provider::new().await;
-    let (_, session) = provider.person().await;
+    let stack = Stack::with_settings(&SETTINGS).await;
+    let provider = RelyingParty::register(&stack).await;
+    let (_, session) = person(&stack).await;
     let code = provider.code(&session, "s1").await;
 
     let wrong_secret = provider
@@ -265,16 +146,16 @@ async fn a_code_needs_its_verifier_and_the_client_secret_and_a_second_exchange_r
 
 #[tokio::test]
 async fn revocation_ends_a_refresh_family_and_signing_out_everywhere_ends_every_one() {
-    let provider = Provider::new().await;
-    let (_, session) = provider.person().await;
+    let stack = Stack::with_settings(&SETTINGS).await;
+    let provider = RelyingParty::register(&stack).await;
+    let (_, session) = person(&stack).await;
     let code = provider.code(&session, "r1").await;
     let tokens = provider.exchange(&code, VERIFIER).await;
     let refresh_token = tokens.json["refresh_token"].as_str().unwrap();
     let body = form_urlencoded::Serializer::new(String::new()).append_pair("token", refresh_token).finish();
-    let basic = STANDARD.encode(format!("{}:{}", provider.client_id, provider.secret));
     let revoke = TestRequest::post_raw("/oauth2/revoke", &body)
         .header("content-type", "application/x-www-form-urlencoded")
-        .header("authorization", &format!("Basic {basic}"));
+        .header("authorization", &provider.basic(&provider.secret));
     assert_eq!(provider.oidc(revoke).await.status, 200);
     assert_eq!(provider.refresh(refresh_token).await.json["error"], "invalid_grant");
 
@@ -289,4 +170,26 @@ async fn revocation_ends_a_refresh_family_and_signing_out_everywhere_ends_every_
 
     let expired = provider.oidc(TestRequest::get("/v1/oauth2/interactions/nope").path_parameter("id", "nope")).await;
     assert_eq!((expired.status, expired.error_code()), (410, "challenge_expired"));
+}
+
+#[tokio::test]
+async fn a_code_works_for_sixty_seconds_only() {
+    let stack = Stack::with_settings(&SETTINGS).await;
+    let provider = RelyingParty::register(&stack).await;
+    let (_, session) = person(&stack).await;
+    let oidc = stack.app.oidc().await.unwrap();
+    let credentials =
+        ClientCredentials::Basic { client_id: provider.client_id.clone(), secret: provider.secret.clone() };
+    let exchange_at = |code: String, seconds: i64| {
+        let (oidc, credentials) = (&oidc, &credentials);
+        let at = Timestamp(Timestamp::now().0 + seconds);
+        async move {
+            let provider = oidc.provider(&stack.app.config.secret);
+            exchange_code(provider, credentials, &code, REDIRECT, VERIFIER, at, &mut rand::rngs::OsRng).await
+        }
+    };
+    let on_time = exchange_at(provider.code(&session, "t1").await, 55).await;
+    assert!(on_time.is_ok(), "{:?}", on_time.err());
+    let late = exchange_at(provider.code(&session, "t2").await, 61).await;
+    assert_eq!(late.err().and_then(|e| e.code()), Some(OAuthCode::InvalidGrant));
 }

@@ -5,7 +5,7 @@
 
 use aws_sdk_kms::types::{KeySpec, KeyUsageType, Tag};
 use integration_tests::faults::{Fault, Faults};
-use integration_tests::{random_hex, sdk_config, Stack};
+use integration_tests::{patient, random_hex, sdk_config, Stack};
 use serde_json::json;
 use shared::domain::error::Error;
 use shared::domain::oidc::client::ClientId;
@@ -29,7 +29,7 @@ struct Keys {
 
 impl Keys {
     async fn new() -> Self {
-        let sdk = waits::bounded(&sdk_config().await, Budget::default().dynamodb);
+        let sdk = patient(&sdk_config().await);
         Keys {
             stack: Stack::new().await,
             name: format!("accounts-{}", random_hex(4)),

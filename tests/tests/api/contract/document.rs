@@ -42,9 +42,33 @@ pub struct Operation {
     pub spec: Value,
 }
 
+/// The media types of request bodies the harness sends.
+pub const JSON: &str = "application/json";
+pub const FORM: &str = "application/x-www-form-urlencoded";
+
 impl Operation {
+    /// Whether the operation takes an API session (`sessionToken`); the OAuth endpoints take
+    /// other credentials (an access token, the client's), which their examples are given.
     pub fn needs_session(&self) -> bool {
-        self.spec["security"].as_array().is_some_and(|schemes| !schemes.is_empty())
+        self.takes("sessionToken")
+    }
+
+    /// Whether `scheme` is one of the operation's security schemes.
+    pub fn takes(&self, scheme: &str) -> bool {
+        self.spec["security"].as_array().into_iter().flatten().any(|s| s.get(scheme).is_some())
+    }
+
+    /// The media type of the request body (JSON, or a form for the OAuth endpoints).
+    pub fn media(&self) -> &'static str {
+        match self.spec["requestBody"]["content"].get(FORM) {
+            Some(_) => FORM,
+            None => JSON,
+        }
+    }
+
+    /// The schema of the request body.
+    pub fn body_schema(&self) -> &Value {
+        &self.spec["requestBody"]["content"][self.media()]["schema"]
     }
 }
 
@@ -58,13 +82,17 @@ pub fn operations(doc: &Value) -> Vec<Operation> {
                 .as_str()
                 .unwrap_or_else(|| panic!("{OPENAPI}: {method} {path} has no operationId"))
                 .to_owned();
+            let mut spec = spec.clone();
+            if let Some(body) = spec.get("requestBody").map(|body| resolve(doc, body).clone()) {
+                spec["requestBody"] = body;
+            }
             found.push(Operation {
                 function: spec["x-function"].as_str().unwrap_or(&id).to_owned(),
                 id,
                 method: method.to_ascii_uppercase(),
                 path: path.clone(),
                 path_item: item.clone(),
-                spec: spec.clone(),
+                spec,
             });
         }
     }

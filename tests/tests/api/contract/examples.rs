@@ -1,11 +1,12 @@
 //! Every request example of the document is accepted by its handler.
 
 use integration_tests::faults::{Fault, Faults};
+use integration_tests::oidc::{RelyingParty, SETTINGS};
 use integration_tests::{new_phone, sdk_config, Stack, TestRequest, TestResponse};
 use serde_json::{json, Value};
 use shared::domain::{Contact, EmailAddress, PhoneNumber};
 
-use super::document::{check_documented, openapi, operations, resolve, validate, Operation};
+use super::document::{check_documented, openapi, operations, resolve, validate, Operation, FORM};
 use super::handlers::handler;
 use super::{add_recovery_email, enable_totp, PASSWORD};
 
@@ -25,7 +26,7 @@ fn parameter_example(parameter: &Value) -> Option<String> {
 /// The request body examples of an operation; one `None` for an operation without a body.
 pub(super) fn request_examples(op: &Operation) -> Vec<(String, Option<Value>)> {
     let Some(body) = op.spec.get("requestBody") else { return vec![("no body".to_owned(), None)] };
-    let media = &body["content"]["application/json"];
+    let media = &body["content"][op.media()];
     let mut examples: Vec<(String, Option<Value>)> = media["examples"]
         .as_object()
         .into_iter()
@@ -75,7 +76,15 @@ pub(super) fn request_with(
         path = format!("{path}?{}", query.join("&"));
     }
     let mut request = match (op.method.as_str(), body) {
+        ("POST", Some(body)) if op.media() == FORM => {
+            let fields = body.as_object().unwrap_or_else(|| panic!("{}: a form example is an object", op.id));
+            let text = |value: &Value| value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string());
+            let pairs = fields.iter().map(|(name, value)| (name, text(value)));
+            let form = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+            TestRequest::post_raw(&path, &form).header("content-type", FORM)
+        }
         ("POST", Some(body)) => TestRequest::post(&path, body.clone()),
+        ("POST", None) => TestRequest::post_raw(&path, ""),
         ("PUT", Some(body)) => TestRequest::post(&path, body.clone()).method("PUT"),
         ("DELETE", Some(body)) => TestRequest::post(&path, body.clone()).method("DELETE"),
         ("GET", None) => TestRequest::get(&path),
@@ -108,7 +117,8 @@ fn login_of(body: &Value) -> Contact {
 
 /// The request of an example, with what it acts on made first on `stack`: a fresh CAPTCHA
 /// solution, a signed-in session (checking the route refuses a request without one), an account
-/// to sign in to, 2FA or a recovery email where the example needs them.
+/// to sign in to, 2FA or a recovery email where the example needs them, and for the OAuth
+/// endpoints the app with a fresh challenge, code or token.
 async fn prepared(stack: &Stack, doc: &Value, op: &Operation, body: Option<Value>) -> TestRequest {
     let handler = handler(&op.id);
     let mut body = body;
@@ -116,7 +126,12 @@ async fn prepared(stack: &Stack, doc: &Value, op: &Operation, body: Option<Value
         // A solution works once and expires: the example's stands for a fresh one.
         *captcha = json!(stack.solved_captcha().await);
     }
-    let mut request = example_request(doc, op, body.as_ref());
+    // Without a signing key the deployment is no provider yet: its routes answer 404.
+    let app = match op.function.starts_with("oidc") {
+        true => Some(RelyingParty::register(stack).await),
+        false => None,
+    };
+    let mut session = None;
     if op.needs_session() {
         let anonymous = handler.call(stack, example_request(doc, op, body.as_ref())).await;
         assert_eq!(
@@ -128,27 +143,86 @@ async fn prepared(stack: &Stack, doc: &Value, op: &Operation, body: Option<Value
         check_documented(doc, op, &anonymous);
         let contact = new_phone();
         stack.sign_up(&contact, PASSWORD).await;
-        let session = stack.session(&contact.canonical(), PASSWORD).await;
+        let signed_in = stack.session(&contact.canonical(), PASSWORD).await;
         // What the example acts on.
         match op.id.as_str() {
             "regenerate-recovery-codes" => {
-                enable_totp(stack, &session).await;
+                enable_totp(stack, &signed_in).await;
             }
-            "remove-recovery-contact" => add_recovery_email(stack, &session).await,
+            "remove-recovery-contact" => add_recovery_email(stack, &signed_in).await,
             _ => {}
         }
-        request = request.bearer(&session);
+        session = Some(signed_in);
     }
     if op.id == "sign-in" {
         // Something to sign in to: a malformed login would answer 401 like a wrong password.
         let body = body.as_ref().expect("sign-in has a body");
         stack.sign_up(&login_of(body), body["password"].as_str().expect("a password")).await;
     }
+    let (id, authorization) = match &app {
+        Some(app) => for_the_app(stack, app, op, body.as_mut(), session.as_deref()).await,
+        None => (None, None),
+    };
+    let mut request = request_with(doc, op, body.as_ref(), id.as_deref().map(|id| ("id", id)));
+    if let Some(session) = session {
+        request = request.bearer(&session);
+    }
+    if let Some(authorization) = authorization {
+        request = request.header("authorization", &authorization);
+    }
     request
 }
 
-/// A refusal an example must never meet: it would mean the example is not a valid request.
-fn refused(answer: &TestResponse) -> bool {
+/// What an OAuth example acts on, made on `stack` for `app`: in place of the example's values a fresh interaction id (the first value),
+/// code or refresh token, and the credentials the route takes (the `Authorization` header, the
+/// second value). The examples' `redirect_uri` and `code_verifier` are the app's.
+async fn for_the_app(
+    stack: &Stack,
+    app: &RelyingParty<'_>,
+    op: &Operation,
+    body: Option<&mut Value>,
+    session: Option<&str>,
+) -> (Option<String>, Option<String>) {
+    let person = || async {
+        let contact = new_phone();
+        stack.sign_up(&contact, PASSWORD).await;
+        stack.session(&contact.canonical(), PASSWORD).await
+    };
+    match op.id.as_str() {
+        "oidc-discovery" | "oidc-jwks" => (None, None),
+        "oidc-userinfo" | "oidc-userinfo-post" => {
+            let tokens = app.tokens(&person().await).await;
+            (None, Some(format!("Bearer {}", tokens.json["access_token"].as_str().expect("an access token"))))
+        }
+        "oidc-interaction" | "oidc-interaction-login" | "oidc-interaction-reject" => {
+            (Some(app.login_challenge("example", "n-example").await), None)
+        }
+        "oidc-interaction-consent" => {
+            (Some(app.consent_challenge(session.expect("consent is given with a session")).await), None)
+        }
+        "oidc-token" | "oidc-revoke" => {
+            let body = body.expect("a form");
+            if body.get("code").is_some() {
+                body["code"] = json!(app.code(&person().await, "example").await);
+            }
+            for name in ["refresh_token", "token"] {
+                if body.get(name).is_some() {
+                    body[name] = app.tokens(&person().await).await.json["refresh_token"].clone();
+                }
+            }
+            assert!(op.takes("clientSecretBasic"), "{}: the app is a confidential client", op.id);
+            (None, Some(app.basic(&app.secret)))
+        }
+        other => panic!("{other}: say in examples.rs what its example acts on"),
+    }
+}
+
+/// A refusal an example must never meet: it would mean the example is not a valid request. The
+/// OAuth examples are given everything they act on, so any refusal of theirs is one.
+fn refused(op: &Operation, answer: &TestResponse) -> bool {
+    if op.function.starts_with("oidc") {
+        return answer.status >= 400;
+    }
     matches!(
         (answer.status, answer.error_code()),
         (400, "invalid_request" | "invalid_phone" | "invalid_email" | "unsupported_region")
@@ -159,7 +233,8 @@ fn refused(answer: &TestResponse) -> bool {
 }
 
 /// Every route, as its first example calls it, while DynamoDB is throttled: a documented 503
-/// with `Retry-After` (every route reads or writes the table), never a 500 nor another answer;
+/// with `Retry-After` (every route reads or writes the table; the OAuth ones read the signing keyring
+/// when their provider is first built), never a 500 nor another answer;
 /// and the same request, sent again once the fault clears, is accepted as without the fault
 /// (the throttled calls changed nothing, so no CAPTCHA, token or code was used up).
 #[tokio::test]
@@ -169,7 +244,7 @@ async fn every_route_answers_503_while_dynamodb_is_throttled_and_works_once_it_c
         let handler = handler(&op.id);
         let (_, body) = request_examples(&op).into_iter().next().expect("an example");
         let faults = Faults::default();
-        let stack = Stack::with_sdk(faults.inject(sdk_config().await), &[]).await;
+        let stack = Stack::with_sdk(faults.inject(sdk_config().await), &SETTINGS).await;
         let request = prepared(&stack, &doc, &op, body).await;
         faults.set("dynamodb:", Fault::Throttle);
         let answer = handler.call(&stack, request.clone()).await;
@@ -178,7 +253,7 @@ async fn every_route_answers_503_while_dynamodb_is_throttled_and_works_once_it_c
         assert!(answer.headers.contains_key("retry-after"), "{}", op.id);
         check_documented(&doc, &op, &answer);
         let again = handler.call(&stack, request).await;
-        assert!(!refused(&again) && again.status < 500, "{} sent again: {} {}", op.id, again.status, again.json);
+        assert!(!refused(&op, &again) && again.status < 500, "{} sent again: {} {}", op.id, again.status, again.json);
         check_documented(&doc, &op, &again);
         stack.assert_consistent().await;
     }
@@ -192,16 +267,21 @@ async fn every_request_example_is_accepted_by_its_handler() {
         let handler = handler(&op.id);
         for (name, body) in request_examples(&op) {
             if let Some(body) = &body {
-                let schema = &op.spec["requestBody"]["content"]["application/json"]["schema"];
-                if let Err(e) = validate(&doc, schema, body) {
+                if let Err(e) = validate(&doc, op.body_schema(), body) {
                     panic!("{} example {name:?} does not match its own schema: {e}", op.id);
                 }
             }
             // A table per example, so that limits of one never refuse another.
-            let stack = Stack::new().await;
+            let stack = Stack::with_settings(&SETTINGS).await;
             let request = prepared(&stack, &doc, &op, body).await;
             let answer = handler.call(&stack, request).await;
-            assert!(!refused(&answer), "{} refused its example {name:?}: {} {}", op.id, answer.status, answer.json);
+            assert!(
+                !refused(&op, &answer),
+                "{} refused its example {name:?}: {} {}",
+                op.id,
+                answer.status,
+                answer.json
+            );
             assert!(answer.status < 500, "{} example {name:?}: {} {}", op.id, answer.status, answer.json);
             check_documented(&doc, &op, &answer);
             checked += 1;

@@ -15,6 +15,8 @@ pub enum Handler {
     AddRecoveryContact,
     EnableTwoFactor,
     ManageAccount,
+    Oidc,
+    OidcToken,
 }
 
 /// The handler serving an operation. A new operation must be added here, so that its
@@ -37,6 +39,16 @@ pub fn handler(operation_id: &str) -> Handler {
         | "list-sessions"
         | "revoke-session"
         | "delete-account" => Handler::ManageAccount,
+        "oidc-discovery"
+        | "oidc-jwks"
+        | "oidc-userinfo"
+        | "oidc-userinfo-post"
+        | "oidc-revoke"
+        | "oidc-interaction"
+        | "oidc-interaction-login"
+        | "oidc-interaction-consent"
+        | "oidc-interaction-reject" => Handler::Oidc,
+        "oidc-token" => Handler::OidcToken,
         other => panic!(
             "operationId {other:?} of {OPENAPI} has no handler in tests/tests/contract/handlers.rs: \
              add it to `handler` (and a `Handler` variant for a new function)"
@@ -57,6 +69,8 @@ impl Handler {
             Handler::AddRecoveryContact => "add-recovery-contact",
             Handler::EnableTwoFactor => "enable-2fa",
             Handler::ManageAccount => "manage-account",
+            Handler::Oidc => "oidc",
+            Handler::OidcToken => "oidc-token",
         }
     }
 
@@ -71,6 +85,8 @@ impl Handler {
             Handler::AddRecoveryContact => stack.call(add_recovery_contact::handle, request).await,
             Handler::EnableTwoFactor => stack.call(enable_2fa::handle, request).await,
             Handler::ManageAccount => stack.call(manage_account::handle, request).await,
+            Handler::Oidc => stack.call(oidc::handle, request).await,
+            Handler::OidcToken => stack.call(oidc_token::handle, request).await,
         }
     }
 }
