@@ -8,7 +8,10 @@
 #         (Devanagari with conjunct shaping, 0.2 MB), fonts-dejavu-core (Latin).
 #         --no-install-recommends: chromium's recommends would upgrade systemd and pull perl,
 #         CUPS and printer tools (~130 packages) that a headless browser never uses.
-#   pip   playwright (its wheel carries its own node driver) and pytest, into infra/.venv.
+#   pip   playwright (its wheel carries its own node driver) and pytest, into infra/.venv; and
+#         the relying party of test_oidc.py: Authlib (its OpenID Connect client: discovery, PKCE,
+#         the ID token's checks), joserfc (what Authlib verifies JWTs with, against the JWKS) and
+#         requests (what its OAuth2Session is), each pinned, not left to what moto brought.
 #   npm   axe-core, pinned by tests/browser/package-lock.json, into tests/browser/node_modules.
 #
 # Needs root (or sudo) for apt, as on CI. Usage: infra/browser-tools.sh
@@ -19,7 +22,7 @@ VENV="${ROOT}/infra/.venv"
 BROWSER_DIR="${ROOT}/tests/browser"
 
 APT_PACKAGES=(chromium fonts-wqy-microhei fonts-lohit-deva fonts-dejavu-core)
-REQ_BROWSER=("playwright==1.65.2" "pytest==9.2.0")
+REQ_BROWSER=("playwright==1.65.2" "pytest==9.2.0" "authlib==1.9.10" "joserfc==1.8.0" "requests==2.34.2")
 
 now_ms() { echo $(( ${EPOCHREALTIME//[!0-9]/} / 1000 )); } # µs, whatever the locale's decimal mark
 took() { echo "browser-tools: $1 ready in $(( ($(now_ms) - $2) )) ms"; }

@@ -6,7 +6,8 @@ and add nothing we use. Helpers are plain functions; a test imports them:
 
     from conftest import BASE_URL, assert_accessible, code_sent_to, first_load, sent_mark, totp
 
-Journeys that several tests share are here too: solve_captcha, create_account, sign_up_by_email, fresh_email.
+Journeys that several tests share are here too: solve_captcha, create_account, sign_up_by_email, fresh_email,
+turn_on_authenticator, fresh_totp.
 
 Fixtures: `browser` (one per session), `device` x `locale` (parametrized), `new_context`
 (a fresh "new browser" per call: no cookies, storage or cache shared), `context`, `page`.
@@ -391,3 +392,34 @@ def sign_up_by_email(page, email=None, password=PASSWORD):
     create_account(page, code_sent_to(email, after=mark), password)
     page.wait_for_url("**/account/security")
     return email
+
+
+def fresh_totp(key, used):
+    """The app's code for a 30-second step not used yet: a code is accepted once, so a second
+    proof in the same step waits for the next one, as a person would."""
+    while (step := int(time.time()) // 30) in used:
+        time.sleep(0.5)
+    used.add(step)
+    return totp(key)
+
+
+def turn_on_authenticator(page):
+    """From the security page: proof, QR code and key, first code, recovery codes. Returns the
+    key, the codes and the TOTP steps used."""
+    page.locator("a[href='/account/confirm?action=totp']").click()
+    page.fill("#password", PASSWORD)
+    submit(page, "/account/confirm?action=totp")
+    qr = page.locator("figure.qr svg")
+    assert qr.is_visible(), "the QR code is drawn in the page"
+    key = page.locator("#key").inner_text()
+    assert re.fullmatch(r"[A-Z2-7 ]{16,}", key), key
+    assert_accessible(page)
+    used = set()
+    page.fill("#code", fresh_totp(key, used))
+    submit(page, "/account/two-factor")
+    codes = page.locator("#codes code").all_inner_texts()
+    assert len(codes) == 10 and len(set(codes)) == 10
+    assert_accessible(page)
+    page.locator("a[href='/account/security']").first.click()
+    page.wait_for_url("**/account/security")
+    return key, codes, used

@@ -19,6 +19,9 @@ source infra/env.sh # AWS_ENDPOINT_URL: where conftest.py reads the codes moto "
 
 explicit="${BROWSER_BASE_URL:-}"
 export BROWSER_BASE_URL="${BROWSER_BASE_URL:-http://127.0.0.1:${LOCAL_API_PORT:-9000}}"
+# The stack's table: test_oidc.py registers its apps there (register-client). A stack already
+# running is taken to use local-stack.sh's default; one started below gets a fresh table.
+export BROWSER_TABLE_NAME="${BROWSER_TABLE_NAME:-${LOCAL_TABLE_NAME:-accounts-local}}"
 
 # Any answer below 500 from the CAPTCHA route and the sign-up page: the functions are built and
 # serving (watch starts a function's process on its first request, so this also warms them).
@@ -57,6 +60,7 @@ else
   infra/moto.sh status >/dev/null 2>&1 || moto_was_up=false
   mkdir -p target
   table="accounts-browser-$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+  BROWSER_TABLE_NAME="${table}"
   echo "browser: starting infra/local-stack.sh on table ${table} (output in ${log})"
   # Every page of every test comes from 127.0.0.1: the per-IP limit of codes (30 an hour, tested
   # in tests/tests/api) would refuse the suite's later journeys, so it is raised here alone.

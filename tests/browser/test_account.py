@@ -3,14 +3,14 @@ pages: a recovery phone added with the SMS code, the authenticator app turned on
 code and key, recovery codes saved, a new browser asked for the second factor and remembered,
 the password changed, another device signed out, the account deleted; and a reset that asks
 for the second factor. Each journey runs in two languages; every page passes axe."""
-import re
 import secrets
 import time
 
 import pytest
 
 from conftest import (
-    PASSWORD, assert_accessible, code_sent_to, fresh_email, sent_mark, sign_up_by_email, solve_captcha, submit, totp,
+    PASSWORD, assert_accessible, code_sent_to, fresh_email, fresh_totp, sent_mark, sign_up_by_email, solve_captcha,
+    submit, turn_on_authenticator,
 )
 
 NEW_PASSWORD = "Correct-Horse-7-Battery"
@@ -20,37 +20,6 @@ RESEND_COOLDOWN = 60
 
 def new_indian_mobile():
     return "9" + "".join(secrets.choice("0123456789") for _ in range(9))
-
-
-def fresh_totp(key, used):
-    """The app's code for a 30-second step not used yet: a code is accepted once, so a second
-    proof in the same step waits for the next one, as a person would."""
-    while (step := int(time.time()) // 30) in used:
-        time.sleep(0.5)
-    used.add(step)
-    return totp(key)
-
-
-def turn_on_authenticator(page):
-    """From the security page: proof, QR code and key, first code, recovery codes. Returns the
-    key, the codes and the TOTP steps used."""
-    page.locator("a[href='/account/confirm?action=totp']").click()
-    page.fill("#password", PASSWORD)
-    submit(page, "/account/confirm?action=totp")
-    qr = page.locator("figure.qr svg")
-    assert qr.is_visible(), "the QR code is drawn in the page"
-    key = page.locator("#key").inner_text()
-    assert re.fullmatch(r"[A-Z2-7 ]{16,}", key), key
-    assert_accessible(page)
-    used = set()
-    page.fill("#code", fresh_totp(key, used))
-    submit(page, "/account/two-factor")
-    codes = page.locator("#codes code").all_inner_texts()
-    assert len(codes) == 10 and len(set(codes)) == 10
-    assert_accessible(page)
-    page.locator("a[href='/account/security']").first.click()
-    page.wait_for_url("**/account/security")
-    return key, codes, used
 
 
 def sign_in(page, login, password):
