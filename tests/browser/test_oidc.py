@@ -3,19 +3,21 @@ know only the discovery URL, sign a person in through the hosted pages in Chromi
 factor included), verify the ID token against the JWKS themselves, refresh with rotation, and
 log out. Then what such an app must be able to rely on, each a test: single sign-on, consent
 and a pairwise `sub` for a third-party app, prompt=none, an exact redirect URI, forged ID tokens,
-PKCE, a code used twice, and client authentication. The journey runs in two languages; the consent page passes axe."""
+PKCE, a code used twice, client authentication, and an integrator's own login page completing
+the challenge through the JSON API. The journey runs in two languages; the consent page passes axe."""
 import base64
 import json
 import urllib.parse
 
 import pytest
+import requests
 from authlib.integrations.base_client import OAuthError
 from joserfc import jwt
 from joserfc.errors import BadSignatureError, UnsupportedAlgorithmError
 from joserfc.jwk import ECKey
 
 from conftest import (
-    PASSWORD, assert_accessible, context_options, fresh_totp, sign_up_by_email, submit, turn_on_authenticator,
+    BASE_URL, PASSWORD, assert_accessible, context_options, fresh_totp, sign_up_by_email, submit, turn_on_authenticator,
 )
 from oidc_rp import AppServer, RelyingParty, register_client
 
@@ -190,6 +192,39 @@ def test_a_third_party_app_asks_for_consent_and_gets_a_pairwise_sub(new_context,
     assert refused(lambda: forum.refresh(token)).error == "invalid_grant"
     page.goto(forum.authorize_redirect()["url"])
     page.wait_for_url("**/oauth2/consent?consent_challenge=**")
+
+
+@pytest.mark.parametrize("device", ["desktop"])
+@pytest.mark.parametrize("locale", ["en-US"])
+def test_an_integrators_own_login_page_completes_the_challenge_through_the_json_api(new_context, app):
+    """The login page of an integrator's own frontend: it reads the challenge that authorize
+    sent the browser with, signs the person in through the JSON API, and completes the login and
+    then the consent of a third-party app by the documented interaction endpoints; the browser
+    goes where they answer. Here that frontend is plain HTTP, as its server would make it."""
+    email = sign_up_by_email(new_context().new_page())
+    forum = app("Forum")
+    start = requests.get(forum.authorize_redirect()["url"], allow_redirects=False, timeout=60)
+    assert start.is_redirect, (start.status_code, start.text)
+    challenge = query(start.headers["location"])["login_challenge"]
+    interactions = f"{BASE_URL}/v1/oauth2/interactions"
+    view = requests.get(f"{interactions}/{challenge}", timeout=60).json()
+    assert (view["client_name"], view["stage"], view["third_party"]) == ("Forum", "login", True)
+
+    signed_in = requests.post(f"{BASE_URL}/v1/sessions", json={"login": email, "password": PASSWORD}, timeout=60)
+    assert signed_in.status_code == 201, signed_in.text
+    bearer = {"authorization": f"Bearer {signed_in.json()['session_token']}"}
+    login = requests.post(f"{interactions}/{challenge}/login", json={}, headers=bearer, timeout=60)
+    assert login.status_code == 200, login.text
+    consent = query(login.json()["redirect_to"])["consent_challenge"]
+    assert requests.get(f"{interactions}/{consent}", timeout=60).json()["stage"] == "consent"
+    allowed = requests.post(f"{interactions}/{consent}/consent", json={}, headers=bearer, timeout=60)
+    assert allowed.status_code == 200, allowed.text
+    again = requests.post(f"{interactions}/{consent}/consent", json={}, headers=bearer, timeout=60)
+    assert again.json()["error"]["code"] == "challenge_expired", "a challenge completes once"
+
+    token = forum.authorize_access_token(allowed.json()["redirect_to"])
+    assert token["userinfo"]["email"] == email
+    assert forum.userinfo(token=token)["sub"] == token["userinfo"]["sub"]
 
 
 @pytest.mark.parametrize("device", ["desktop"])
