@@ -229,6 +229,14 @@ def test_an_integrators_own_login_page_completes_the_challenge_through_the_json_
 
 @pytest.mark.parametrize("device", ["desktop"])
 @pytest.mark.parametrize("locale", ["en-US"])
+def test_the_sign_in_page_speaks_the_first_of_the_apps_ui_locales_it_knows(page, app):
+    page.goto(app("Store").authorize_redirect(ui_locales="fr-FR hi-IN zh-CN")["url"])
+    page.wait_for_url("**/signin?login_challenge=**")
+    assert page.locator("html").get_attribute("lang").split("-")[0] == "hi", "French is not one of the pages'"
+
+
+@pytest.mark.parametrize("device", ["desktop"])
+@pytest.mark.parametrize("locale", ["en-US"])
 def test_prompt_none_without_a_session_is_login_required(page, app):
     store = app("Store")
     authorization = store.authorize_redirect(prompt="none")
