@@ -31,7 +31,7 @@
 #
 # HTTP routes come from [workspace.metadata.lambda.watch.router] in Cargo.toml. moto keeps
 # running after you stop watch (state survives restarts); `infra/moto.sh stop` ends it.
-# Codes "sent" are visible in moto: curl -s localhost:4566/moto-api/data.json
+# Codes "sent" are visible in moto: curl -s "localhost:4566/moto-api/data.json?services=ses,sns"
 #   (ses.Message[] for e-mail, sns.SMS[] for SMS).
 set -euo pipefail
 

@@ -13,7 +13,7 @@ from playwright.sync_api import Error as PlaywrightError
 
 from conftest import (
     AXE_JS, CODE, assert_accessible, axe_violations, code_sent_to, first_load, messages_to,
-    sent_mark, totp,
+    SENT_MESSAGES, sent_mark, totp,
 )
 
 CSP = "default-src 'self'; script-src 'self'; frame-ancestors 'none'"
@@ -242,7 +242,7 @@ class FakeMoto:
 def moto(site):
     fake = FakeMoto()
     prefix = f"/moto-{os.urandom(4).hex()}"
-    site.add(prefix + "/moto-api/data.json", fake.data_json, "application/javascript", csp=None)
+    site.add(prefix + SENT_MESSAGES, fake.data_json, "application/javascript", csp=None)
     fake.url = site.url + prefix
     return fake
 
