@@ -7,7 +7,8 @@
 # a stack already answering on 127.0.0.1:${LOCAL_API_PORT:-9000} is used as it is; else this
 # starts infra/local-stack.sh on a fresh table (output in target/browser-local-stack.log) and
 # stops it at the end, and moto too when it was not running before.
-# Exits with pytest's status; "no tests collected" (5) is a failure like any non-zero one.
+# Exits with pytest's status; "no tests collected" (5) is a failure like any non-zero one. Failed
+# tests are run once more (BROWSER_NO_RERUN=1: not), and must pass then; the log names them FLAKY.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -93,7 +94,22 @@ if [[ -n "${BROWSER_RUN_SCRIPT:-}" ]]; then
   PYTHONDONTWRITEBYTECODE=1 PYTHONPATH=tests/browser infra/.venv/bin/python "${BROWSER_RUN_SCRIPT}" "$@" || status=$?
   exit "${status}"
 fi
-PYTHONDONTWRITEBYTECODE=1 infra/.venv/bin/python -m pytest -p no:cacheprovider tests/browser -q "$@" || status=$?
+# pytest's cache (which tests failed) outside the tree, for the one rerun below.
+cache="$(mktemp -d)"
+pytest_run() {
+  PYTHONDONTWRITEBYTECODE=1 infra/.venv/bin/python -m pytest -o cache_dir="${cache}" tests/browser -q "$@"
+}
+pytest_run "$@" || status=$?
+if ((status == 1)) && [[ -z "${BROWSER_NO_RERUN:-}" ]]; then
+  # Once more, the failed tests only: `cargo lambda watch` now and then answers a request with a
+  # 500 of its own (in ~5 ms, no function logged it; seen twice on 2026-12-04). A test that
+  # fails again fails the run; one that passes is named here as a flake to look into.
+  echo "browser: rerunning the failed tests once (the first run's failures are above)" >&2
+  status=0
+  pytest_run --last-failed --last-failed-no-failures none "$@" || status=$?
+  ((status == 0)) && echo "browser: FLAKY: the tests above failed once and passed when run again" >&2
+fi
+rm -rf "${cache}"
 if ((status == 5)); then
   echo "browser: pytest collected no tests: that is a failure" >&2
 elif ((status != 0)) && [[ -n "${stack}" ]]; then
