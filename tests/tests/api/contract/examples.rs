@@ -2,13 +2,13 @@
 
 use integration_tests::faults::{Fault, Faults};
 use integration_tests::oidc::{RelyingParty, SETTINGS};
-use integration_tests::{new_phone, sdk_config, Stack, TestRequest, TestResponse};
+use integration_tests::{sdk_config, Stack, TestRequest, TestResponse};
 use serde_json::{json, Value};
 use shared::domain::{Contact, EmailAddress, PhoneNumber};
 
 use super::document::{check_documented, openapi, operations, resolve, validate, Operation, FORM};
 use super::handlers::handler;
-use super::{add_recovery_email, enable_totp, PASSWORD};
+use super::{add_recovery_email, enable_totp, new_session};
 
 pub(super) fn parameters<'a>(doc: &'a Value, op: &'a Operation) -> Vec<&'a Value> {
     let listed = |node: &'a Value| node["parameters"].as_array().into_iter().flatten().map(|p| resolve(doc, p));
@@ -141,9 +141,7 @@ async fn prepared(stack: &Stack, doc: &Value, op: &Operation, body: Option<Value
             op.id
         );
         check_documented(doc, op, &anonymous);
-        let contact = new_phone();
-        stack.sign_up(&contact, PASSWORD).await;
-        let signed_in = stack.session(&contact.canonical(), PASSWORD).await;
+        let signed_in = new_session(stack).await;
         // What the example acts on.
         match op.id.as_str() {
             "regenerate-recovery-codes" => {
@@ -183,15 +181,10 @@ async fn for_the_app(
     body: Option<&mut Value>,
     session: Option<&str>,
 ) -> (Option<String>, Option<String>) {
-    let person = || async {
-        let contact = new_phone();
-        stack.sign_up(&contact, PASSWORD).await;
-        stack.session(&contact.canonical(), PASSWORD).await
-    };
     match op.id.as_str() {
         "oidc-discovery" | "oidc-jwks" => (None, None),
         "oidc-userinfo" | "oidc-userinfo-post" => {
-            let tokens = app.tokens(&person().await).await;
+            let tokens = app.tokens(&new_session(stack).await).await;
             (None, Some(format!("Bearer {}", tokens.json["access_token"].as_str().expect("an access token"))))
         }
         "oidc-interaction" | "oidc-interaction-login" | "oidc-interaction-reject" => {
@@ -203,11 +196,11 @@ async fn for_the_app(
         "oidc-token" | "oidc-revoke" => {
             let body = body.expect("a form");
             if body.get("code").is_some() {
-                body["code"] = json!(app.code(&person().await, "example").await);
+                body["code"] = json!(app.code(&new_session(stack).await, "example").await);
             }
             for name in ["refresh_token", "token"] {
                 if body.get(name).is_some() {
-                    body[name] = app.tokens(&person().await).await.json["refresh_token"].clone();
+                    body[name] = app.tokens(&new_session(stack).await).await.json["refresh_token"].clone();
                 }
             }
             assert!(op.takes("clientSecretBasic"), "{}: the app is a confidential client", op.id);

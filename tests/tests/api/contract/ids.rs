@@ -8,13 +8,13 @@
 use std::fmt;
 
 use integration_tests::oidc::{RelyingParty, SETTINGS};
-use integration_tests::{new_phone, Stack, TestRequest};
+use integration_tests::{Stack, TestRequest};
 use serde_json::Value;
 
 use super::document::{check_documented, openapi, operations, resolve, validate, Operation};
 use super::examples::{parameters, request_examples, request_with};
 use super::handlers::handler;
-use super::PASSWORD;
+use super::new_session;
 
 fn is_id(name: &str) -> bool {
     name == "id" || name.ends_with("_id") || name.ends_with("_token") || name.eq_ignore_ascii_case("idempotency-key")
@@ -88,11 +88,7 @@ async fn a_three_thousand_character_id_is_a_4xx_on_every_route() {
         let handler = handler(&op.id);
         let stack = Stack::with_settings(&SETTINGS).await;
         let session = match op.needs_session() {
-            true => {
-                let contact = new_phone();
-                stack.sign_up(&contact, PASSWORD).await;
-                Some(stack.session(&contact.canonical(), PASSWORD).await)
-            }
+            true => Some(new_session(&stack).await),
             false => None,
         };
         // The OAuth routes of a provider with its key, and the app's own credentials, so that

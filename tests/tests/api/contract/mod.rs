@@ -56,6 +56,13 @@ async fn enable_totp(stack: &Stack, session: &str) -> (String, Vec<String>) {
     (secret, codes.collect())
 }
 
+/// The session of a person just signed up by phone.
+async fn new_session(stack: &Stack) -> String {
+    let contact = integration_tests::new_phone();
+    stack.sign_up(&contact, PASSWORD).await;
+    stack.session(&contact.canonical(), PASSWORD).await
+}
+
 async fn add_recovery_email(stack: &Stack, session: &str) {
     let token = stack.verified_token(&new_email(), "add_contact").await;
     let request = TestRequest::post(
